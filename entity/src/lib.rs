@@ -1,0 +1,7 @@
+//! SeaORM entities: one file per table.
+pub mod api_key;
+pub mod end_user;
+pub mod impression;
+pub mod offer;
+pub mod organization;
+pub mod outcome;

@@ -1,0 +1,19 @@
+pub use sea_orm_migration::prelude::*;
+
+pub mod m20261125_000001_create_tenants;
+pub mod m20261125_000002_create_cancel_flow;
+// Job queue tables, owned by the workers crate (public so its tests can apply it).
+pub mod m20261125_000100_create_queue_jobs;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_tenants::Migration),
+            Box::new(m20261125_000002_create_cancel_flow::Migration),
+            Box::new(m20261125_000100_create_queue_jobs::Migration),
+        ]
+    }
+}

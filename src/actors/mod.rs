@@ -1,0 +1,49 @@
+//! Actors own the state that must be shared and fast (caches, write batches); handlers send
+//! them one message each. I/O runs inside response futures, never blocking an arbiter.
+pub mod dunning_tracker;
+pub mod key_verifier;
+pub mod offer_selector;
+pub mod outcome_recorder;
+pub mod readiness;
+
+use crate::http::errors::{ApiError, ValidationErrors};
+
+/// Mailbox size for actors on the request path (actix's default of 16 is too small under load).
+pub const MAILBOX_CAPACITY: usize = 4096;
+
+/// How an actor's work can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{}", .0.summary())]
+    Invalid(ValidationErrors),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for Failure {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Failure::Unexpected(anyhow::Error::new(error).context("database operation failed"))
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Invalid(errors) => ApiError::Validation(errors),
+            Failure::NotFound(what) => ApiError::NotFound(what),
+            Failure::Unexpected(error) => ApiError::Unexpected(error),
+        }
+    }
+}
+
+/// Addresses of the running actors, shared with every HTTP worker.
+#[derive(Clone)]
+pub struct Actors {
+    pub keys: actix::Addr<key_verifier::KeyVerifier>,
+    pub offers: actix::Addr<offer_selector::OfferSelector>,
+    pub outcomes: actix::Addr<outcome_recorder::OutcomeRecorder>,
+    pub dunning: actix::Addr<dunning_tracker::DunningTracker>,
+    pub readiness: actix::Addr<readiness::Readiness>,
+}

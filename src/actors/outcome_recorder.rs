@@ -1,0 +1,188 @@
+//! OutcomeRecorder: impressions and outcomes, group-committed. Writes that arrive while a
+//! transaction is in flight wait in a batch and share the next transaction; each request is
+//! answered only once its own row is committed.
+use std::mem;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use entity::{impression, outcome};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use tokio::sync::oneshot;
+
+use super::{Failure, MAILBOX_CAPACITY};
+
+/// Largest batch one transaction takes; more waits for the next.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct NewImpression {
+    pub organization_id: i64,
+    pub end_user_id: Option<i64>,
+    pub target_id: String,
+    pub trigger: Option<String>,
+    pub mrr_e4: Option<i64>,
+    pub offer_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeStatus {
+    Saved,
+    Abandoned,
+}
+
+impl OutcomeStatus {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "saved" => Some(OutcomeStatus::Saved),
+            "abandoned" => Some(OutcomeStatus::Abandoned),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeStatus::Saved => "saved",
+            OutcomeStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOutcome {
+    pub organization_id: i64,
+    pub offer_id: i64,
+    pub end_user_id: Option<i64>,
+    pub status: OutcomeStatus,
+    pub mrr_e4: Option<i64>,
+    /// `outcome` when the client reported it, `apply_offer` when an applied offer saved.
+    pub source: &'static str,
+}
+
+/// One row to write durably.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), Failure>")]
+pub enum Record {
+    Impression(NewImpression),
+    Outcome(NewOutcome),
+}
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+pub struct OutcomeRecorder {
+    db: DatabaseConnection,
+    pending: Vec<(Record, DateTime<Utc>, Waiter)>,
+    committing: bool,
+}
+
+impl OutcomeRecorder {
+    pub fn new(db: DatabaseConnection) -> Self {
+        OutcomeRecorder {
+            db,
+            pending: Vec::new(),
+            committing: false,
+        }
+    }
+
+    fn commit_next_batch(&mut self, ctx: &mut Context<Self>) {
+        if self.committing || self.pending.is_empty() {
+            return;
+        }
+        self.committing = true;
+        let take = self.pending.len().min(MAX_BATCH);
+        let rest = self.pending.split_off(take);
+        let batch = mem::replace(&mut self.pending, rest);
+        let db = self.db.clone();
+        let work = async move {
+            let (records, waiters): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .map(|(record, at, waiter)| ((record, at), waiter))
+                .unzip();
+            let result = write_batch(&db, records).await.map_err(|e| {
+                tracing::error!(error = %e, "group commit failed");
+                e.to_string()
+            });
+            for waiter in waiters {
+                // The requester may have gone away; its row is committed all the same.
+                let _ = waiter.send(result.clone());
+            }
+        };
+        ctx.spawn(fut::wrap_future(work).map(|_, act: &mut Self, ctx| {
+            act.committing = false;
+            act.commit_next_batch(ctx);
+        }));
+    }
+}
+
+#[tracing::instrument(skip_all, fields(rows = records.len()))]
+async fn write_batch(
+    db: &DatabaseConnection,
+    records: Vec<(Record, DateTime<Utc>)>,
+) -> Result<(), sea_orm::DbErr> {
+    let mut impressions = Vec::new();
+    let mut outcomes = Vec::new();
+    for (record, at) in records {
+        match record {
+            Record::Impression(i) => impressions.push(impression::ActiveModel {
+                organization_id: Set(i.organization_id),
+                end_user_id: Set(i.end_user_id),
+                target_id: Set(i.target_id),
+                trigger: Set(i.trigger),
+                mrr_e4: Set(i.mrr_e4),
+                offer_ids: Set(serde_json::to_string(&i.offer_ids).unwrap_or_else(|_| "[]".into())),
+                created_at: Set(at),
+                ..Default::default()
+            }),
+            Record::Outcome(o) => outcomes.push(outcome::ActiveModel {
+                organization_id: Set(o.organization_id),
+                offer_id: Set(o.offer_id),
+                end_user_id: Set(o.end_user_id),
+                status: Set(o.status.as_str().to_owned()),
+                mrr_e4: Set(o.mrr_e4),
+                source: Set(o.source.to_owned()),
+                created_at: Set(at),
+                ..Default::default()
+            }),
+        }
+    }
+    let txn = db.begin().await?;
+    if !impressions.is_empty() {
+        impression::Entity::insert_many(impressions)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    if !outcomes.is_empty() {
+        outcome::Entity::insert_many(outcomes)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await
+}
+
+impl Actor for OutcomeRecorder {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+}
+
+impl Handler<Record> for OutcomeRecorder {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, record: Record, ctx: &mut Self::Context) -> Self::Result {
+        let (waiter, committed) = oneshot::channel();
+        self.pending.push((record, Utc::now(), waiter));
+        self.commit_next_batch(ctx);
+        Box::pin(async move {
+            match committed.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(
+                    "could not record the write: {e}"
+                ))),
+                Err(_) => Err(Failure::Unexpected(anyhow::anyhow!(
+                    "the outcome recorder stopped before committing"
+                ))),
+            }
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Validated domain types and rules: each input is parsed once, at the edge.
+pub mod api_key;
+pub mod email;
+pub mod end_user_ref;
+pub mod money;
+pub mod offer;
+pub mod payment_event;
+pub mod trigger;
+
+pub use api_key::ApiKey;
+pub use email::Email;
+pub use end_user_ref::EndUserRef;
+pub use money::Mrr;
+pub use offer::{OfferConfig, OfferType};
+pub use trigger::Trigger;

@@ -1,0 +1,77 @@
+//! Cross-cutting request handling: a request id on every span and response, and JSON bodies
+//! for errors produced outside our handlers (unknown route, wrong method).
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::HttpResponse;
+use rand::Rng;
+use serde_json::json;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client-supplied request id is kept when it is short and printable; else a new one.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()))
+}
+
+/// Wraps each request in a span carrying its id, and echoes the id in `X-Request-Id`.
+pub async fn request_span<B: MessageBody>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+        status = tracing::field::Empty,
+    );
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    span.record("status", response.status().as_u16());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// Replaces a non-JSON error body with `{"message": ...}`.
+pub fn json_error_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let message = match status.as_u16() {
+        404 => "Not found.".to_owned(),
+        405 => "Method not allowed.".to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("Request failed.")
+            .to_owned(),
+    };
+    let (req, original) = res.into_parts();
+    let mut replacement = HttpResponse::build(status);
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.insert_header((name.clone(), value.clone()));
+        }
+    }
+    let replacement: HttpResponse<BoxBody> = replacement.json(json!({ "message": message }));
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, replacement).map_into_right_body(),
+    ))
+}

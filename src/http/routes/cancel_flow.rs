@@ -1,0 +1,73 @@
+//! The cancel flow: intercept and outcome.
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::actors::offer_selector::{Intercept, RecordOutcome};
+use crate::actors::outcome_recorder::OutcomeStatus;
+use crate::actors::Actors;
+use crate::domain::{EndUserRef, Trigger};
+use crate::http::errors::ApiError;
+use crate::http::extract::{JsonObject, Tenant};
+use crate::http::validation::Input;
+
+/// Optional identifiers have a length limit too: no unbounded strings reach the database.
+const MAX_ID_LEN: usize = 255;
+
+#[tracing::instrument(name = "intercept", skip_all, fields(org = tenant.organization_id))]
+pub async fn intercept(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let target_id = input.string("target_id", true, 255);
+    let email = input.email("user_email", false);
+    let trigger = input.choice("trigger", false, Trigger::parse);
+    let customer = input.string("stripe_customer_id", false, MAX_ID_LEN);
+    input.string("stripe_subscription_id", false, MAX_ID_LEN);
+    let mrr = input.mrr("mrr_value", false);
+    input.finish()?;
+    let answer = actors
+        .offers
+        .send(Intercept {
+            organization_id: tenant.organization_id,
+            target_id: target_id.unwrap_or_default(),
+            trigger,
+            mrr,
+            who: EndUserRef::new(email, customer),
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({
+        "offers": answer.offers,
+        "show_update_card": answer.show_update_card,
+        "show_onboarding_prompt": answer.show_onboarding_prompt,
+    })))
+}
+
+#[tracing::instrument(name = "outcome", skip_all, fields(org = tenant.organization_id))]
+pub async fn outcome(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let offer_id = input.integer("offer_id", true);
+    let status = input.choice("status", true, OutcomeStatus::parse);
+    let email = input.email("user_email", false);
+    let mrr = input.mrr("mrr_value", false);
+    input.finish()?;
+    let (Some(offer_id), Some(status)) = (offer_id, status) else {
+        unreachable!("validated above")
+    };
+    actors
+        .offers
+        .send(RecordOutcome {
+            organization_id: tenant.organization_id,
+            offer_id,
+            status,
+            who: EndUserRef::new(email, None),
+            mrr,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({"message": "Recorded"})))
+}

@@ -1,0 +1,62 @@
+//! Payment health: dunning (a failed payment) and success signals.
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::actors::dunning_tracker::{RecordPaymentFailure, RecordSuccess};
+use crate::actors::Actors;
+use crate::domain::EndUserRef;
+use crate::http::errors::ApiError;
+use crate::http::extract::{JsonObject, Tenant};
+use crate::http::validation::Input;
+
+/// Both endpoints name the end user by email and/or Stripe customer id (one is required).
+fn end_user(input: &mut Input) -> Option<EndUserRef> {
+    input.require_one_of("user_email", "stripe_customer_id");
+    let email = input.email("user_email", false);
+    let customer = input.string("stripe_customer_id", false, 255);
+    EndUserRef::new(email, customer)
+}
+
+#[tracing::instrument(name = "dunning", skip_all, fields(org = tenant.organization_id))]
+pub async fn dunning(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let who = end_user(&mut input);
+    input.finish()?;
+    let who = who.expect("validated above");
+    actors
+        .dunning
+        .send(RecordPaymentFailure {
+            organization_id: tenant.organization_id,
+            who,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({"message": "Recorded"})))
+}
+
+#[tracing::instrument(name = "success_signal", skip_all, fields(org = tenant.organization_id))]
+pub async fn success_signal(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let event = input.string("event", true, 64);
+    let who = end_user(&mut input);
+    input.finish()?;
+    let (Some(event), Some(who)) = (event, who) else {
+        unreachable!("validated above")
+    };
+    let end_user_id = actors
+        .dunning
+        .send(RecordSuccess {
+            organization_id: tenant.organization_id,
+            who,
+            event,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(json!({"message": "Recorded", "end_user_id": end_user_id})))
+}

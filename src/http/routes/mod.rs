@@ -1,0 +1,35 @@
+//! One module per endpoint family.
+pub mod cancel_flow;
+pub mod dunning;
+pub mod health;
+pub mod offers;
+
+use actix_web::web;
+
+use super::errors::ApiError;
+
+/// Every route the service serves.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health::health))
+        .route("/ready", web::get().to(health::ready))
+        .service(
+            web::scope("/api/v1")
+                .route("/intercept", web::post().to(cancel_flow::intercept))
+                .route("/intercept/outcome", web::post().to(cancel_flow::outcome))
+                .route("/dunning", web::post().to(dunning::dunning))
+                .route("/success-signal", web::post().to(dunning::success_signal))
+                .route("/offers", web::get().to(offers::list))
+                .route("/offers", web::post().to(offers::create))
+                .route("/offers/{id}", web::get().to(offers::get))
+                .route("/offers/{id}", web::patch().to(offers::update))
+                .route("/offers/{id}", web::delete().to(offers::delete)),
+        );
+}
+
+/// Path ids that are not positive integers name nothing: 404, not a parse error.
+pub fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::NotFound(format!("{what} {raw} not found.")))
+}
