@@ -54,7 +54,14 @@ impl<'a> Input<'a> {
             }
             Some(Value::String(s)) => {
                 let s = s.trim();
-                if s.chars().count() > max {
+                if s.contains('\0') {
+                    // PostgreSQL cannot store NUL in text; no real identifier contains one.
+                    self.errors.add(
+                        field,
+                        format!("The {} field must not contain NUL characters.", attribute(field)),
+                    );
+                    None
+                } else if s.chars().count() > max {
                     self.errors.add(
                         field,
                         format!(

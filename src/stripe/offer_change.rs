@@ -1,0 +1,949 @@
+//! Turning an accepted retention offer into a change of a Stripe subscription.
+//!
+//! The planning functions are pure (no I/O, time passed in) so every rule is
+//! unit-testable; [`apply_offer`] is the one async function that performs the
+//! plan with a [`StripeClient`].
+//!
+//! # Idempotency across attempts
+//!
+//! A job may be attempted many times with the same idempotency key. Stripe
+//! replays a stored response only when the parameters are *identical*, and a
+//! key reused with different parameters gets a 400 `idempotency_error`. So:
+//!
+//! * `now` passed to [`plan_change`] / [`apply_offer`] must be the **job's
+//!   creation time**, the same on every attempt. Time-derived values
+//!   (`pause_collection[resumes_at]`, `trial_end`) are then identical too.
+//! * Every subscription update also writes `metadata[saveloops_last_change]`
+//!   = the idempotency key ([`CHANGE_MARKER`]). That marker is set atomically
+//!   with the change, so reading it back proves the job's change landed. This
+//!   is what makes trial extensions safe: their `trial_end` depends on the
+//!   subscription read before the update, which a landed earlier attempt has
+//!   already moved; the marker lets a retry notice that instead of extending
+//!   twice.
+//! * When an attempt happens more than [`IDEMPOTENCY_WINDOW_HOURS`] after
+//!   `now` (Stripe keeps keys ~24 h), [`apply_offer`] reads the subscription
+//!   first and skips the update if [`already_applied`] says it landed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Months, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::client::{
+    format_percent, validate_idempotency_key, CouponDuration, CouponParams, SecretKey,
+    StripeClient, Subscription,
+};
+use super::error::StripeError;
+
+/// Metadata key every Saveloops subscription update sets to its idempotency
+/// key (see the module docs).
+pub const CHANGE_MARKER: &str = "saveloops_last_change";
+
+/// Stripe keeps idempotency keys for about 24 hours; one hour of margin.
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 23;
+
+/// Stripe rejects a `trial_end` more than this far in the future.
+pub const MAX_TRIAL_DAYS: u32 = 730;
+
+/// The offer types Saveloops knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    Discount,
+    Pause,
+    TrialExtension,
+    Downgrade,
+    Contact,
+    Custom,
+}
+
+impl OfferKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OfferKind::Discount => "discount",
+            OfferKind::Pause => "pause",
+            OfferKind::TrialExtension => "trial_extension",
+            OfferKind::Downgrade => "downgrade",
+            OfferKind::Contact => "contact",
+            OfferKind::Custom => "custom",
+        }
+    }
+
+    /// Parses the snake_case name used in the database and the API.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "discount" => OfferKind::Discount,
+            "pause" => OfferKind::Pause,
+            "trial_extension" => OfferKind::TrialExtension,
+            "downgrade" => OfferKind::Downgrade,
+            "contact" => OfferKind::Contact,
+            "custom" => OfferKind::Custom,
+            _ => return None,
+        })
+    }
+
+    /// Whether accepting this offer changes anything at Stripe.
+    pub fn has_stripe_action(&self) -> bool {
+        !matches!(self, OfferKind::Contact | OfferKind::Custom)
+    }
+}
+
+impl fmt::Display for OfferKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An accepted offer, as the job stores it.
+///
+/// `value` means: discount → percent off; pause → months; trial_extension →
+/// days; downgrade/contact/custom → unused. `config`:
+/// discount `{"duration": "once|repeating|forever", "duration_in_months": N}`
+/// (duration defaults to `once`, like Stripe), pause `{"behavior":
+/// "keep_as_draft|mark_uncollectible|void"}` (default `void`), downgrade
+/// `{"price_id": "price_…"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferSpec {
+    pub offer_id: i64,
+    pub org_id: i64,
+    pub kind: OfferKind,
+    pub value: f64,
+    pub config: Value,
+}
+
+/// `pause_collection[behavior]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PauseBehavior {
+    KeepAsDraft,
+    MarkUncollectible,
+    Void,
+}
+
+impl PauseBehavior {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PauseBehavior::KeepAsDraft => "keep_as_draft",
+            PauseBehavior::MarkUncollectible => "mark_uncollectible",
+            PauseBehavior::Void => "void",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "keep_as_draft" => PauseBehavior::KeepAsDraft,
+            "mark_uncollectible" => PauseBehavior::MarkUncollectible,
+            "void" => PauseBehavior::Void,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an offer cannot be turned into a Stripe change. Never transient:
+/// retrying cannot fix the offer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoStripeAction {
+    #[error("`{0}` offers have no Stripe action")]
+    NotApplicable(OfferKind),
+    #[error("offer {offer_id} ({kind}) is misconfigured: {reason}")]
+    InvalidConfig {
+        offer_id: i64,
+        kind: OfferKind,
+        reason: String,
+    },
+    #[error("subscription {0} has no items to change")]
+    NoSubscriptionItems(String),
+}
+
+/// What to do at Stripe for an offer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangePlan {
+    /// Create (or reuse) this coupon, then update the subscription with
+    /// [`discount_form`] of its id.
+    Discount { coupon: CouponParams },
+    /// Update the subscription with this form; nothing needs reading first.
+    Update { form: Vec<(String, String)> },
+    /// The form depends on the current subscription: read it, then
+    /// [`PendingChange::resolve`].
+    NeedsSubscription(PendingChange),
+}
+
+/// A change whose parameters depend on the subscription's current state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PendingChange {
+    /// `trial_end` = max(now, current trial_end) + days.
+    TrialExtension { days: u32 },
+    /// Swap the first item's price.
+    Downgrade { price_id: String },
+}
+
+impl PendingChange {
+    /// The update form given the subscription as read just before updating.
+    pub fn resolve(
+        &self,
+        sub: &Subscription,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, NoStripeAction> {
+        match self {
+            PendingChange::TrialExtension { days } => Ok(trial_extension_form(
+                trial_extension_target(sub.trial_end, now, *days),
+            )),
+            PendingChange::Downgrade { price_id } => {
+                let item = sub
+                    .first_item()
+                    .ok_or_else(|| NoStripeAction::NoSubscriptionItems(sub.id.clone()))?;
+                Ok(downgrade_form(&item.id, price_id))
+            }
+        }
+    }
+}
+
+/// Plans the Stripe change for an offer. `now` = the job's creation time.
+pub fn plan_change(spec: &OfferSpec, now: DateTime<Utc>) -> Result<ChangePlan, NoStripeAction> {
+    match spec.kind {
+        OfferKind::Discount => Ok(ChangePlan::Discount {
+            coupon: coupon_for(spec)?,
+        }),
+        OfferKind::Pause => {
+            let behavior = pause_behavior(spec)?;
+            let months = whole_number(spec, "months")?;
+            let resumes_at = pause_resumes_at(now, months)
+                .ok_or_else(|| invalid(spec, format!("cannot add {months} months to {now}")))?;
+            Ok(ChangePlan::Update {
+                form: pause_form(behavior, resumes_at),
+            })
+        }
+        OfferKind::TrialExtension => {
+            let days = whole_number(spec, "days")?;
+            if days > MAX_TRIAL_DAYS {
+                return Err(invalid(
+                    spec,
+                    format!("{days} days exceeds Stripe's {MAX_TRIAL_DAYS}-day trial limit"),
+                ));
+            }
+            Ok(ChangePlan::NeedsSubscription(
+                PendingChange::TrialExtension { days },
+            ))
+        }
+        OfferKind::Downgrade => Ok(ChangePlan::NeedsSubscription(PendingChange::Downgrade {
+            price_id: downgrade_price(spec)?,
+        })),
+        OfferKind::Contact | OfferKind::Custom => Err(NoStripeAction::NotApplicable(spec.kind)),
+    }
+}
+
+/// The coupon a discount offer uses: deterministic id, so every attempt (and
+/// every customer accepting the same offer) shares one coupon.
+pub fn coupon_for(spec: &OfferSpec) -> Result<CouponParams, NoStripeAction> {
+    let percent = spec.value;
+    if !percent.is_finite() || percent <= 0.0 || percent > 100.0 {
+        return Err(invalid(
+            spec,
+            format!("percent off must be in (0, 100], got {percent}"),
+        ));
+    }
+    // Stripe takes two decimals; round once so id and percent_off agree.
+    let percent = (percent * 100.0).round() / 100.0;
+    if percent <= 0.0 {
+        return Err(invalid(
+            spec,
+            format!("percent off {} rounds to 0", spec.value),
+        ));
+    }
+    let duration = coupon_duration(spec)?;
+    let pct = format_percent(percent);
+    let name = match duration {
+        CouponDuration::Once => format!("Saveloops {pct}% off once"),
+        CouponDuration::Forever => format!("Saveloops {pct}% off forever"),
+        CouponDuration::Repeating { duration_in_months } => {
+            format!("Saveloops {pct}% off for {duration_in_months} months")
+        }
+    };
+    let metadata = BTreeMap::from([
+        ("saveloops_offer_id".to_string(), spec.offer_id.to_string()),
+        ("saveloops_org_id".to_string(), spec.org_id.to_string()),
+    ]);
+    Ok(CouponParams {
+        id: coupon_id(spec.org_id, spec.offer_id, percent, duration),
+        percent_off: percent,
+        duration,
+        // Stripe caps coupon names at 40 characters.
+        name: Some(name.chars().take(40).collect()),
+        metadata,
+    })
+}
+
+/// `saveloops_o{org}_offer{offer}_{percent}pct_{duration}`, e.g.
+/// `saveloops_o7_offer42_20pct_repeating3m` or `…_12p5pct_once`. The terms are
+/// part of the id, so editing an offer's terms yields a new coupon rather
+/// than silently reusing one with the old terms.
+pub fn coupon_id(org_id: i64, offer_id: i64, percent_off: f64, duration: CouponDuration) -> String {
+    let pct = format_percent(percent_off).replace('.', "p");
+    let dur = match duration {
+        CouponDuration::Once => "once".to_string(),
+        CouponDuration::Forever => "forever".to_string(),
+        CouponDuration::Repeating { duration_in_months } => {
+            format!("repeating{duration_in_months}m")
+        }
+    };
+    format!("saveloops_o{org_id}_offer{offer_id}_{pct}pct_{dur}")
+}
+
+/// Attach a coupon. Since 2025-03-31.basil this is `discounts[0][coupon]`
+/// (the singular `coupon` parameter is gone); it replaces the subscription's
+/// discounts, so a retention discount does not stack on an older one.
+pub fn discount_form(coupon_id: &str) -> Vec<(String, String)> {
+    vec![("discounts[0][coupon]".to_string(), coupon_id.to_string())]
+}
+
+pub fn pause_form(behavior: PauseBehavior, resumes_at: i64) -> Vec<(String, String)> {
+    vec![
+        (
+            "pause_collection[behavior]".to_string(),
+            behavior.as_str().to_string(),
+        ),
+        (
+            "pause_collection[resumes_at]".to_string(),
+            resumes_at.to_string(),
+        ),
+    ]
+}
+
+/// `now` + `months` calendar months (Jan 31 + 1 month = Feb 28/29), unix
+/// seconds. `None` on overflow.
+pub fn pause_resumes_at(now: DateTime<Utc>, months: u32) -> Option<i64> {
+    now.checked_add_months(Months::new(months))
+        .map(|t| t.timestamp())
+}
+
+/// The later of `now` and the current trial end, plus `days`: extending a
+/// running trial adds to it; an expired or absent trial starts from now.
+pub fn trial_extension_target(
+    current_trial_end: Option<i64>,
+    now: DateTime<Utc>,
+    days: u32,
+) -> i64 {
+    let base = current_trial_end.unwrap_or(i64::MIN).max(now.timestamp());
+    base.saturating_add(i64::from(days) * 86_400)
+}
+
+/// `proration_behavior=none`: extra free days should not produce a prorated
+/// invoice.
+pub fn trial_extension_form(trial_end: i64) -> Vec<(String, String)> {
+    vec![
+        ("trial_end".to_string(), trial_end.to_string()),
+        ("proration_behavior".to_string(), "none".to_string()),
+    ]
+}
+
+pub fn downgrade_form(item_id: &str, price_id: &str) -> Vec<(String, String)> {
+    vec![
+        ("items[0][id]".to_string(), item_id.to_string()),
+        ("items[0][price]".to_string(), price_id.to_string()),
+    ]
+}
+
+/// Appends `metadata[saveloops_last_change]=<idempotency_key>`.
+pub fn with_marker(
+    mut form: Vec<(String, String)>,
+    idempotency_key: &str,
+) -> Vec<(String, String)> {
+    form.push((
+        format!("metadata[{CHANGE_MARKER}]"),
+        idempotency_key.to_string(),
+    ));
+    form
+}
+
+/// Does `sub` already reflect this job's change? Used when Stripe's replay
+/// cannot be relied on (key older than ~24 h, or reused with other params).
+///
+/// * any kind: the marker equals `idempotency_key` (exact proof);
+/// * discount: the offer's coupon is among the subscription's discounts;
+/// * pause: collection is paused with the offer's behavior;
+/// * downgrade: the first item already has the target price;
+/// * trial_extension: only the marker — "trial_end ≥ target" cannot tell an
+///   extended trial from one that was already long, and the target itself
+///   depends on the pre-change trial_end, which a landed update overwrote.
+///
+/// A misconfigured offer is never "applied".
+pub fn already_applied(spec: &OfferSpec, sub: &Subscription, idempotency_key: &str) -> bool {
+    if sub.metadata.get(CHANGE_MARKER).map(String::as_str) == Some(idempotency_key) {
+        return true;
+    }
+    match spec.kind {
+        OfferKind::Discount => coupon_for(spec).is_ok_and(|c| sub.has_coupon(&c.id)),
+        OfferKind::Pause => match (pause_behavior(spec), &sub.pause_collection) {
+            (Ok(b), Some(p)) => p.behavior == b.as_str(),
+            _ => false,
+        },
+        OfferKind::Downgrade => match (downgrade_price(spec), sub.first_item()) {
+            (Ok(price), Some(item)) => item.price_id == price,
+            _ => false,
+        },
+        OfferKind::TrialExtension | OfferKind::Contact | OfferKind::Custom => false,
+    }
+}
+
+fn invalid(spec: &OfferSpec, reason: impl Into<String>) -> NoStripeAction {
+    NoStripeAction::InvalidConfig {
+        offer_id: spec.offer_id,
+        kind: spec.kind,
+        reason: reason.into(),
+    }
+}
+
+/// `spec.value` as a positive whole number (months/days): fractional values
+/// are rejected rather than silently rounded.
+fn whole_number(spec: &OfferSpec, unit: &str) -> Result<u32, NoStripeAction> {
+    let v = spec.value;
+    if !v.is_finite() || v < 1.0 || v.fract().abs() > 1e-9 || v > f64::from(u32::MAX) {
+        return Err(invalid(
+            spec,
+            format!("value must be a positive whole number of {unit}, got {v}"),
+        ));
+    }
+    Ok(v.round() as u32)
+}
+
+fn config_str<'a>(spec: &'a OfferSpec, key: &str) -> Option<&'a str> {
+    spec.config.get(key).and_then(Value::as_str)
+}
+
+fn coupon_duration(spec: &OfferSpec) -> Result<CouponDuration, NoStripeAction> {
+    match spec.config.get("duration") {
+        None | Some(Value::Null) => Ok(CouponDuration::Once),
+        Some(Value::String(s)) => match s.as_str() {
+            "once" => Ok(CouponDuration::Once),
+            "forever" => Ok(CouponDuration::Forever),
+            "repeating" => {
+                let months = match spec.config.get("duration_in_months") {
+                    Some(Value::Number(n)) => n
+                        .as_u64()
+                        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as u64)),
+                    Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+                    _ => None,
+                }
+                .filter(|m| *m >= 1 && *m <= u64::from(u32::MAX))
+                .ok_or_else(|| {
+                    invalid(
+                        spec,
+                        "repeating discount needs a positive integer `duration_in_months`",
+                    )
+                })?;
+                Ok(CouponDuration::Repeating {
+                    duration_in_months: months as u32,
+                })
+            }
+            other => Err(invalid(
+                spec,
+                format!("unknown discount duration `{other}`"),
+            )),
+        },
+        Some(other) => Err(invalid(
+            spec,
+            format!("discount duration must be a string, got {other}"),
+        )),
+    }
+}
+
+fn pause_behavior(spec: &OfferSpec) -> Result<PauseBehavior, NoStripeAction> {
+    match spec.config.get("behavior") {
+        None | Some(Value::Null) => Ok(PauseBehavior::Void),
+        Some(Value::String(s)) => PauseBehavior::parse(s)
+            .ok_or_else(|| invalid(spec, format!("unknown pause behavior `{s}`"))),
+        Some(other) => Err(invalid(
+            spec,
+            format!("pause behavior must be a string, got {other}"),
+        )),
+    }
+}
+
+fn downgrade_price(spec: &OfferSpec) -> Result<String, NoStripeAction> {
+    match config_str(spec, "price_id").map(str::trim) {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(invalid(spec, "downgrade needs a `price_id` in its config")),
+    }
+}
+
+/// The outcome of [`apply_offer`].
+#[derive(Debug, Clone)]
+pub struct AppliedChange {
+    pub kind: OfferKind,
+    /// The subscription after the change (or as found, if already applied).
+    pub subscription: Subscription,
+    /// The update parameters sent (empty when skipped as already applied).
+    pub form: Vec<(String, String)>,
+    /// The coupon attached (discount offers).
+    pub coupon_id: Option<String>,
+    /// Stripe answered the update with `Idempotent-Replayed: true`: an earlier
+    /// attempt had applied it.
+    pub replayed: bool,
+    /// No update was sent because the subscription already reflected it.
+    pub already_applied: bool,
+}
+
+/// Why [`apply_offer`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The offer has no Stripe action or is misconfigured. Permanent.
+    #[error(transparent)]
+    NoStripeAction(#[from] NoStripeAction),
+    /// Stripe (or the network) failed; check [`StripeError::is_transient`].
+    #[error(transparent)]
+    Stripe(#[from] StripeError),
+}
+
+impl ApplyError {
+    /// Retry the job (same idempotency key, same `now`) later?
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApplyError::NoStripeAction(_) => false,
+            ApplyError::Stripe(e) => e.is_transient(),
+        }
+    }
+}
+
+/// Applies an accepted offer to a subscription.
+///
+/// * `idempotency_key`: the job's key, reused on every attempt (≤ 255 chars;
+///   ≤ 248 for discounts, whose coupon creation uses `{key}-coupon`).
+/// * `now`: the job's **creation** time, identical on every attempt (see the
+///   module docs); the current time is only used to notice that the job is
+///   older than Stripe's idempotency window.
+///
+/// Calls: discount → `POST /v1/coupons` (reusing the coupon on
+/// `resource_already_exists`) then `POST /v1/subscriptions/{id}`; pause →
+/// the update only; trial_extension and downgrade → `GET` then update. When
+/// the job is past the idempotency window every kind reads the subscription
+/// first and skips the update if [`already_applied`].
+#[tracing::instrument(
+    name = "stripe.apply_offer",
+    skip(client, key, spec),
+    fields(
+        offer_id = spec.offer_id,
+        org_id = spec.org_id,
+        kind = %spec.kind,
+        subscription_id = %subscription_id,
+        idempotency_key = %idempotency_key,
+    )
+)]
+pub async fn apply_offer(
+    client: &StripeClient,
+    key: &SecretKey,
+    spec: &OfferSpec,
+    subscription_id: &str,
+    idempotency_key: &str,
+    now: DateTime<Utc>,
+) -> Result<AppliedChange, ApplyError> {
+    validate_idempotency_key(idempotency_key)?;
+    let plan = plan_change(spec, now)?;
+
+    let stale = Utc::now().signed_duration_since(now) > TimeDelta::hours(IDEMPOTENCY_WINDOW_HOURS);
+    let mut current = None;
+    if stale || matches!(plan, ChangePlan::NeedsSubscription(_)) {
+        let sub = client.get_subscription(key, subscription_id).await?;
+        if already_applied(spec, &sub, idempotency_key) {
+            tracing::info!(
+                stale,
+                "offer already applied to the subscription; skipping update"
+            );
+            return Ok(skipped(spec, sub));
+        }
+        current = Some(sub);
+    }
+
+    let (form, coupon_id) = match plan {
+        ChangePlan::Discount { coupon } => {
+            let id = ensure_coupon(client, key, &coupon, idempotency_key).await?;
+            (discount_form(&id), Some(id))
+        }
+        ChangePlan::Update { form } => (form, None),
+        ChangePlan::NeedsSubscription(pending) => {
+            let sub = match current.take() {
+                Some(sub) => sub,
+                None => client.get_subscription(key, subscription_id).await?,
+            };
+            (pending.resolve(&sub, now)?, None)
+        }
+    };
+    let form = with_marker(form, idempotency_key);
+
+    match client
+        .update_subscription_with_meta(key, subscription_id, &form, idempotency_key)
+        .await
+    {
+        Ok((subscription, meta)) => Ok(AppliedChange {
+            kind: spec.kind,
+            subscription,
+            form,
+            coupon_id,
+            replayed: meta.replayed,
+            already_applied: false,
+        }),
+        Err(e) if e.is_idempotency_error() => {
+            // The key was used before with other parameters (e.g. a caller
+            // passed a different `now`). If that earlier attempt did the job,
+            // it is done; otherwise the error stands.
+            let sub = client.get_subscription(key, subscription_id).await?;
+            if already_applied(spec, &sub, idempotency_key) {
+                tracing::warn!("idempotency key reused with other parameters, but the change is already applied");
+                Ok(skipped(spec, sub))
+            } else {
+                Err(e.into())
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn skipped(spec: &OfferSpec, subscription: Subscription) -> AppliedChange {
+    AppliedChange {
+        kind: spec.kind,
+        coupon_id: coupon_for(spec)
+            .ok()
+            .map(|c| c.id)
+            .filter(|_| spec.kind == OfferKind::Discount),
+        subscription,
+        form: Vec::new(),
+        replayed: false,
+        already_applied: true,
+    }
+}
+
+/// Creates the offer's coupon, or reuses it if it already exists (an earlier
+/// attempt or another customer accepting the same offer created it).
+async fn ensure_coupon(
+    client: &StripeClient,
+    key: &SecretKey,
+    params: &CouponParams,
+    idempotency_key: &str,
+) -> Result<String, StripeError> {
+    let coupon_key = format!("{idempotency_key}-coupon");
+    match client.create_coupon(key, params, &coupon_key).await {
+        Ok(coupon) => Ok(coupon.id),
+        Err(e) if e.code() == Some("resource_already_exists") => {
+            match client.get_coupon(key, &params.id).await? {
+                Some(existing) => {
+                    if existing.percent_off != Some(params.percent_off)
+                        || existing.duration != params.duration.as_str()
+                    {
+                        // The id encodes the terms, so this means someone
+                        // hand-made a coupon with our id. Use it, but say so.
+                        tracing::warn!(coupon_id = %existing.id, "existing coupon's terms differ from the offer");
+                    }
+                    if !existing.valid {
+                        tracing::warn!(coupon_id = %existing.id, "reusing a coupon Stripe marks invalid");
+                    }
+                    Ok(existing.id)
+                }
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn spec(kind: OfferKind, value: f64, config: Value) -> OfferSpec {
+        OfferSpec {
+            offer_id: 42,
+            org_id: 7,
+            kind,
+            value,
+            config,
+        }
+    }
+
+    fn t(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap()
+    }
+
+    fn sub(v: Value) -> Subscription {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn form(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn discount_plan_uses_deterministic_coupon() {
+        let s = spec(
+            OfferKind::Discount,
+            20.0,
+            json!({"duration": "repeating", "duration_in_months": 3}),
+        );
+        let ChangePlan::Discount { coupon } = plan_change(&s, t(2025, 1, 1)).unwrap() else {
+            panic!("expected a discount plan");
+        };
+        assert_eq!(coupon.id, "saveloops_o7_offer42_20pct_repeating3m");
+        assert_eq!(coupon.percent_off, 20.0);
+        assert_eq!(
+            coupon.duration,
+            CouponDuration::Repeating {
+                duration_in_months: 3
+            }
+        );
+        assert_eq!(
+            coupon.name.as_deref(),
+            Some("Saveloops 20% off for 3 months")
+        );
+        // Same inputs, same id: retries and other customers share the coupon.
+        assert_eq!(coupon_for(&s).unwrap(), coupon);
+        assert_eq!(
+            discount_form(&coupon.id),
+            form(&[(
+                "discounts[0][coupon]",
+                "saveloops_o7_offer42_20pct_repeating3m"
+            )])
+        );
+    }
+
+    #[test]
+    fn discount_durations_and_fractions() {
+        let once = coupon_for(&spec(OfferKind::Discount, 12.5, json!({}))).unwrap();
+        assert_eq!(once.id, "saveloops_o7_offer42_12p5pct_once");
+        assert_eq!(once.duration, CouponDuration::Once);
+        let forever = coupon_for(&spec(
+            OfferKind::Discount,
+            50.0,
+            json!({"duration": "forever"}),
+        ))
+        .unwrap();
+        assert_eq!(forever.id, "saveloops_o7_offer42_50pct_forever");
+        let months_as_string = coupon_for(&spec(
+            OfferKind::Discount,
+            10.0,
+            json!({"duration": "repeating", "duration_in_months": "6"}),
+        ))
+        .unwrap();
+        assert_eq!(months_as_string.duration.months(), Some(6));
+    }
+
+    #[test]
+    fn discount_rejects_bad_config() {
+        for (value, config) in [
+            (0.0, json!({})),
+            (-5.0, json!({})),
+            (100.5, json!({})),
+            (f64::NAN, json!({})),
+            (20.0, json!({"duration": "repeating"})),
+            (
+                20.0,
+                json!({"duration": "repeating", "duration_in_months": 0}),
+            ),
+            (20.0, json!({"duration": "sometimes"})),
+            (20.0, json!({"duration": 3})),
+        ] {
+            let err = plan_change(
+                &spec(OfferKind::Discount, value, config.clone()),
+                t(2025, 1, 1),
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, NoStripeAction::InvalidConfig { .. }),
+                "{value} {config}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pause_plan_uses_calendar_months_and_default_behavior() {
+        let now = t(2025, 1, 31);
+        let ChangePlan::Update { form: f } =
+            plan_change(&spec(OfferKind::Pause, 1.0, json!({})), now).unwrap()
+        else {
+            panic!("expected an update");
+        };
+        // Jan 31 + 1 calendar month = Feb 28 (not "+30 days").
+        let expected = t(2025, 2, 28).timestamp().to_string();
+        assert_eq!(
+            f,
+            form(&[
+                ("pause_collection[behavior]", "void"),
+                ("pause_collection[resumes_at]", &expected),
+            ])
+        );
+        let ChangePlan::Update { form: f } = plan_change(
+            &spec(OfferKind::Pause, 2.0, json!({"behavior": "keep_as_draft"})),
+            now,
+        )
+        .unwrap() else {
+            panic!("expected an update");
+        };
+        assert_eq!(f[0].1, "keep_as_draft");
+        assert_eq!(f[1].1, t(2025, 3, 31).timestamp().to_string());
+    }
+
+    #[test]
+    fn pause_rejects_bad_values() {
+        for (v, c) in [
+            (0.0, json!({})),
+            (1.5, json!({})),
+            (-1.0, json!({})),
+            (1.0, json!({"behavior": "freeze"})),
+        ] {
+            assert!(plan_change(&spec(OfferKind::Pause, v, c), t(2025, 1, 1)).is_err());
+        }
+    }
+
+    #[test]
+    fn trial_extension_adds_to_the_later_of_now_and_trial_end() {
+        let now = t(2025, 1, 1);
+        let ChangePlan::NeedsSubscription(pending) =
+            plan_change(&spec(OfferKind::TrialExtension, 14.0, json!({})), now).unwrap()
+        else {
+            panic!("expected pending");
+        };
+        let running = sub(json!({"id": "sub_1", "trial_end": t(2025, 1, 5).timestamp()}));
+        assert_eq!(
+            pending.resolve(&running, now).unwrap(),
+            form(&[
+                ("trial_end", &t(2025, 1, 19).timestamp().to_string()),
+                ("proration_behavior", "none"),
+            ])
+        );
+        let expired = sub(json!({"id": "sub_1", "trial_end": t(2024, 12, 1).timestamp()}));
+        assert_eq!(
+            pending.resolve(&expired, now).unwrap()[0].1,
+            t(2025, 1, 15).timestamp().to_string()
+        );
+        let none = sub(json!({"id": "sub_1", "trial_end": null}));
+        assert_eq!(
+            pending.resolve(&none, now).unwrap()[0].1,
+            t(2025, 1, 15).timestamp().to_string()
+        );
+        assert!(plan_change(&spec(OfferKind::TrialExtension, 731.0, json!({})), now).is_err());
+    }
+
+    #[test]
+    fn downgrade_swaps_first_item_price() {
+        let s = spec(
+            OfferKind::Downgrade,
+            0.0,
+            json!({"price_id": "price_basic"}),
+        );
+        let ChangePlan::NeedsSubscription(pending) = plan_change(&s, t(2025, 1, 1)).unwrap() else {
+            panic!("expected pending");
+        };
+        let current = sub(json!({"id": "sub_1", "items": {"data": [
+            {"id": "si_1", "price": {"id": "price_pro"}}, {"id": "si_2", "price": {"id": "price_addon"}}
+        ]}}));
+        assert_eq!(
+            pending.resolve(&current, t(2025, 1, 1)).unwrap(),
+            form(&[("items[0][id]", "si_1"), ("items[0][price]", "price_basic")])
+        );
+        let empty = sub(json!({"id": "sub_1", "items": {"data": []}}));
+        assert_eq!(
+            pending.resolve(&empty, t(2025, 1, 1)).unwrap_err(),
+            NoStripeAction::NoSubscriptionItems("sub_1".into())
+        );
+        assert!(plan_change(&spec(OfferKind::Downgrade, 0.0, json!({})), t(2025, 1, 1)).is_err());
+        assert!(plan_change(
+            &spec(OfferKind::Downgrade, 0.0, json!({"price_id": " "})),
+            t(2025, 1, 1)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn contact_and_custom_have_no_stripe_action() {
+        for kind in [OfferKind::Contact, OfferKind::Custom] {
+            assert_eq!(
+                plan_change(&spec(kind, 0.0, json!({})), t(2025, 1, 1)).unwrap_err(),
+                NoStripeAction::NotApplicable(kind)
+            );
+            assert!(!kind.has_stripe_action());
+        }
+        let e = ApplyError::from(NoStripeAction::NotApplicable(OfferKind::Contact));
+        assert!(!e.is_transient());
+        assert_eq!(e.to_string(), "`contact` offers have no Stripe action");
+    }
+
+    #[test]
+    fn offer_kind_round_trips() {
+        for k in [
+            OfferKind::Discount,
+            OfferKind::Pause,
+            OfferKind::TrialExtension,
+            OfferKind::Downgrade,
+            OfferKind::Contact,
+            OfferKind::Custom,
+        ] {
+            assert_eq!(OfferKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+        }
+        assert_eq!(OfferKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn marker_is_appended() {
+        let f = with_marker(discount_form("c"), "job-1");
+        assert_eq!(
+            f.last().unwrap(),
+            &(
+                "metadata[saveloops_last_change]".to_string(),
+                "job-1".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn already_applied_rules() {
+        let disc = spec(OfferKind::Discount, 20.0, json!({"duration": "once"}));
+        let with_coupon = sub(json!({"id": "sub_1", "discounts": [
+            {"id": "di_1", "object": "discount", "coupon": {"id": "saveloops_o7_offer42_20pct_once"}}
+        ]}));
+        let bare = sub(json!({"id": "sub_1", "discounts": ["di_1"]}));
+        assert!(already_applied(&disc, &with_coupon, "k"));
+        assert!(!already_applied(&disc, &bare, "k"));
+
+        let pause = spec(
+            OfferKind::Pause,
+            1.0,
+            json!({"behavior": "mark_uncollectible"}),
+        );
+        let paused = |b: &str| {
+            sub(json!({"id": "sub_1", "pause_collection": {"behavior": b, "resumes_at": 1}}))
+        };
+        assert!(already_applied(&pause, &paused("mark_uncollectible"), "k"));
+        assert!(!already_applied(&pause, &paused("void"), "k"));
+        assert!(!already_applied(&pause, &bare, "k"));
+
+        let down = spec(
+            OfferKind::Downgrade,
+            0.0,
+            json!({"price_id": "price_basic"}),
+        );
+        let on = |p: &str| {
+            sub(json!({"id": "sub_1", "items": {"data": [{"id": "si_1", "price": {"id": p}}]}}))
+        };
+        assert!(already_applied(&down, &on("price_basic"), "k"));
+        assert!(!already_applied(&down, &on("price_pro"), "k"));
+
+        let trial = spec(OfferKind::TrialExtension, 7.0, json!({}));
+        let long_trial = sub(json!({"id": "sub_1", "trial_end": 4_000_000_000i64}));
+        assert!(!already_applied(&trial, &long_trial, "k"));
+        let marked = sub(json!({"id": "sub_1", "metadata": {"saveloops_last_change": "k"}}));
+        assert!(already_applied(&trial, &marked, "k"));
+        assert!(!already_applied(&trial, &marked, "other"));
+
+        let bad = spec(OfferKind::Discount, 0.0, json!({}));
+        assert!(!already_applied(&bad, &with_coupon, "k"));
+        assert!(!already_applied(
+            &spec(OfferKind::Contact, 0.0, json!({})),
+            &bare,
+            "k"
+        ));
+    }
+}

@@ -1,0 +1,43 @@
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{fresh_database_url, parts, TestApp};
+
+/// The README's flow: `org create` prints the id and a key that works against the service.
+#[actix_web::test]
+async fn org_create_prints_a_working_key_and_key_commands_manage_keys() {
+    let url = fresh_database_url().await;
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+            .args(args)
+            .env("SAVELOOPS_DATABASE__URL", &url)
+            .env("SAVELOOPS_LOG__LEVEL", "warn")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "one JSON object on stdout: {stdout}");
+        serde_json::from_str::<Value>(&stdout).unwrap()
+    };
+    let org = run(&["org", "create", "--name", "Acme"]);
+    let key = org["api_key"].as_str().unwrap().to_owned();
+    let id = org["id"].as_i64().unwrap();
+    let second = run(&["key", "create", "--org", &id.to_string()]);
+    assert_ne!(second["api_key"], org["api_key"]);
+
+    let mut settings = crate::helpers::test_settings().await;
+    settings.database.url = url.clone();
+    let app = TestApp::spawn_with(settings).await;
+    let (status, _) = parts(app.post_as(&key, "/api/v1/intercept", &json!({"target_id": "x"})).await).await;
+    assert_eq!(status, 200);
+
+    let revoked = run(&["key", "revoke", second["key_prefix"].as_str().unwrap()]);
+    assert_eq!(revoked["revoked"], second["key_prefix"]);
+    let (status, _) = parts(
+        app.post_as(second["api_key"].as_str().unwrap(), "/api/v1/intercept", &json!({"target_id": "x"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 401, "revoked before first use, so never cached");
+}

@@ -1,0 +1,146 @@
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::helpers::{assert_invalid, parts, TestApp};
+
+async fn flags(app: &TestApp, who: serde_json::Value) -> (bool, bool) {
+    let mut body = who;
+    body["target_id"] = json!("cancel-btn");
+    let (status, answer) = parts(app.intercept(body).await).await;
+    assert_eq!(status, 200);
+    (
+        answer["show_update_card"].as_bool().unwrap(),
+        answer["show_onboarding_prompt"].as_bool().unwrap(),
+    )
+}
+
+#[actix_web::test]
+async fn dunning_then_intercept_asks_for_a_card_and_a_payment_clears_it() {
+    let app = TestApp::spawn().await;
+    let who = json!({"user_email": "late@example.com"});
+    assert_eq!(flags(&app, who.clone()).await, (false, true));
+
+    let (status, body) = parts(app.dunning(who.clone()).await).await;
+    assert_eq!((status, body), (200, json!({"message": "Recorded"})));
+    app.dunning(who.clone()).await;
+    assert_eq!(flags(&app, who.clone()).await, (true, true));
+
+    let user = entity::end_user::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert!(user.needs_payment_update);
+    assert_eq!(user.payment_failures, 2);
+    assert!(user.first_failed_at.is_some() && user.last_failed_at.is_some());
+
+    // A non-payment success keeps the flag but ends the onboarding prompt.
+    let (status, body) = parts(
+        app.success_signal(json!({"event": "onboarding_completed", "user_email": "late@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["message"], "Recorded");
+    assert_eq!(body["end_user_id"], user.id);
+    assert_eq!(flags(&app, who.clone()).await, (true, false));
+
+    let (status, _) = parts(
+        app.success_signal(json!({"event": "payment_succeeded", "user_email": "late@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(flags(&app, who).await, (false, false));
+    let user = entity::end_user::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(user.last_success_event.as_deref(), Some("payment_succeeded"));
+    assert_eq!(user.payment_failures, 0);
+}
+
+#[actix_web::test]
+async fn end_users_are_matched_by_customer_id_and_keep_both_ids() {
+    let app = TestApp::spawn().await;
+    let (_, first) = parts(app.dunning(json!({"stripe_customer_id": "cus_9"})).await).await;
+    assert_eq!(first["message"], "Recorded");
+    // Later the email arrives with the customer id: same end user, now known by both.
+    let (_, signal) = parts(
+        app.success_signal(json!({"event": "subscription_renewed", "stripe_customer_id": "cus_9",
+                                  "user_email": "nine@example.com"}))
+            .await,
+    )
+    .await;
+    let (_, by_email) = parts(
+        app.success_signal(json!({"event": "login", "user_email": "nine@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!(signal["end_user_id"], by_email["end_user_id"]);
+    let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].stripe_customer_id.as_deref(), Some("cus_9"));
+    assert_eq!(users[0].email.as_deref(), Some("nine@example.com"));
+    assert!(!users[0].needs_payment_update, "subscription_renewed is a payment event");
+}
+
+#[actix_web::test]
+async fn dunning_and_success_signal_validation() {
+    let app = TestApp::spawn().await;
+    let without = "The user email field is required when stripe customer id is not present.";
+    assert_invalid(app.dunning(json!({})).await, "user_email", without).await;
+    assert_invalid(
+        app.dunning(json!({})).await,
+        "stripe_customer_id",
+        "The stripe customer id field is required when user email is not present.",
+    )
+    .await;
+    assert_invalid(
+        app.dunning(json!({"user_email": "bad"})).await,
+        "user_email",
+        "The user email field must be a valid email address.",
+    )
+    .await;
+    assert_invalid(
+        app.dunning(json!({"stripe_customer_id": 12})).await,
+        "stripe_customer_id",
+        "The stripe customer id field must be a string.",
+    )
+    .await;
+    assert_invalid(
+        app.success_signal(json!({"user_email": "a@example.com"})).await,
+        "event",
+        "The event field is required.",
+    )
+    .await;
+    assert_invalid(
+        app.success_signal(json!({"event": "e".repeat(65), "user_email": "a@example.com"}))
+            .await,
+        "event",
+        "The event field must not be greater than 64 characters.",
+    )
+    .await;
+    assert_invalid(
+        app.success_signal(json!({"event": "payment_succeeded"})).await,
+        "user_email",
+        without,
+    )
+    .await;
+    let (status, _) = parts(
+        app.success_signal(json!({"event": "e".repeat(64), "stripe_customer_id": "cus_1"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(users.len(), 1, "only the valid request wrote");
+}
+
+#[actix_web::test]
+async fn concurrent_failures_for_one_new_end_user_make_one_row_and_count_all() {
+    let app = TestApp::spawn().await;
+    let requests = (0..12).map(|_| app.dunning(json!({"user_email": "race@example.com"})));
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].payment_failures, 12);
+}

@@ -1,0 +1,197 @@
+//! Spawns the real application on port 0 against a fresh database, and offers one method
+//! per endpoint.
+use reqwest::{Client, Response};
+use saveloops::config::Settings;
+use saveloops::startup::Application;
+use saveloops::tenants;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+/// Set to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the suite
+/// on PostgreSQL; each test then gets a database of its own.
+pub const POSTGRES_ENV: &str = "SAVELOOPS_TEST_POSTGRES_URL";
+
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+    pub client: Client,
+    /// The first organization's key.
+    pub key: String,
+    pub organization_id: i64,
+}
+
+fn unique_name() -> String {
+    format!(
+        "saveloops_t_{}_{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// A database URL nobody else uses.
+pub async fn fresh_database_url() -> String {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(base) if !base.is_empty() => {
+            let name = unique_name();
+            let admin = Database::connect(&base)
+                .await
+                .expect("PostgreSQL (SAVELOOPS_TEST_POSTGRES_URL) must be reachable");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create a test database");
+            let (server, _) = base.rsplit_once('/').expect("URL names a database");
+            format!("{server}/{name}")
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+    }
+}
+
+pub async fn test_settings() -> Settings {
+    let mut settings = Settings::load(None).expect("configuration loads");
+    settings.server.port = 0;
+    settings.server.workers = 2;
+    settings.database.url = fresh_database_url().await;
+    settings.database.max_connections = 5;
+    settings
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(test_settings().await).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> TestApp {
+        let app = Application::build(settings.clone())
+            .await
+            .expect("application builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db.clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let org = tenants::create_organization(&db, "Acme")
+            .await
+            .expect("organization created");
+        TestApp {
+            address,
+            db,
+            settings,
+            client: Client::new(),
+            key: org.api_key,
+            organization_id: org.id,
+        }
+    }
+
+    /// Another organization with its own key: (id, key).
+    pub async fn second_organization(&self) -> (i64, String) {
+        let org = tenants::create_organization(&self.db, "Globex")
+            .await
+            .expect("organization created");
+        (org.id, org.api_key)
+    }
+
+    pub async fn post_as(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("X-Knot-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_as(&self.key, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_as(&self.key, path).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("X-Knot-Key", key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn intercept(&self, body: Value) -> Response {
+        self.post("/api/v1/intercept", &body).await
+    }
+
+    pub async fn outcome(&self, body: Value) -> Response {
+        self.post("/api/v1/intercept/outcome", &body).await
+    }
+
+    pub async fn dunning(&self, body: Value) -> Response {
+        self.post("/api/v1/dunning", &body).await
+    }
+
+    pub async fn success_signal(&self, body: Value) -> Response {
+        self.post("/api/v1/success-signal", &body).await
+    }
+
+    pub async fn create_offer(&self, body: Value) -> Response {
+        self.post("/api/v1/offers", &body).await
+    }
+
+    /// Creates an offer that must be valid; returns its id.
+    pub async fn offer(&self, body: Value) -> i64 {
+        let response = self.create_offer(body).await;
+        assert_eq!(response.status(), 201, "offer created");
+        let offer: Value = response.json().await.unwrap();
+        offer["id"].as_i64().unwrap()
+    }
+
+    pub async fn discount_offer(&self) -> i64 {
+        self.offer(json!({"type": "discount", "value": 20, "label": "20% off"}))
+            .await
+    }
+
+    pub async fn patch_offer(&self, id: i64, body: Value) -> Response {
+        self.client
+            .patch(format!("{}/api/v1/offers/{id}", self.address))
+            .header("X-Knot-Key", &self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_offer(&self, id: i64) -> Response {
+        self.client
+            .delete(format!("{}/api/v1/offers/{id}", self.address))
+            .header("X-Knot-Key", &self.key)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Status and JSON body of a response.
+pub async fn parts(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("every answer is JSON, got {status}: {text:?}"));
+    (status, body)
+}
+
+/// Asserts a Laravel-style 422 naming `field` with `message`.
+pub async fn assert_invalid(response: Response, field: &str, message: &str) {
+    let (status, body) = parts(response).await;
+    assert_eq!(status, 422, "{body}");
+    let messages = body["errors"][field]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors.{field} missing in {body}"));
+    assert!(
+        messages.iter().any(|m| m == message),
+        "errors.{field} = {messages:?}, expected {message:?}"
+    );
+    assert!(body["message"].is_string());
+}
