@@ -15,6 +15,50 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub cache: CacheSettings,
     pub log: LogSettings,
+    pub security: SecuritySettings,
+    pub stripe: StripeSettings,
+    pub queue: QueueSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    /// Base64 of 32 random bytes; when unset, `master_key_file` is used (and created).
+    #[serde(default)]
+    pub master_key: Option<String>,
+    pub master_key_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSettings {
+    pub api_base: String,
+    pub timeout_seconds: u64,
+    /// How long Stripe keeps idempotency keys; a retry older than this first reads the
+    /// subscription to see whether the change already landed.
+    pub idempotency_window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    Database,
+    Redis,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueueSettings {
+    pub backend: QueueBackend,
+    pub redis_url: String,
+    /// Namespace of the queue's Redis keys.
+    pub key_prefix: String,
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    pub lease_seconds: u64,
+    pub poll_interval_ms: u64,
+    /// How often the ledger is compared with the queue (restores jobs Redis lost).
+    pub reconcile_interval_seconds: u64,
+    /// Seconds to let running jobs finish on shutdown before releasing them.
+    pub shutdown_grace_seconds: u64,
+    pub retry: workers::RetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

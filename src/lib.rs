@@ -1,10 +1,14 @@
 //! Saveloops: retention offers, outcomes, Stripe application, and payment health for a
 //! SaaS company's cancel flow.
 pub mod actors;
+pub mod applications;
 pub mod config;
 pub mod database;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod secrets;
 pub mod startup;
+pub mod stripe;
 pub mod telemetry;
 pub mod tenants;

@@ -1,10 +1,31 @@
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use saveloops::config::Settings;
 use saveloops::startup::Application;
-use saveloops::{database, telemetry, tenants};
+use saveloops::jobs::{self, Workers};
+use saveloops::secrets::SecretBox;
+use saveloops::{applications, database, telemetry, tenants};
+use tokio::sync::watch;
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
 
 /// Saveloops: stop SaaS customers from churning.
 #[derive(Parser)]
@@ -19,8 +40,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service.
-    Serve,
+    /// Run the HTTP service, and the queue workers unless --no-workers.
+    Serve {
+        /// Serve HTTP only; run `saveloops work` elsewhere.
+        #[arg(long)]
+        no_workers: bool,
+    },
+    /// Run the queue workers only (they scale apart from the HTTP service).
+    Work,
+    /// Inspect and steer the retry queue.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Manage organizations.
@@ -42,6 +74,26 @@ enum OrgCommand {
         #[arg(long)]
         name: String,
     },
+    /// Store the organization's Stripe secret key, read from standard input (encrypted at rest).
+    SetStripeKey {
+        #[arg(long)]
+        org: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Ready, scheduled, in flight and dead jobs, oldest due age and retries so far.
+    Stats,
+    /// Dead jobs with their last errors.
+    Dead {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Bring a dead job back (due now, attempts reset).
+    Retry { id: String },
 }
 
 #[derive(Subcommand)]
@@ -68,15 +120,64 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     match cli.command {
-        Command::Serve => {
+        Command::Serve { no_workers } => {
             let app = Application::build(settings.clone()).await?;
             tracing::info!(
                 host = %settings.server.host,
                 port = app.port(),
                 database = %database::redact(&settings.database.url),
+                queue = ?settings.queue.backend,
+                workers = !no_workers,
                 "saveloops is serving"
             );
+            let (stop, stopped) = watch::channel(false);
+            let workers = (!no_workers).then(|| {
+                actix_web::rt::spawn(Workers::new(&settings, app.applier.clone()).run(stopped))
+            });
+            // Returns after SIGTERM/SIGINT once in-flight requests are answered.
             app.run_until_stopped().await?;
+            let _ = stop.send(true);
+            if let Some(workers) = workers {
+                let _ = workers.await;
+            }
+        }
+        Command::Work => {
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            let queue = jobs::connect_queue(&settings, &db).await?;
+            let applier = Arc::new(jobs::offer_applier(&settings, db, queue)?);
+            let (stop, stopped) = watch::channel(false);
+            actix_web::rt::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: finishing or releasing running jobs");
+                let _ = stop.send(true);
+            });
+            tracing::info!(queue = ?settings.queue.backend, concurrency = settings.queue.concurrency, "saveloops workers started");
+            Workers::new(&settings, applier).run(stopped).await;
+        }
+        Command::Queue { command } => {
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            let queue = jobs::connect_queue(&settings, &db).await?;
+            match command {
+                QueueCommand::Stats => print_json(&queue.stats().await?)?,
+                QueueCommand::Dead { limit, offset } => {
+                    let dead = queue.dead(offset, limit.min(1000)).await?;
+                    print_json(&serde_json::json!({ "dead": dead }))?
+                }
+                QueueCommand::Retry { id } => {
+                    if !queue.revive(&id).await? {
+                        anyhow::bail!("no dead job has the id {id}");
+                    }
+                    if let Some(application) = applications::application_of_job(&id) {
+                        let applier = jobs::offer_applier(&settings, db, queue)?;
+                        applier
+                            .set_status(application, applications::Status::Retrying, None)
+                            .await?;
+                    }
+                    print_json(&serde_json::json!({ "revived": id }))?
+                }
+            }
         }
         Command::Migrate => {
             let db = database::connect(&settings.database).await?;
@@ -89,6 +190,17 @@ async fn main() -> anyhow::Result<()> {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
             print_json(&tenants::create_organization(&db, &name).await?)?;
+        }
+        Command::Org {
+            command: OrgCommand::SetStripeKey { org },
+        } => {
+            let mut key = String::new();
+            std::io::stdin().read_line(&mut key)?;
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            let secrets = SecretBox::load(&settings.security)?;
+            tenants::set_stripe_key(&db, &secrets, org, key.trim()).await?;
+            print_json(&serde_json::json!({ "organization_id": org, "stripe_key": "stored" }))?;
         }
         Command::Key { command } => {
             let db = database::connect(&settings.database).await?;

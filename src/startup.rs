@@ -1,6 +1,7 @@
 //! Building the application: database, actors and HTTP server. `main` and the tests both
 //! use `Application::build`.
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
@@ -9,15 +10,18 @@ use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
+use workers::RetryPolicy;
 
 use crate::actors::dunning_tracker::DunningTracker;
 use crate::actors::key_verifier::KeyVerifier;
 use crate::actors::offer_selector::OfferSelector;
 use crate::actors::outcome_recorder::OutcomeRecorder;
 use crate::actors::readiness::Readiness;
+use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::Actors;
+use crate::applications::OfferApplier;
 use crate::config::Settings;
-use crate::database;
+use crate::{database, jobs};
 use crate::http::{extract, middleware, routes};
 
 pub struct Application {
@@ -25,6 +29,8 @@ pub struct Application {
     server: Server,
     pub db: DatabaseConnection,
     pub actors: Actors,
+    /// Shared with the workers that retry applications.
+    pub applier: Arc<OfferApplier>,
 }
 
 impl Application {
@@ -33,7 +39,9 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
-        let actors = start_actors(db.clone(), &settings);
+        let queue = jobs::connect_queue(&settings, &db).await?;
+        let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue)?);
+        let actors = start_actors(db.clone(), &settings, applier.clone());
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
             format!(
@@ -48,6 +56,7 @@ impl Application {
             server,
             db,
             actors,
+            applier,
         })
     }
 
@@ -62,19 +71,31 @@ impl Application {
     }
 }
 
-pub fn start_actors(db: DatabaseConnection, settings: &Settings) -> Actors {
+pub fn start_actors(
+    db: DatabaseConnection,
+    settings: &Settings,
+    applier: Arc<OfferApplier>,
+) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let outcomes = OutcomeRecorder::new(db.clone()).start();
     let dunning = DunningTracker::new(db.clone()).start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
     let keys = KeyVerifier::new(db.clone(), ttl).start();
     let readiness = Readiness { db }.start();
+    let stripe = StripeApplier::new(
+        applier,
+        RetryPolicy::new(settings.queue.retry.clone()),
+        offers.clone(),
+        dunning.clone(),
+    )
+    .start();
     Actors {
         keys,
         offers,
         outcomes,
         dunning,
         readiness,
+        stripe,
     }
 }
 
@@ -84,12 +105,14 @@ fn http_server(
     settings: &Settings,
 ) -> anyhow::Result<Server> {
     let actors = web::Data::new(actors);
+    let shared_settings = web::Data::new(settings.clone());
     let max_body = settings.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(ErrorHandlers::new().default_handler(middleware::json_error_body))
             .wrap(from_fn(middleware::request_span))
             .app_data(actors.clone())
+            .app_data(shared_settings.clone())
             .app_data(extract::json_config(max_body))
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)

@@ -93,3 +93,36 @@ pub async fn revoke_key(db: &DatabaseConnection, prefix: &str) -> anyhow::Result
         .context("could not revoke the key")?;
     Ok(result.rows_affected > 0)
 }
+
+/// Stores an organization's Stripe secret key, sealed with the master key.
+#[tracing::instrument(skip(db, secrets, stripe_key))]
+pub async fn set_stripe_key(
+    db: &DatabaseConnection,
+    secrets: &crate::secrets::SecretBox,
+    organization_id: i64,
+    stripe_key: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        stripe_key.starts_with("sk_") || stripe_key.starts_with("rk_"),
+        "that does not look like a Stripe secret key (sk_… or rk_…)"
+    );
+    anyhow::ensure!(
+        stripe_key.len() <= 255 && stripe_key.chars().all(|c| c.is_ascii_graphic()),
+        "that does not look like a Stripe secret key"
+    );
+    let sealed = secrets.seal(stripe_key)?;
+    let updated = organization::Entity::update_many()
+        .col_expr(
+            organization::Column::StripeKeyCiphertext,
+            sea_orm::sea_query::Expr::value(Some(sealed)),
+        )
+        .filter(organization::Column::Id.eq(organization_id))
+        .exec(db)
+        .await
+        .context("could not store the Stripe key")?;
+    anyhow::ensure!(
+        updated.rows_affected == 1,
+        "there is no organization {organization_id}"
+    );
+    Ok(())
+}

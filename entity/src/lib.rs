@@ -1,7 +1,9 @@
 //! SeaORM entities: one file per table.
 pub mod api_key;
+pub mod application_attempt;
 pub mod end_user;
 pub mod impression;
+pub mod offer_application;
 pub mod offer;
 pub mod organization;
 pub mod outcome;

@@ -2,6 +2,7 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod m20261125_000001_create_tenants;
 pub mod m20261125_000002_create_cancel_flow;
+pub mod m20261125_000003_create_offer_applications;
 // Job queue tables, owned by the workers crate (public so its tests can apply it).
 pub mod m20261125_000100_create_queue_jobs;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tenants::Migration),
             Box::new(m20261125_000002_create_cancel_flow::Migration),
+            Box::new(m20261125_000003_create_offer_applications::Migration),
             Box::new(m20261125_000100_create_queue_jobs::Migration),
         ]
     }

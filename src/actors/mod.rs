@@ -5,6 +5,7 @@ pub mod key_verifier;
 pub mod offer_selector;
 pub mod outcome_recorder;
 pub mod readiness;
+pub mod stripe_applier;
 
 use crate::http::errors::{ApiError, ValidationErrors};
 
@@ -46,4 +47,5 @@ pub struct Actors {
     pub outcomes: actix::Addr<outcome_recorder::OutcomeRecorder>,
     pub dunning: actix::Addr<dunning_tracker::DunningTracker>,
     pub readiness: actix::Addr<readiness::Readiness>,
+    pub stripe: actix::Addr<stripe_applier::StripeApplier>,
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use actix::fut::LocalBoxActorFuture;
 use actix::prelude::*;
 use chrono::Utc;
-use entity::{offer, outcome};
+use entity::{offer, offer_application, outcome};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder,
@@ -376,14 +376,18 @@ impl Handler<ManageOffers> for OfferSelector {
                     let history = outcome::Entity::find()
                         .filter(outcome::Column::OfferId.eq(offer_id))
                         .count(&db)
-                        .await?;
+                        .await?
+                        + offer_application::Entity::find()
+                            .filter(offer_application::Column::OfferId.eq(offer_id))
+                            .count(&db)
+                            .await?;
                     if history > 0 {
-                        // Outcomes point at it: keep the row so analytics keep their meaning.
+                        // Outcomes or applications point at it: keep the row so history keeps its meaning.
                         let mut row: offer::ActiveModel = current.into();
                         row.active = Set(false);
                         row.updated_at = Set(Utc::now());
                         row.update(&db).await?;
-                        Ok(json!({"message": "Offer deactivated: it has recorded outcomes, so it is kept for history.", "deleted": false, "active": false}))
+                        Ok(json!({"message": "Offer deactivated: it has recorded outcomes or applications, so it is kept for history.", "deleted": false, "active": false}))
                     } else {
                         offer::Entity::delete_by_id(offer_id).exec(&db).await?;
                         Ok(json!({"message": "Offer deleted.", "deleted": true}))

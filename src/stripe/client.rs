@@ -360,6 +360,8 @@ impl StripeClient {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .timeout(timeout)
+            // Stripe never redirects; following one would turn a POST into a GET.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("saveloops/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| StripeError::InvalidRequest(format!("building HTTP client: {e}")))?;

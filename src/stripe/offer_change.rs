@@ -20,7 +20,8 @@
 //!   subscription read before the update, which a landed earlier attempt has
 //!   already moved; the marker lets a retry notice that instead of extending
 //!   twice.
-//! * When an attempt happens more than [`IDEMPOTENCY_WINDOW_HOURS`] after
+//! * When an attempt happens more than `idempotency_window` (by default
+//!   [`IDEMPOTENCY_WINDOW_HOURS`]) after
 //!   `now` (Stripe keeps keys ~24 h), [`apply_offer`] reads the subscription
 //!   first and skips the update if [`already_applied`] says it landed.
 
@@ -537,11 +538,12 @@ pub async fn apply_offer(
     subscription_id: &str,
     idempotency_key: &str,
     now: DateTime<Utc>,
+    idempotency_window: TimeDelta,
 ) -> Result<AppliedChange, ApplyError> {
     validate_idempotency_key(idempotency_key)?;
     let plan = plan_change(spec, now)?;
 
-    let stale = Utc::now().signed_duration_since(now) > TimeDelta::hours(IDEMPOTENCY_WINDOW_HOURS);
+    let stale = Utc::now().signed_duration_since(now) > idempotency_window;
     let mut current = None;
     if stale || matches!(plan, ChangePlan::NeedsSubscription(_)) {
         let sub = client.get_subscription(key, subscription_id).await?;

@@ -6,6 +6,13 @@ use saveloops::startup::Application;
 use saveloops::tenants;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use saveloops::applications::OfferApplier;
+use saveloops::jobs::Workers;
+use saveloops::secrets::SecretBox;
 
 /// Set to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the suite
 /// on PostgreSQL; each test then gets a database of its own.
@@ -19,6 +26,7 @@ pub struct TestApp {
     /// The first organization's key.
     pub key: String,
     pub organization_id: i64,
+    pub applier: Arc<OfferApplier>,
 }
 
 fn unique_name() -> String {
@@ -57,7 +65,41 @@ pub async fn test_settings() -> Settings {
     settings.server.workers = 2;
     settings.database.url = fresh_database_url().await;
     settings.database.max_connections = 5;
+    // A key per test: no key file is written into the working tree.
+    settings.security.master_key = Some(BASE64.encode(rand::random::<[u8; 32]>()));
+    settings.queue.key_prefix = format!("saveloops:test:{}", unique_name());
+    if let Ok(url) = std::env::var("SAVELOOPS_TEST_REDIS_URL") {
+        settings.queue.redis_url = url;
+    }
+    settings.queue.retry = workers::RetryConfig {
+        initial_interval_ms: 5,
+        multiplier: 2.0,
+        max_interval_ms: 40,
+        max_attempts: 5,
+        randomization_factor: 0.0,
+    };
+    settings.stripe.timeout_seconds = 5;
     settings
+}
+
+/// The Redis to test against, or None (then the test is skipped) when it cannot be reached
+/// outside CI. With CI=true an unreachable Redis fails the test.
+pub async fn test_redis_url() -> Option<String> {
+    let url = std::env::var("SAVELOOPS_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let reachable = match redis::Client::open(url.as_str()) {
+        Ok(client) => client.get_multiplexed_async_connection().await.is_ok(),
+        Err(_) => false,
+    };
+    if reachable {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "Redis at {url} is not reachable"
+    );
+    eprintln!("skipping: Redis at {url} is not reachable (set SAVELOOPS_TEST_REDIS_URL)");
+    None
 }
 
 impl TestApp {
@@ -71,6 +113,7 @@ impl TestApp {
             .expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db.clone();
+        let applier = app.applier.clone();
         actix_web::rt::spawn(app.run_until_stopped());
         let org = tenants::create_organization(&db, "Acme")
             .await
@@ -82,6 +125,50 @@ impl TestApp {
             client: Client::new(),
             key: org.api_key,
             organization_id: org.id,
+            applier,
+        }
+    }
+
+    /// Stores a Stripe key for the first organization.
+    pub async fn set_stripe_key(&self, key: &str) {
+        let secrets = SecretBox::load(&self.settings.security).unwrap();
+        tenants::set_stripe_key(&self.db, &secrets, self.organization_id, key)
+            .await
+            .expect("stripe key stored");
+    }
+
+    /// A worker pool like `saveloops work` runs, to drive step by step.
+    pub fn workers(&self) -> Workers {
+        Workers::new(&self.settings, self.applier.clone())
+    }
+
+    pub async fn apply_offer(&self, body: Value) -> Response {
+        self.post("/api/v1/intercept/apply-offer", &body).await
+    }
+
+    pub async fn application(&self, id: i64) -> Value {
+        let (status, body) = parts(self.get(&format!("/api/v1/intercept/applications/{id}")).await).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Runs the workers until the application reaches `status` (or the deadline passes).
+    pub async fn drive_until(&self, workers: &Workers, id: i64, status: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let application = self.application(id).await;
+            if application["status"] == status {
+                return application;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "application never became {status}: {application}"
+            );
+            let ran = workers.pool.run_once().await.expect("queue works");
+            if ran == 0 {
+                // Nothing due yet (a backoff delay is running): poll again shortly.
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
     }
 

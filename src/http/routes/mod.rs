@@ -1,4 +1,5 @@
 //! One module per endpoint family.
+pub mod applications;
 pub mod cancel_flow;
 pub mod dunning;
 pub mod health;
@@ -16,6 +17,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/intercept", web::post().to(cancel_flow::intercept))
                 .route("/intercept/outcome", web::post().to(cancel_flow::outcome))
+                .route(
+                    "/intercept/apply-offer",
+                    web::post().to(applications::apply_offer),
+                )
+                .route(
+                    "/intercept/applications/{id}",
+                    web::get().to(applications::application),
+                )
                 .route("/dunning", web::post().to(dunning::dunning))
                 .route("/success-signal", web::post().to(dunning::success_signal))
                 .route("/offers", web::get().to(offers::list))

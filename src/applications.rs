@@ -1,0 +1,392 @@
+//! Offer applications: the durable ledger of accepted offers being applied to Stripe, and
+//! one attempt of an application (shared by the request path and the retry worker).
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{application_attempt, offer, offer_application, organization, outcome};
+use rand::Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+use serde_json::{json, Value};
+use workers::{NewJob, Queue};
+
+use crate::secrets::SecretBox;
+use crate::stripe::{apply_offer, OfferKind, OfferSpec, SecretKey, StripeClient};
+
+/// The job kind of an application retry.
+pub const APPLY_OFFER_JOB: &str = "apply_offer";
+
+pub fn job_id(application_id: i64) -> String {
+    format!("{APPLY_OFFER_JOB}:{application_id}")
+}
+
+/// The application a job id names, if it is an apply-offer job.
+pub fn application_of_job(job_id: &str) -> Option<i64> {
+    job_id
+        .strip_prefix(APPLY_OFFER_JOB)?
+        .strip_prefix(':')?
+        .parse()
+        .ok()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Created; the request's own attempt is under way.
+    Pending,
+    /// A transient failure: queued for another attempt.
+    Retrying,
+    Applied,
+    /// Stripe refused for good.
+    Failed,
+    /// Every retry failed; an operator can retry it.
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Retrying => "retrying",
+            Status::Applied => "applied",
+            Status::Failed => "failed",
+            Status::Dead => "dead",
+        }
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt {
+    /// The change is at Stripe (now, or already before).
+    Applied,
+    /// Worth retrying.
+    Transient { error: String },
+    /// Retrying cannot help.
+    Permanent {
+        error: String,
+        stripe_error: Option<Value>,
+    },
+}
+
+/// Applies accepted offers, keeping the ledger.
+pub struct OfferApplier {
+    pub db: DatabaseConnection,
+    pub stripe: StripeClient,
+    pub secrets: SecretBox,
+    pub queue: Arc<dyn Queue>,
+    pub idempotency_window: TimeDelta,
+}
+
+/// A request to apply an offer, validated.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub organization_id: i64,
+    pub offer_id: i64,
+    pub end_user_id: Option<i64>,
+    pub stripe_subscription_id: String,
+    pub mrr_e4: Option<i64>,
+}
+
+impl OfferApplier {
+    /// The organization's Stripe key, if one is set.
+    pub async fn stripe_key(&self, organization_id: i64) -> anyhow::Result<Option<SecretKey>> {
+        let org = organization::Entity::find_by_id(organization_id)
+            .one(&self.db)
+            .await
+            .context("reading the organization")?
+            .with_context(|| format!("organization {organization_id} is gone"))?;
+        match org.stripe_key_ciphertext {
+            Some(sealed) => Ok(Some(SecretKey::new(
+                self.secrets
+                    .open(&sealed)
+                    .context("opening the organization's Stripe key")?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the ledger entry before anything is sent to Stripe.
+    #[tracing::instrument(skip(self))]
+    pub async fn open(
+        &self,
+        application: NewApplication,
+    ) -> anyhow::Result<offer_application::Model> {
+        let now = Utc::now();
+        let key = format!(
+            "saveloops-apply-{}-{:016x}",
+            application.offer_id,
+            rand::thread_rng().gen::<u64>()
+        );
+        offer_application::ActiveModel {
+            organization_id: Set(application.organization_id),
+            offer_id: Set(application.offer_id),
+            end_user_id: Set(application.end_user_id),
+            stripe_subscription_id: Set(application.stripe_subscription_id),
+            idempotency_key: Set(key),
+            status: Set(Status::Pending.as_str().to_owned()),
+            attempts: Set(0),
+            mrr_e4: Set(application.mrr_e4),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .context("recording the offer application")
+    }
+
+    /// One Stripe attempt of the application, recorded in the ledger. Safe to call again
+    /// for an application that is already applied or failed: it changes nothing then.
+    #[tracing::instrument(skip(self))]
+    pub async fn attempt(&self, application_id: i64) -> anyhow::Result<Attempt> {
+        let application = offer_application::Entity::find_by_id(application_id)
+            .one(&self.db)
+            .await
+            .context("reading the application")?
+            .with_context(|| format!("application {application_id} does not exist"))?;
+        match application.status.as_str() {
+            "applied" => return Ok(Attempt::Applied),
+            "failed" => {
+                return Ok(Attempt::Permanent {
+                    error: application.last_error.unwrap_or_default(),
+                    stripe_error: None,
+                })
+            }
+            _ => {}
+        }
+        let result = self.call_stripe(&application).await;
+        let attempt = match result {
+            Ok(outcome) => outcome,
+            Err(error) => Attempt::Transient {
+                error: format!("{error:#}"),
+            },
+        };
+        self.record(&application, &attempt).await?;
+        Ok(attempt)
+    }
+
+    async fn call_stripe(&self, application: &offer_application::Model) -> anyhow::Result<Attempt> {
+        let offer = offer::Entity::find_by_id(application.offer_id)
+            .filter(offer::Column::OrganizationId.eq(application.organization_id))
+            .one(&self.db)
+            .await
+            .context("reading the offer")?;
+        let Some(offer) = offer else {
+            return Ok(Attempt::Permanent {
+                error: "The offer no longer exists.".into(),
+                stripe_error: None,
+            });
+        };
+        let Some(kind) = OfferKind::parse(&offer.kind) else {
+            return Ok(Attempt::Permanent {
+                error: format!("Unknown offer type {}.", offer.kind),
+                stripe_error: None,
+            });
+        };
+        let Some(key) = self.stripe_key(application.organization_id).await? else {
+            return Ok(Attempt::Permanent {
+                error: "Stripe is not configured for this organization.".into(),
+                stripe_error: None,
+            });
+        };
+        let spec = OfferSpec {
+            offer_id: offer.id,
+            org_id: offer.organization_id,
+            kind,
+            value: offer.value,
+            config: serde_json::from_str(&offer.config).unwrap_or_else(|_| json!({})),
+        };
+        let applied = apply_offer(
+            &self.stripe,
+            &key,
+            &spec,
+            &application.stripe_subscription_id,
+            &application.idempotency_key,
+            application.created_at,
+            self.idempotency_window,
+        )
+        .await;
+        Ok(match applied {
+            Ok(_) => Attempt::Applied,
+            Err(e) if e.is_transient() => Attempt::Transient {
+                error: e.to_string(),
+            },
+            Err(e) => Attempt::Permanent {
+                error: e.to_string(),
+                stripe_error: match &e {
+                    crate::stripe::ApplyError::Stripe(s) => s.api_error_json(),
+                    crate::stripe::ApplyError::NoStripeAction(_) => None,
+                },
+            },
+        })
+    }
+
+    /// Ledger update, attempt history and — for the first success only — the save, in one
+    /// transaction.
+    async fn record(
+        &self,
+        application: &offer_application::Model,
+        attempt: &Attempt,
+    ) -> anyhow::Result<()> {
+        let now = Utc::now();
+        let number = application.attempts + 1;
+        let txn = self.db.begin().await.context("starting a transaction")?;
+        let (status, outcome_name, error, stripe_error) = match attempt {
+            Attempt::Applied => (Status::Applied, "applied", None, None),
+            Attempt::Transient { error } => (Status::Retrying, "transient", Some(error.clone()), None),
+            Attempt::Permanent {
+                error,
+                stripe_error,
+            } => (
+                Status::Failed,
+                "permanent",
+                Some(error.clone()),
+                stripe_error.as_ref().map(Value::to_string),
+            ),
+        };
+        let mut update = offer_application::Entity::update_many()
+            .col_expr(offer_application::Column::Status, Expr::value(status.as_str()))
+            .col_expr(offer_application::Column::Attempts, Expr::value(number))
+            .col_expr(offer_application::Column::LastError, Expr::value(error.clone()))
+            .col_expr(offer_application::Column::UpdatedAt, Expr::value(now));
+        if stripe_error.is_some() {
+            update = update.col_expr(
+                offer_application::Column::LastStripeError,
+                Expr::value(stripe_error),
+            );
+        }
+        if status == Status::Applied {
+            update = update
+                .col_expr(offer_application::Column::AppliedAt, Expr::value(Some(now)))
+                .col_expr(
+                    offer_application::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        // Only an unfinished application changes: a racing attempt that already settled it
+        // wins, and the save below is recorded once.
+        let changed = update
+            .filter(offer_application::Column::Id.eq(application.id))
+            .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
+            .exec(&txn)
+            .await
+            .context("updating the application")?
+            .rows_affected;
+        application_attempt::ActiveModel {
+            application_id: Set(application.id),
+            attempt: Set(number),
+            outcome: Set(outcome_name.to_owned()),
+            error: Set(error),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .context("recording the attempt")?;
+        if changed == 1 && status == Status::Applied {
+            outcome::ActiveModel {
+                organization_id: Set(application.organization_id),
+                offer_id: Set(application.offer_id),
+                end_user_id: Set(application.end_user_id),
+                status: Set("saved".to_owned()),
+                mrr_e4: Set(application.mrr_e4),
+                source: Set("apply_offer".to_owned()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .context("recording the save")?;
+        }
+        txn.commit().await.context("committing the attempt")
+    }
+
+    /// Queues the application for a retry at `at`.
+    pub async fn schedule(&self, application_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
+        offer_application::Entity::update_many()
+            .col_expr(offer_application::Column::NextAttemptAt, Expr::value(Some(at)))
+            .filter(offer_application::Column::Id.eq(application_id))
+            .exec(&self.db)
+            .await
+            .context("recording the next attempt time")?;
+        self.queue
+            .enqueue(NewJob {
+                id: job_id(application_id),
+                kind: APPLY_OFFER_JOB.to_owned(),
+                payload: json!({ "application_id": application_id }),
+                run_at: at,
+            })
+            .await
+            .context("queueing the application")?;
+        Ok(())
+    }
+
+    /// Marks an application dead (its retries are exhausted) or back to retrying (an
+    /// operator revived it).
+    pub async fn set_status(&self, application_id: i64, status: Status, error: Option<&str>) -> anyhow::Result<()> {
+        let mut update = offer_application::Entity::update_many()
+            .col_expr(offer_application::Column::Status, Expr::value(status.as_str()))
+            .col_expr(offer_application::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(error) = error {
+            update = update.col_expr(offer_application::Column::LastError, Expr::value(error));
+        }
+        update
+            .filter(offer_application::Column::Id.eq(application_id))
+            .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
+            .exec(&self.db)
+            .await
+            .context("updating the application status")?;
+        Ok(())
+    }
+
+    /// Re-queues unfinished applications the queue does not hold (Redis lost them, or the
+    /// process died between the ledger write and the enqueue). Returns how many it restored.
+    #[tracing::instrument(skip(self))]
+    pub async fn reconcile(&self, grace: TimeDelta) -> anyhow::Result<usize> {
+        let settled_before = Utc::now() - grace;
+        let unfinished = offer_application::Entity::find()
+            .filter(offer_application::Column::Status.is_in(["pending", "retrying"]))
+            .filter(offer_application::Column::UpdatedAt.lt(settled_before))
+            .all(&self.db)
+            .await
+            .context("listing unfinished applications")?;
+        let mut restored = 0;
+        for application in unfinished {
+            let added = self
+                .queue
+                .enqueue(NewJob {
+                    id: job_id(application.id),
+                    kind: APPLY_OFFER_JOB.to_owned(),
+                    payload: json!({ "application_id": application.id }),
+                    run_at: Utc::now(),
+                })
+                .await
+                .context("re-queueing an application")?;
+            if added {
+                tracing::warn!(application = application.id, "restored a job the queue had lost");
+                restored += 1;
+            }
+        }
+        Ok(restored)
+    }
+}
+
+/// The application as `GET /api/v1/intercept/applications/{id}` shows it.
+pub fn application_json(application: &offer_application::Model) -> Value {
+    json!({
+        "id": application.id,
+        "offer_id": application.offer_id,
+        "stripe_subscription_id": application.stripe_subscription_id,
+        "status": application.status,
+        "attempts": application.attempts,
+        "last_error": application.last_error,
+        "next_attempt_at": application.next_attempt_at.map(|t| t.to_rfc3339()),
+        "applied_at": application.applied_at.map(|t| t.to_rfc3339()),
+        "created_at": application.created_at.to_rfc3339(),
+        "updated_at": application.updated_at.to_rfc3339(),
+    })
+}

@@ -1,0 +1,73 @@
+//! Applying an accepted offer to Stripe, and following up on queued applications.
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use super::path_id;
+use crate::actors::stripe_applier::{ApplyAnswer, ApplyOffer, GetApplication};
+use crate::actors::Actors;
+use crate::config::Settings;
+use crate::domain::EndUserRef;
+use crate::http::errors::ApiError;
+use crate::http::extract::{JsonObject, Tenant};
+use crate::http::validation::Input;
+
+#[tracing::instrument(name = "apply_offer", skip_all, fields(org = tenant.organization_id))]
+pub async fn apply_offer(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let offer_id = input.integer("offer_id", true);
+    let subscription = input.string("stripe_subscription_id", true, 255);
+    let email = input.email("user_email", false);
+    let mrr = input.mrr("mrr_value", false);
+    input.finish()?;
+    let (Some(offer_id), Some(subscription)) = (offer_id, subscription) else {
+        unreachable!("validated above")
+    };
+    let answer = actors
+        .stripe
+        .send(ApplyOffer {
+            organization_id: tenant.organization_id,
+            offer_id,
+            stripe_subscription_id: subscription,
+            who: EndUserRef::new(email, None),
+            mrr,
+        })
+        .await??;
+    Ok(match answer {
+        ApplyAnswer::Applied => {
+            HttpResponse::Ok().json(json!({"message": "Offer applied successfully."}))
+        }
+        ApplyAnswer::Queued { application_id } => HttpResponse::Accepted().json(json!({
+            "message": "Stripe could not be reached; the offer will be applied automatically. Follow it at /api/v1/intercept/applications/{id}.".replace("{id}", &application_id.to_string()),
+            "application_id": application_id,
+        })),
+        ApplyAnswer::Refused {
+            message,
+            stripe_error,
+        } => {
+            return Err(ApiError::Unprocessable {
+                message,
+                detail: stripe_error.filter(|_| settings.debug),
+            })
+        }
+    })
+}
+
+pub async fn application(
+    tenant: Tenant,
+    id: web::Path<String>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let application = actors
+        .stripe
+        .send(GetApplication {
+            organization_id: tenant.organization_id,
+            application_id: path_id(&id, "Application")?,
+        })
+        .await??;
+    Ok(HttpResponse::Ok().json(application))
+}
