@@ -8,8 +8,8 @@ use entity::{application_attempt, offer, offer_application, organization, outcom
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
 use serde_json::{json, Value};
 use workers::{NewJob, Queue};
@@ -237,7 +237,9 @@ impl OfferApplier {
         let txn = self.db.begin().await.context("starting a transaction")?;
         let (status, outcome_name, error, stripe_error) = match attempt {
             Attempt::Applied => (Status::Applied, "applied", None, None),
-            Attempt::Transient { error } => (Status::Retrying, "transient", Some(error.clone()), None),
+            Attempt::Transient { error } => {
+                (Status::Retrying, "transient", Some(error.clone()), None)
+            }
             Attempt::Permanent {
                 error,
                 stripe_error,
@@ -249,9 +251,15 @@ impl OfferApplier {
             ),
         };
         let mut update = offer_application::Entity::update_many()
-            .col_expr(offer_application::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                offer_application::Column::Status,
+                Expr::value(status.as_str()),
+            )
             .col_expr(offer_application::Column::Attempts, Expr::value(number))
-            .col_expr(offer_application::Column::LastError, Expr::value(error.clone()))
+            .col_expr(
+                offer_application::Column::LastError,
+                Expr::value(error.clone()),
+            )
             .col_expr(offer_application::Column::UpdatedAt, Expr::value(now));
         if stripe_error.is_some() {
             update = update.col_expr(
@@ -308,7 +316,10 @@ impl OfferApplier {
     /// Queues the application for a retry at `at`.
     pub async fn schedule(&self, application_id: i64, at: DateTime<Utc>) -> anyhow::Result<()> {
         offer_application::Entity::update_many()
-            .col_expr(offer_application::Column::NextAttemptAt, Expr::value(Some(at)))
+            .col_expr(
+                offer_application::Column::NextAttemptAt,
+                Expr::value(Some(at)),
+            )
             .filter(offer_application::Column::Id.eq(application_id))
             .exec(&self.db)
             .await
@@ -327,10 +338,21 @@ impl OfferApplier {
 
     /// Marks an application dead (its retries are exhausted) or back to retrying (an
     /// operator revived it).
-    pub async fn set_status(&self, application_id: i64, status: Status, error: Option<&str>) -> anyhow::Result<()> {
+    pub async fn set_status(
+        &self,
+        application_id: i64,
+        status: Status,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
         let mut update = offer_application::Entity::update_many()
-            .col_expr(offer_application::Column::Status, Expr::value(status.as_str()))
-            .col_expr(offer_application::Column::UpdatedAt, Expr::value(Utc::now()));
+            .col_expr(
+                offer_application::Column::Status,
+                Expr::value(status.as_str()),
+            )
+            .col_expr(
+                offer_application::Column::UpdatedAt,
+                Expr::value(Utc::now()),
+            );
         if let Some(error) = error {
             update = update.col_expr(offer_application::Column::LastError, Expr::value(error));
         }
@@ -367,7 +389,10 @@ impl OfferApplier {
                 .await
                 .context("re-queueing an application")?;
             if added {
-                tracing::warn!(application = application.id, "restored a job the queue had lost");
+                tracing::warn!(
+                    application = application.id,
+                    "restored a job the queue had lost"
+                );
                 restored += 1;
             }
         }

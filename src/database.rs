@@ -21,9 +21,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    Database::connect(options)
-        .await
-        .with_context(|| format!("could not connect to the database at {}", redact(&settings.url)))
+    Database::connect(options).await.with_context(|| {
+        format!(
+            "could not connect to the database at {}",
+            redact(&settings.url)
+        )
+    })
 }
 
 #[tracing::instrument(skip_all)]

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use saveloops::config::Settings;
-use saveloops::startup::Application;
 use saveloops::jobs::{self, Workers};
 use saveloops::secrets::SecretBox;
+use saveloops::startup::Application;
 use saveloops::{applications, database, telemetry, tenants};
 use tokio::sync::watch;
 

@@ -40,7 +40,11 @@ impl SecretBox {
 
     /// The configured master key, or the key file (created on first use).
     pub fn load(settings: &SecuritySettings) -> anyhow::Result<SecretBox> {
-        if let Some(encoded) = settings.master_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        if let Some(encoded) = settings
+            .master_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+        {
             let bytes = BASE64
                 .decode(encoded.trim())
                 .context("security.master_key is not valid base64")?;
@@ -48,8 +52,9 @@ impl SecretBox {
         }
         let path = Path::new(&settings.master_key_file);
         if path.exists() {
-            let encoded = std::fs::read_to_string(path)
-                .with_context(|| format!("could not read the master key file {}", path.display()))?;
+            let encoded = std::fs::read_to_string(path).with_context(|| {
+                format!("could not read the master key file {}", path.display())
+            })?;
             let bytes = BASE64
                 .decode(encoded.trim())
                 .with_context(|| format!("the master key file {} is not base64", path.display()))?;
@@ -87,7 +92,9 @@ impl SecretBox {
         let plain = self
             .cipher
             .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| anyhow::anyhow!("stored secret cannot be decrypted with this master key"))?;
+            .map_err(|_| {
+                anyhow::anyhow!("stored secret cannot be decrypted with this master key")
+            })?;
         String::from_utf8(plain).context("stored secret is not UTF-8")
     }
 }
@@ -118,7 +125,11 @@ mod tests {
         let other = SecretBox::from_key_bytes(&[8u8; 32]).unwrap();
         let sealed = one.seal("sk_test_123").unwrap();
         assert!(!sealed.contains("sk_test"));
-        assert_ne!(sealed, one.seal("sk_test_123").unwrap(), "fresh nonce each time");
+        assert_ne!(
+            sealed,
+            one.seal("sk_test_123").unwrap(),
+            "fresh nonce each time"
+        );
         assert_eq!(one.open(&sealed).unwrap(), "sk_test_123");
         assert!(other.open(&sealed).is_err());
     }
@@ -137,7 +148,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(dir).unwrap();

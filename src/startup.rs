@@ -21,8 +21,8 @@ use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::Actors;
 use crate::applications::OfferApplier;
 use crate::config::Settings;
-use crate::{database, jobs};
 use crate::http::{extract, middleware, routes};
+use crate::{database, jobs};
 
 pub struct Application {
     port: u16,

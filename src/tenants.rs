@@ -53,7 +53,10 @@ pub async fn create_organization(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn create_key(db: &DatabaseConnection, organization_id: i64) -> anyhow::Result<CreatedKey> {
+pub async fn create_key(
+    db: &DatabaseConnection,
+    organization_id: i64,
+) -> anyhow::Result<CreatedKey> {
     organization::Entity::find_by_id(organization_id)
         .one(db)
         .await

@@ -3,7 +3,7 @@ pub mod api_key;
 pub mod application_attempt;
 pub mod end_user;
 pub mod impression;
-pub mod offer_application;
 pub mod offer;
+pub mod offer_application;
 pub mod organization;
 pub mod outcome;

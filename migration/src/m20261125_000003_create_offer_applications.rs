@@ -24,7 +24,9 @@ impl MigrationTrait for Migration {
                     .col(text_null(OfferApplications::LastError))
                     .col(text_null(OfferApplications::LastStripeError))
                     .col(big_integer_null(OfferApplications::MrrE4))
-                    .col(timestamp_with_time_zone_null(OfferApplications::NextAttemptAt))
+                    .col(timestamp_with_time_zone_null(
+                        OfferApplications::NextAttemptAt,
+                    ))
                     .col(timestamp_with_time_zone_null(OfferApplications::AppliedAt))
                     .col(timestamp_with_time_zone(OfferApplications::CreatedAt))
                     .col(timestamp_with_time_zone(OfferApplications::UpdatedAt))
@@ -71,7 +73,10 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(ApplicationAttempts::CreatedAt))
                     .foreign_key(
                         ForeignKey::create()
-                            .from(ApplicationAttempts::Table, ApplicationAttempts::ApplicationId)
+                            .from(
+                                ApplicationAttempts::Table,
+                                ApplicationAttempts::ApplicationId,
+                            )
                             .to(OfferApplications::Table, OfferApplications::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )

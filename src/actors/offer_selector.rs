@@ -118,7 +118,10 @@ impl OfferSelector {
     }
 
     /// The organization's catalog, from memory when fresh.
-    fn catalog(&mut self, organization_id: i64) -> LocalBoxActorFuture<Self, Result<Catalog, Failure>> {
+    fn catalog(
+        &mut self,
+        organization_id: i64,
+    ) -> LocalBoxActorFuture<Self, Result<Catalog, Failure>> {
         if let Some((catalog, loaded_at)) = self.catalogs.get(&organization_id) {
             if loaded_at.elapsed() < self.ttl {
                 return fut::ready(Ok(catalog.clone())).boxed_local();
@@ -189,39 +192,42 @@ impl Handler<Intercept> for OfferSelector {
             })
         });
         let recorder = self.recorder.clone();
-        Box::pin(self.catalog(msg.organization_id).then(move |catalog, _, _| {
-            fut::wrap_future(async move {
-                let catalog = catalog?;
-                let chosen: Vec<&CatalogOffer> = catalog
-                    .iter()
-                    .filter(|o| o.active && o.placement.fits(&msg.target_id, msg.trigger, msg.mrr))
-                    .collect();
-                let user: Option<EndUserState> = match identify {
-                    Some(request) => Some(
-                        request
+        Box::pin(
+            self.catalog(msg.organization_id)
+                .then(move |catalog, _, _| {
+                    fut::wrap_future(async move {
+                        let catalog = catalog?;
+                        let chosen: Vec<&CatalogOffer> = catalog
+                            .iter()
+                            .filter(|o| {
+                                o.active && o.placement.fits(&msg.target_id, msg.trigger, msg.mrr)
+                            })
+                            .collect();
+                        let user: Option<EndUserState> = match identify {
+                            Some(request) => Some(request.await.map_err(|e| {
+                                anyhow::anyhow!("dunning tracker unavailable: {e}")
+                            })??),
+                            None => None,
+                        };
+                        recorder
+                            .send(Record::Impression(NewImpression {
+                                organization_id: msg.organization_id,
+                                end_user_id: user.map(|u| u.id),
+                                target_id: msg.target_id,
+                                trigger: msg.trigger.map(|t| t.as_str().to_owned()),
+                                mrr_e4: msg.mrr.map(Mrr::to_storage),
+                                offer_ids: chosen.iter().map(|o| o.id).collect(),
+                            }))
                             .await
-                            .map_err(|e| anyhow::anyhow!("dunning tracker unavailable: {e}"))??,
-                    ),
-                    None => None,
-                };
-                recorder
-                    .send(Record::Impression(NewImpression {
-                        organization_id: msg.organization_id,
-                        end_user_id: user.map(|u| u.id),
-                        target_id: msg.target_id,
-                        trigger: msg.trigger.map(|t| t.as_str().to_owned()),
-                        mrr_e4: msg.mrr.map(Mrr::to_storage),
-                        offer_ids: chosen.iter().map(|o| o.id).collect(),
-                    }))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
-                Ok(InterceptAnswer {
-                    offers: chosen.iter().map(|o| o.shown.clone()).collect(),
-                    show_update_card: user.is_some_and(|u| u.show_update_card),
-                    show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
-                })
-            })
-        }))
+                            .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
+                        Ok(InterceptAnswer {
+                            offers: chosen.iter().map(|o| o.shown.clone()).collect(),
+                            show_update_card: user.is_some_and(|u| u.show_update_card),
+                            show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
+                        })
+                    })
+                }),
+        )
     }
 }
 
@@ -237,9 +243,11 @@ impl Handler<FindOffer> for OfferSelector {
     type Result = ResponseActFuture<Self, Result<Option<CatalogOffer>, Failure>>;
 
     fn handle(&mut self, msg: FindOffer, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.catalog(msg.organization_id).map(move |catalog, _, _| {
-            Ok(catalog?.iter().find(|o| o.id == msg.offer_id).cloned())
-        }))
+        Box::pin(
+            self.catalog(msg.organization_id).map(move |catalog, _, _| {
+                Ok(catalog?.iter().find(|o| o.id == msg.offer_id).cloned())
+            }),
+        )
     }
 }
 
@@ -337,10 +345,12 @@ impl Handler<ManageOffers> for OfferSelector {
                     let saved = row.insert(&db).await?;
                     Ok(CatalogOffer::from_row(saved)?.resource)
                 };
-                Box::pin(fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                    act.catalogs.remove(&organization_id);
-                    result
-                }))
+                Box::pin(
+                    fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+                )
             }
             ManageOffers::Update {
                 organization_id,
@@ -362,10 +372,12 @@ impl Handler<ManageOffers> for OfferSelector {
                     let saved = row.update(&db).await?;
                     Ok(CatalogOffer::from_row(saved)?.resource)
                 };
-                Box::pin(fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                    act.catalogs.remove(&organization_id);
-                    result
-                }))
+                Box::pin(
+                    fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+                )
             }
             ManageOffers::Delete {
                 organization_id,
@@ -387,16 +399,20 @@ impl Handler<ManageOffers> for OfferSelector {
                         row.active = Set(false);
                         row.updated_at = Set(Utc::now());
                         row.update(&db).await?;
-                        Ok(json!({"message": "Offer deactivated: it has recorded outcomes or applications, so it is kept for history.", "deleted": false, "active": false}))
+                        Ok(
+                            json!({"message": "Offer deactivated: it has recorded outcomes or applications, so it is kept for history.", "deleted": false, "active": false}),
+                        )
                     } else {
                         offer::Entity::delete_by_id(offer_id).exec(&db).await?;
                         Ok(json!({"message": "Offer deleted.", "deleted": true}))
                     }
                 };
-                Box::pin(fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                    act.catalogs.remove(&organization_id);
-                    result
-                }))
+                Box::pin(
+                    fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+                )
             }
         }
     }
@@ -415,7 +431,12 @@ async fn find_row(
 }
 
 fn draft_to_row(draft: &OfferDraft) -> offer::ActiveModel {
-    let triggers: Vec<&str> = draft.placement.triggers.iter().map(|t| t.as_str()).collect();
+    let triggers: Vec<&str> = draft
+        .placement
+        .triggers
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
     offer::ActiveModel {
         kind: Set(draft.kind.as_str().to_owned()),
         value: Set(draft.value),
@@ -448,41 +469,46 @@ impl Handler<RecordOutcome> for OfferSelector {
     fn handle(&mut self, msg: RecordOutcome, _: &mut Self::Context) -> Self::Result {
         let dunning = self.dunning.clone();
         let recorder = self.recorder.clone();
-        Box::pin(self.catalog(msg.organization_id).then(move |catalog, _, _| {
-            fut::wrap_future(async move {
-                if !catalog?.iter().any(|o| o.id == msg.offer_id) {
-                    return Err(Failure::Invalid(
-                        crate::http::errors::ValidationErrors::single(
-                            "offer_id",
-                            "The selected offer id is invalid.",
-                        ),
-                    ));
-                }
-                let end_user_id = match msg.who {
-                    Some(who) => Some(
-                        dunning
-                            .send(Identify {
+        Box::pin(
+            self.catalog(msg.organization_id)
+                .then(move |catalog, _, _| {
+                    fut::wrap_future(async move {
+                        if !catalog?.iter().any(|o| o.id == msg.offer_id) {
+                            return Err(Failure::Invalid(
+                                crate::http::errors::ValidationErrors::single(
+                                    "offer_id",
+                                    "The selected offer id is invalid.",
+                                ),
+                            ));
+                        }
+                        let end_user_id = match msg.who {
+                            Some(who) => Some(
+                                dunning
+                                    .send(Identify {
+                                        organization_id: msg.organization_id,
+                                        who,
+                                    })
+                                    .await
+                                    .map_err(|e| {
+                                        anyhow::anyhow!("dunning tracker unavailable: {e}")
+                                    })??
+                                    .id,
+                            ),
+                            None => None,
+                        };
+                        recorder
+                            .send(Record::Outcome(super::outcome_recorder::NewOutcome {
                                 organization_id: msg.organization_id,
-                                who,
-                            })
+                                offer_id: msg.offer_id,
+                                end_user_id,
+                                status: msg.status,
+                                mrr_e4: msg.mrr.map(Mrr::to_storage),
+                                source: "outcome",
+                            }))
                             .await
-                            .map_err(|e| anyhow::anyhow!("dunning tracker unavailable: {e}"))??
-                            .id,
-                    ),
-                    None => None,
-                };
-                recorder
-                    .send(Record::Outcome(super::outcome_recorder::NewOutcome {
-                        organization_id: msg.organization_id,
-                        offer_id: msg.offer_id,
-                        end_user_id,
-                        status: msg.status,
-                        mrr_e4: msg.mrr.map(Mrr::to_storage),
-                        source: "outcome",
-                    }))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))?
-            })
-        }))
+                            .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))?
+                    })
+                }),
+        )
     }
 }

@@ -139,8 +139,8 @@ impl Handler<ApplyOffer> for StripeApplier {
                 }),
                 Attempt::Transient { error } => {
                     tracing::warn!(application = application.id, %error, "Stripe failed; queued for retry");
-                    let at = Utc::now()
-                        + chrono::TimeDelta::from_std(first_delay).unwrap_or_default();
+                    let at =
+                        Utc::now() + chrono::TimeDelta::from_std(first_delay).unwrap_or_default();
                     // The ledger already says "retrying": if queueing fails, the reconciler
                     // queues it later, so the answer stays 202.
                     if let Err(e) = applier.schedule(application.id, at).await {
@@ -173,9 +173,9 @@ impl Handler<GetApplication> for StripeApplier {
                 .filter(offer_application::Column::OrganizationId.eq(msg.organization_id))
                 .one(&db)
                 .await?;
-            found
-                .map(|a| application_json(&a))
-                .ok_or_else(|| Failure::NotFound(format!("Application {} not found.", msg.application_id)))
+            found.map(|a| application_json(&a)).ok_or_else(|| {
+                Failure::NotFound(format!("Application {} not found.", msg.application_id))
+            })
         })
     }
 }

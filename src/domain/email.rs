@@ -48,7 +48,9 @@ mod tests {
     #[test]
     fn accepts_ordinary_addresses_and_normalises_case() {
         assert_eq!(
-            Email::parse(" User.Name+tag@Example.co.uk ").unwrap().as_str(),
+            Email::parse(" User.Name+tag@Example.co.uk ")
+                .unwrap()
+                .as_str(),
             "user.name+tag@example.co.uk"
         );
     }

@@ -20,9 +20,9 @@ impl Mrr {
     /// Parses the decimal text of a JSON number exactly (no float rounding).
     pub fn parse_decimal(text: &str) -> Result<Mrr, MrrError> {
         let text = text.trim();
-        if text.starts_with('-') {
+        if let Some(magnitude) = text.strip_prefix('-') {
             // "-0" is zero, anything else negative is refused.
-            return if text[1..].chars().all(|c| c == '0' || c == '.') {
+            return if magnitude.chars().all(|c| c == '0' || c == '.') {
                 Ok(Mrr(0))
             } else {
                 Err(MrrError::Negative)
@@ -117,7 +117,13 @@ mod tests {
 
     #[test]
     fn renders_back_to_a_json_number() {
-        assert_eq!(Mrr::parse_decimal("29.90").unwrap().to_json(), serde_json::json!(29.9));
-        assert_eq!(Mrr::parse_decimal("29").unwrap().to_json(), serde_json::json!(29));
+        assert_eq!(
+            Mrr::parse_decimal("29.90").unwrap().to_json(),
+            serde_json::json!(29.9)
+        );
+        assert_eq!(
+            Mrr::parse_decimal("29").unwrap().to_json(),
+            serde_json::json!(29)
+        );
     }
 }

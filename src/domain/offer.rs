@@ -270,15 +270,14 @@ mod tests {
     fn per_type_rules() {
         assert!(OfferConfig::validate(OfferType::Pause, 1.5, Map::new()).is_err());
         assert_eq!(
-            OfferConfig::validate(OfferType::Pause, 2.0, Map::new()).unwrap().0["behavior"],
+            OfferConfig::validate(OfferType::Pause, 2.0, Map::new())
+                .unwrap()
+                .0["behavior"],
             "void"
         );
-        assert!(OfferConfig::validate(
-            OfferType::Pause,
-            2.0,
-            obj(json!({"behavior": "nap"}))
-        )
-        .is_err());
+        assert!(
+            OfferConfig::validate(OfferType::Pause, 2.0, obj(json!({"behavior": "nap"}))).is_err()
+        );
         assert!(OfferConfig::validate(OfferType::Downgrade, 0.0, Map::new()).is_err());
         assert!(OfferConfig::validate(
             OfferType::Downgrade,
@@ -286,12 +285,9 @@ mod tests {
             obj(json!({"price_id": "price_1"}))
         )
         .is_ok());
-        assert!(OfferConfig::validate(
-            OfferType::Contact,
-            0.0,
-            obj(json!({"url": "ftp://x"}))
-        )
-        .is_err());
+        assert!(
+            OfferConfig::validate(OfferType::Contact, 0.0, obj(json!({"url": "ftp://x"}))).is_err()
+        );
         assert!(OfferConfig::validate(
             OfferType::Contact,
             0.0,

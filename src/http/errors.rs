@@ -140,7 +140,10 @@ mod tests {
         let mut errors = ValidationErrors::default();
         errors.add("target_id", "The target id field is required.");
         assert_eq!(errors.summary(), "The target id field is required.");
-        errors.add("user_email", "The user email field must be a valid email address.");
+        errors.add(
+            "user_email",
+            "The user email field must be a valid email address.",
+        );
         assert_eq!(
             errors.summary(),
             "The target id field is required. (and 1 more error)"

@@ -59,7 +59,9 @@ impl FromRequest for JsonObject {
         Box::pin(async move {
             match json.await? {
                 web::Json(Value::Object(map)) => Ok(JsonObject(map)),
-                _ => Err(ApiError::BadRequest("The request body must be a JSON object.".into()).into()),
+                _ => Err(
+                    ApiError::BadRequest("The request body must be a JSON object.".into()).into(),
+                ),
             }
         })
     }
@@ -92,8 +94,8 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                     "The request body could not be read.".to_owned(),
                 ),
             };
-            let response =
-                actix_web::HttpResponse::build(status).json(serde_json::json!({ "message": message }));
+            let response = actix_web::HttpResponse::build(status)
+                .json(serde_json::json!({ "message": message }));
             InternalError::from_response(error, response).into()
         })
 }

@@ -58,7 +58,10 @@ impl<'a> Input<'a> {
                     // PostgreSQL cannot store NUL in text; no real identifier contains one.
                     self.errors.add(
                         field,
-                        format!("The {} field must not contain NUL characters.", attribute(field)),
+                        format!(
+                            "The {} field must not contain NUL characters.",
+                            attribute(field)
+                        ),
                     );
                     None
                 } else if s.chars().count() > max {
@@ -222,9 +225,11 @@ impl<'a> Input<'a> {
                 self.missing(field, required);
                 return None;
             }
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64)),
+            Some(Value::Number(n)) => n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            }),
             Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
             Some(_) => None,
         };
@@ -320,7 +325,9 @@ impl<'a> Input<'a> {
 }
 
 fn is_decimal_text(s: &str) -> bool {
-    !s.is_empty() && s.parse::<f64>().is_ok_and(f64::is_finite) && !s.contains(['x', 'X', 'i', 'n', 'N'])
+    !s.is_empty()
+        && s.parse::<f64>().is_ok_and(f64::is_finite)
+        && !s.contains(['x', 'X', 'i', 'n', 'N'])
 }
 
 #[cfg(test)]
@@ -365,7 +372,9 @@ mod tests {
             i.mrr("mrr_value", false);
         });
         assert!(e.is_empty());
-        let e = run(json!({}), |i| i.require_one_of("user_email", "stripe_customer_id"));
+        let e = run(json!({}), |i| {
+            i.require_one_of("user_email", "stripe_customer_id")
+        });
         assert_eq!(
             e.summary(),
             "The user email field is required when stripe customer id is not present. (and 1 more error)"

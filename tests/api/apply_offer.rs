@@ -7,12 +7,14 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::fake_stripe::{Fault, FakeStripe};
+use crate::fake_stripe::{FakeStripe, Fault};
 use crate::helpers::{assert_invalid, parts, test_settings, TestApp};
 
 const STRIPE_KEY: &str = "sk_test_saveloops_4eC39HqLyjWDarjtT1zdp7dc";
 
-async fn app_with_stripe(tune: impl FnOnce(&mut saveloops::config::Settings)) -> (TestApp, FakeStripe) {
+async fn app_with_stripe(
+    tune: impl FnOnce(&mut saveloops::config::Settings),
+) -> (TestApp, FakeStripe) {
     let stripe = FakeStripe::start().await;
     stripe.add_subscription("sub_1", "cus_1", "si_1", "price_pro", None);
     let mut settings = test_settings().await;
@@ -40,11 +42,16 @@ fn apply_body(offer: i64) -> Value {
 async fn a_discount_creates_the_coupon_and_sets_it_on_the_subscription() {
     let (app, stripe) = app_with_stripe(|_| {}).await;
     let offer = app
-        .offer(json!({"type": "discount", "value": 20, "label": "20% off for 3 months",
-                      "config": {"duration": "repeating", "duration_in_months": 3}}))
+        .offer(
+            json!({"type": "discount", "value": 20, "label": "20% off for 3 months",
+                      "config": {"duration": "repeating", "duration_in_months": 3}}),
+        )
         .await;
     let (status, body) = parts(app.apply_offer(apply_body(offer)).await).await;
-    assert_eq!((status, body), (200, json!({"message": "Offer applied successfully."})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"message": "Offer applied successfully."}))
+    );
 
     let coupon_calls = stripe.requests_to("POST", "/v1/coupons");
     assert_eq!(coupon_calls.len(), 1);
@@ -56,12 +63,23 @@ async fn a_discount_creates_the_coupon_and_sets_it_on_the_subscription() {
     let updates = stripe.requests_to("POST", "/v1/subscriptions/sub_1");
     assert_eq!(updates.len(), 1);
     let update = &updates[0];
-    assert_eq!(update.param("discounts[0][coupon]"), Some(coupon_id.as_str()));
-    assert!(update.param("coupon").is_none(), "the singular coupon is gone since basil");
+    assert_eq!(
+        update.param("discounts[0][coupon]"),
+        Some(coupon_id.as_str())
+    );
+    assert!(
+        update.param("coupon").is_none(),
+        "the singular coupon is gone since basil"
+    );
     for request in [coupon, update] {
-        assert_eq!(request.header("authorization"), Some(format!("Bearer {STRIPE_KEY}").as_str()));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {STRIPE_KEY}").as_str())
+        );
         assert!(request.header("stripe-version").unwrap() >= "2025-03-31.basil");
-        assert!(request.header("idempotency-key").is_some_and(|k| !k.is_empty() && k.len() <= 255));
+        assert!(request
+            .header("idempotency-key")
+            .is_some_and(|k| !k.is_empty() && k.len() <= 255));
     }
     assert_eq!(stripe.applied_updates("sub_1"), 1);
     assert_eq!(saves(&app).await, 1, "the save is recorded once");
@@ -81,13 +99,25 @@ async fn pause_trial_extension_and_downgrade_send_what_stripe_documents() {
     let before = Utc::now().timestamp();
 
     let pause = app
-        .offer(json!({"type": "pause", "value": 2, "label": "Pause 2 months",
-                      "config": {"behavior": "keep_as_draft"}}))
+        .offer(
+            json!({"type": "pause", "value": 2, "label": "Pause 2 months",
+                      "config": {"behavior": "keep_as_draft"}}),
+        )
         .await;
     assert_eq!(app.apply_offer(apply_body(pause)).await.status(), 200);
-    let update = stripe.requests_to("POST", "/v1/subscriptions/sub_1").pop().unwrap();
-    assert_eq!(update.param("pause_collection[behavior]"), Some("keep_as_draft"));
-    let resumes_at: i64 = update.param("pause_collection[resumes_at]").unwrap().parse().unwrap();
+    let update = stripe
+        .requests_to("POST", "/v1/subscriptions/sub_1")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        update.param("pause_collection[behavior]"),
+        Some("keep_as_draft")
+    );
+    let resumes_at: i64 = update
+        .param("pause_collection[resumes_at]")
+        .unwrap()
+        .parse()
+        .unwrap();
     let two_months = (before + 59 * 86_400)..=(Utc::now().timestamp() + 62 * 86_400);
     assert!(two_months.contains(&resumes_at), "{resumes_at}");
 
@@ -99,14 +129,22 @@ async fn pause_trial_extension_and_downgrade_send_what_stripe_documents() {
     let mut body = apply_body(trial);
     body["stripe_subscription_id"] = json!("sub_trial");
     assert_eq!(app.apply_offer(body).await.status(), 200);
-    let update = stripe.requests_to("POST", "/v1/subscriptions/sub_trial").pop().unwrap();
+    let update = stripe
+        .requests_to("POST", "/v1/subscriptions/sub_trial")
+        .pop()
+        .unwrap();
     assert_eq!(
         update.param("trial_end"),
         Some((trial_end + 14 * 86_400).to_string().as_str()),
         "the later of now and the current trial end, plus the offer's days"
     );
     assert_eq!(update.param("proration_behavior"), Some("none"));
-    assert_eq!(stripe.requests_to("GET", "/v1/subscriptions/sub_trial").len(), 1);
+    assert_eq!(
+        stripe
+            .requests_to("GET", "/v1/subscriptions/sub_trial")
+            .len(),
+        1
+    );
 
     let downgrade = app
         .offer(json!({"type": "downgrade", "value": 0, "label": "Go Basic",
@@ -116,10 +154,16 @@ async fn pause_trial_extension_and_downgrade_send_what_stripe_documents() {
     let mut body = apply_body(downgrade);
     body["stripe_subscription_id"] = json!("sub_down");
     assert_eq!(app.apply_offer(body).await.status(), 200);
-    let update = stripe.requests_to("POST", "/v1/subscriptions/sub_down").pop().unwrap();
+    let update = stripe
+        .requests_to("POST", "/v1/subscriptions/sub_down")
+        .pop()
+        .unwrap();
     assert_eq!(update.param("items[0][id]"), Some("si_d"));
     assert_eq!(update.param("items[0][price]"), Some("price_basic"));
-    assert_eq!(stripe.subscription("sub_down")["items"]["data"][0]["price"]["id"], "price_basic");
+    assert_eq!(
+        stripe.subscription("sub_down")["items"]["data"][0]["price"]["id"],
+        "price_basic"
+    );
     assert_eq!(saves(&app).await, 3);
 }
 
@@ -130,21 +174,31 @@ async fn offers_without_a_stripe_action_and_bad_input_are_refused_without_calls(
         .offer(json!({"type": "contact", "value": 0, "label": "Talk to us",
                       "config": {"url": "https://cal.example.com/acme"}}))
         .await;
-    let custom = app.offer(json!({"type": "custom", "value": 0, "label": "A gift"})).await;
+    let custom = app
+        .offer(json!({"type": "custom", "value": 0, "label": "A gift"}))
+        .await;
     for offer in [contact, custom] {
         let (status, body) = parts(app.apply_offer(apply_body(offer)).await).await;
         assert_eq!(status, 422);
-        assert!(body["message"].as_str().unwrap().contains("no Stripe action"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("no Stripe action"),
+            "{body}"
+        );
     }
     let discount = app.discount_offer().await;
     assert_invalid(
-        app.apply_offer(json!({"stripe_subscription_id": "sub_1"})).await,
+        app.apply_offer(json!({"stripe_subscription_id": "sub_1"}))
+            .await,
         "offer_id",
         "The offer id field is required.",
     )
     .await;
     assert_invalid(
-        app.apply_offer(json!({"offer_id": discount + 100, "stripe_subscription_id": "sub_1"})).await,
+        app.apply_offer(json!({"offer_id": discount + 100, "stripe_subscription_id": "sub_1"}))
+            .await,
         "offer_id",
         "The selected offer id is invalid.",
     )
@@ -156,14 +210,17 @@ async fn offers_without_a_stripe_action_and_bad_input_are_refused_without_calls(
     )
     .await;
     assert_invalid(
-        app.apply_offer(json!({"offer_id": discount, "stripe_subscription_id": 7})).await,
+        app.apply_offer(json!({"offer_id": discount, "stripe_subscription_id": 7}))
+            .await,
         "stripe_subscription_id",
         "The stripe subscription id field must be a string.",
     )
     .await;
     assert_invalid(
-        app.apply_offer(json!({"offer_id": discount, "stripe_subscription_id": "sub_1", "mrr_value": -5}))
-            .await,
+        app.apply_offer(
+            json!({"offer_id": discount, "stripe_subscription_id": "sub_1", "mrr_value": -5}),
+        )
+        .await,
         "mrr_value",
         "The mrr value field must be at least 0.",
     )
@@ -171,13 +228,21 @@ async fn offers_without_a_stripe_action_and_bad_input_are_refused_without_calls(
     // Another organization's offer is invalid for this one.
     let (_, other_key) = app.second_organization().await;
     let (status, _) = parts(
-        app.post_as(&other_key, "/api/v1/intercept/apply-offer", &apply_body(discount)).await,
+        app.post_as(
+            &other_key,
+            "/api/v1/intercept/apply-offer",
+            &apply_body(discount),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 422);
     assert!(stripe.requests().is_empty(), "nothing reached Stripe");
     assert_eq!(
-        entity::offer_application::Entity::find().count(&app.db).await.unwrap(),
+        entity::offer_application::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
         0
     );
 }
@@ -191,7 +256,10 @@ async fn a_permanent_stripe_error_is_a_422_without_retry_and_shows_stripes_error
         body["stripe_subscription_id"] = json!("sub_missing");
         let (status, answer) = parts(app.apply_offer(body).await).await;
         assert_eq!(status, 422, "{answer}");
-        assert!(answer["message"].as_str().unwrap().contains("could not be applied"));
+        assert!(answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be applied"));
         assert_eq!(answer.get("error").is_some(), debug, "{answer}");
         if debug {
             assert_eq!(answer["error"]["code"], "resource_missing");
@@ -200,10 +268,17 @@ async fn a_permanent_stripe_error_is_a_422_without_retry_and_shows_stripes_error
 
         let workers = app.workers();
         assert_eq!(workers.pool.run_once().await.unwrap(), 0, "nothing queued");
-        let application = entity::offer_application::Entity::find().one(&app.db).await.unwrap().unwrap();
+        let application = entity::offer_application::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(application.status, "failed");
         assert_eq!(application.attempts, 1);
-        assert!(!application.last_error.unwrap_or_default().contains(STRIPE_KEY));
+        assert!(!application
+            .last_error
+            .unwrap_or_default()
+            .contains(STRIPE_KEY));
         assert_eq!(saves(&app).await, 0);
         assert_eq!(stripe.requests_to("POST", "/v1/subscriptions").len(), 1);
     }
@@ -269,8 +344,15 @@ async fn a_change_that_landed_but_lost_its_answer_is_not_applied_twice() {
     stripe.expire_idempotency_keys();
     let id = body["application_id"].as_i64().unwrap();
     app.drive_until(&app.workers(), id, "applied").await;
-    assert_eq!(stripe.applied_updates("sub_t"), 1, "the trial was extended once");
-    assert_eq!(stripe.subscription("sub_t")["trial_end"], json!(trial_end + 7 * 86_400));
+    assert_eq!(
+        stripe.applied_updates("sub_t"),
+        1,
+        "the trial was extended once"
+    );
+    assert_eq!(
+        stripe.subscription("sub_t")["trial_end"],
+        json!(trial_end + 7 * 86_400)
+    );
     assert_eq!(saves(&app).await, 1);
 }
 
@@ -293,10 +375,16 @@ fn cli_env(app: &TestApp) -> Vec<(&'static str, String)> {
     let s = &app.settings;
     vec![
         ("SAVELOOPS_DATABASE__URL", s.database.url.clone()),
-        ("SAVELOOPS_QUEUE__BACKEND", format!("{:?}", s.queue.backend).to_lowercase()),
+        (
+            "SAVELOOPS_QUEUE__BACKEND",
+            format!("{:?}", s.queue.backend).to_lowercase(),
+        ),
         ("SAVELOOPS_QUEUE__REDIS_URL", s.queue.redis_url.clone()),
         ("SAVELOOPS_QUEUE__KEY_PREFIX", s.queue.key_prefix.clone()),
-        ("SAVELOOPS_SECURITY__MASTER_KEY", s.security.master_key.clone().unwrap()),
+        (
+            "SAVELOOPS_SECURITY__MASTER_KEY",
+            s.security.master_key.clone().unwrap(),
+        ),
         ("SAVELOOPS_STRIPE__API_BASE", s.stripe.api_base.clone()),
         ("SAVELOOPS_LOG__LEVEL", "warn".to_owned()),
     ]
@@ -342,7 +430,12 @@ async fn a_worker_killed_while_holding_a_job_loses_its_lease_and_the_job_complet
 
     // The worker process gets the job; Stripe applies the change but answers slowly, and
     // the worker is killed before it hears back.
-    stripe.fail_next_on("POST", "/v1/subscriptions", 1, Fault::Slow(Duration::from_secs(60)));
+    stripe.fail_next_on(
+        "POST",
+        "/v1/subscriptions",
+        1,
+        Fault::Slow(Duration::from_secs(60)),
+    );
     let mut worker = Command::new(env!("CARGO_BIN_EXE_saveloops"))
         .arg("work")
         .envs(cli_env(&app))
@@ -398,13 +491,32 @@ async fn jobs_lost_by_a_flushed_redis_are_restored_by_the_reconciler() {
         .await
         .unwrap();
     assert!(!keys.is_empty());
-    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let workers = app.workers();
-    assert_eq!(workers.pool.run_once().await.unwrap(), 0, "the queue is empty");
+    assert_eq!(
+        workers.pool.run_once().await.unwrap(),
+        0,
+        "the queue is empty"
+    );
 
-    let restored = app.applier.reconcile(chrono::TimeDelta::zero()).await.unwrap();
+    let restored = app
+        .applier
+        .reconcile(chrono::TimeDelta::zero())
+        .await
+        .unwrap();
     assert_eq!(restored, 3);
-    assert_eq!(app.applier.reconcile(chrono::TimeDelta::zero()).await.unwrap(), 0, "once");
+    assert_eq!(
+        app.applier
+            .reconcile(chrono::TimeDelta::zero())
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
     for id in ids {
         app.drive_until(&workers, id, "applied").await;
     }
@@ -423,7 +535,8 @@ async fn applications_are_private_to_their_organization() {
     let id = body["application_id"].as_i64().unwrap();
     let (_, other_key) = app.second_organization().await;
     let (status, _) = parts(
-        app.get_as(&other_key, &format!("/api/v1/intercept/applications/{id}")).await,
+        app.get_as(&other_key, &format!("/api/v1/intercept/applications/{id}"))
+            .await,
     )
     .await;
     assert_eq!(status, 404);

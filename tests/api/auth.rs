@@ -14,7 +14,10 @@ async fn missing_unknown_malformed_and_revoked_keys_get_401_json() {
         .await
         .unwrap();
     let (status, answer) = parts(no_key).await;
-    assert_eq!((status, answer["message"].as_str()), (401, Some("Unauthenticated.")));
+    assert_eq!(
+        (status, answer["message"].as_str()),
+        (401, Some("Unauthenticated."))
+    );
 
     let unknown = saveloops::domain::ApiKey::generate();
     for key in ["nonsense", unknown.expose_secret()] {
@@ -32,7 +35,9 @@ async fn missing_unknown_malformed_and_revoked_keys_get_401_json() {
     let (status, _) = parts(app.intercept(body.clone()).await).await;
     assert_eq!(status, 200);
     let prefix = &app.key[..16];
-    assert!(saveloops::tenants::revoke_key(&app.db, prefix).await.unwrap());
+    assert!(saveloops::tenants::revoke_key(&app.db, prefix)
+        .await
+        .unwrap());
     // The key cache is short-lived; a revoked key stops working within its TTL.
     let deadline = std::time::Instant::now()
         + std::time::Duration::from_secs(app.settings.cache.ttl_seconds + 10);
@@ -41,7 +46,10 @@ async fn missing_unknown_malformed_and_revoked_keys_get_401_json() {
         if status == 401 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "revoked key still accepted");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revoked key still accepted"
+        );
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -53,14 +61,20 @@ async fn a_second_key_for_the_organization_works_and_keys_are_stored_hashed() {
         .await
         .unwrap();
     let (status, _) = parts(
-        app.post_as(&second.api_key, "/api/v1/intercept", &json!({"target_id": "x"}))
-            .await,
+        app.post_as(
+            &second.api_key,
+            "/api/v1/intercept",
+            &json!({"target_id": "x"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200);
     use sea_orm::EntityTrait;
     let rows = entity::api_key::Entity::find().all(&app.db).await.unwrap();
-    assert!(rows.iter().all(|r| r.key_hash.len() == 64 && !app.key.contains(&r.key_hash)));
+    assert!(rows
+        .iter()
+        .all(|r| r.key_hash.len() == 64 && !app.key.contains(&r.key_hash)));
     assert!(rows.iter().all(|r| !r.key_hash.contains(&second.api_key)));
 }
 
@@ -73,7 +87,11 @@ async fn another_organizations_offers_are_invisible() {
     // Not listed, not readable, not usable for an outcome, not shown at intercept.
     let (_, list) = parts(app.get_as(&other_key, "/api/v1/offers").await).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
-    let (status, _) = parts(app.get_as(&other_key, &format!("/api/v1/offers/{offer}")).await).await;
+    let (status, _) = parts(
+        app.get_as(&other_key, &format!("/api/v1/offers/{offer}"))
+            .await,
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, body) = parts(
         app.post_as(
@@ -85,10 +103,17 @@ async fn another_organizations_offers_are_invisible() {
     )
     .await;
     assert_eq!(status, 422);
-    assert_eq!(body["errors"]["offer_id"][0], "The selected offer id is invalid.");
+    assert_eq!(
+        body["errors"]["offer_id"][0],
+        "The selected offer id is invalid."
+    );
     let (_, shown) = parts(
-        app.post_as(&other_key, "/api/v1/intercept", &json!({"target_id": "cancel-btn"}))
-            .await,
+        app.post_as(
+            &other_key,
+            "/api/v1/intercept",
+            &json!({"target_id": "cancel-btn"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(shown["offers"].as_array().unwrap().len(), 0);

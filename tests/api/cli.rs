@@ -15,9 +15,17 @@ async fn org_create_prints_a_working_key_and_key_commands_manage_keys() {
             .env("SAVELOOPS_LOG__LEVEL", "warn")
             .output()
             .expect("the binary runs");
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stdout = String::from_utf8(output.stdout).unwrap();
-        assert_eq!(stdout.lines().count(), 1, "one JSON object on stdout: {stdout}");
+        assert_eq!(
+            stdout.lines().count(),
+            1,
+            "one JSON object on stdout: {stdout}"
+        );
         serde_json::from_str::<Value>(&stdout).unwrap()
     };
     let org = run(&["org", "create", "--name", "Acme"]);
@@ -29,14 +37,22 @@ async fn org_create_prints_a_working_key_and_key_commands_manage_keys() {
     let mut settings = crate::helpers::test_settings().await;
     settings.database.url = url.clone();
     let app = TestApp::spawn_with(settings).await;
-    let (status, _) = parts(app.post_as(&key, "/api/v1/intercept", &json!({"target_id": "x"})).await).await;
+    let (status, _) = parts(
+        app.post_as(&key, "/api/v1/intercept", &json!({"target_id": "x"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
 
     let revoked = run(&["key", "revoke", second["key_prefix"].as_str().unwrap()]);
     assert_eq!(revoked["revoked"], second["key_prefix"]);
     let (status, _) = parts(
-        app.post_as(second["api_key"].as_str().unwrap(), "/api/v1/intercept", &json!({"target_id": "x"}))
-            .await,
+        app.post_as(
+            second["api_key"].as_str().unwrap(),
+            "/api/v1/intercept",
+            &json!({"target_id": "x"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 401, "revoked before first use, so never cached");

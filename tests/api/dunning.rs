@@ -25,15 +25,21 @@ async fn dunning_then_intercept_asks_for_a_card_and_a_payment_clears_it() {
     app.dunning(who.clone()).await;
     assert_eq!(flags(&app, who.clone()).await, (true, true));
 
-    let user = entity::end_user::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let user = entity::end_user::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.needs_payment_update);
     assert_eq!(user.payment_failures, 2);
     assert!(user.first_failed_at.is_some() && user.last_failed_at.is_some());
 
     // A non-payment success keeps the flag but ends the onboarding prompt.
     let (status, body) = parts(
-        app.success_signal(json!({"event": "onboarding_completed", "user_email": "late@example.com"}))
-            .await,
+        app.success_signal(
+            json!({"event": "onboarding_completed", "user_email": "late@example.com"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200);
@@ -48,8 +54,15 @@ async fn dunning_then_intercept_asks_for_a_card_and_a_payment_clears_it() {
     .await;
     assert_eq!(status, 200);
     assert_eq!(flags(&app, who).await, (false, false));
-    let user = entity::end_user::Entity::find().one(&app.db).await.unwrap().unwrap();
-    assert_eq!(user.last_success_event.as_deref(), Some("payment_succeeded"));
+    let user = entity::end_user::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        user.last_success_event.as_deref(),
+        Some("payment_succeeded")
+    );
     assert_eq!(user.payment_failures, 0);
 }
 
@@ -60,9 +73,11 @@ async fn end_users_are_matched_by_customer_id_and_keep_both_ids() {
     assert_eq!(first["message"], "Recorded");
     // Later the email arrives with the customer id: same end user, now known by both.
     let (_, signal) = parts(
-        app.success_signal(json!({"event": "subscription_renewed", "stripe_customer_id": "cus_9",
-                                  "user_email": "nine@example.com"}))
-            .await,
+        app.success_signal(
+            json!({"event": "subscription_renewed", "stripe_customer_id": "cus_9",
+                                  "user_email": "nine@example.com"}),
+        )
+        .await,
     )
     .await;
     let (_, by_email) = parts(
@@ -75,7 +90,10 @@ async fn end_users_are_matched_by_customer_id_and_keep_both_ids() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].stripe_customer_id.as_deref(), Some("cus_9"));
     assert_eq!(users[0].email.as_deref(), Some("nine@example.com"));
-    assert!(!users[0].needs_payment_update, "subscription_renewed is a payment event");
+    assert!(
+        !users[0].needs_payment_update,
+        "subscription_renewed is a payment event"
+    );
 }
 
 #[actix_web::test]
@@ -102,7 +120,8 @@ async fn dunning_and_success_signal_validation() {
     )
     .await;
     assert_invalid(
-        app.success_signal(json!({"user_email": "a@example.com"})).await,
+        app.success_signal(json!({"user_email": "a@example.com"}))
+            .await,
         "event",
         "The event field is required.",
     )
@@ -115,7 +134,8 @@ async fn dunning_and_success_signal_validation() {
     )
     .await;
     assert_invalid(
-        app.success_signal(json!({"event": "payment_succeeded"})).await,
+        app.success_signal(json!({"event": "payment_succeeded"}))
+            .await,
         "user_email",
         without,
     )

@@ -147,7 +147,11 @@ impl TestApp {
     }
 
     pub async fn application(&self, id: i64) -> Value {
-        let (status, body) = parts(self.get(&format!("/api/v1/intercept/applications/{id}")).await).await;
+        let (status, body) = parts(
+            self.get(&format!("/api/v1/intercept/applications/{id}"))
+                .await,
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         body
     }

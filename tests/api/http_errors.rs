@@ -17,7 +17,12 @@ async fn malformed_bodies_get_clear_json_errors() {
     let (status, body) = parts(send("application/json", "{not json".into()).await.unwrap()).await;
     assert_eq!(status, 400);
     assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
-    let (status, _) = parts(send("text/plain", r#"{"target_id":"x"}"#.into()).await.unwrap()).await;
+    let (status, _) = parts(
+        send("text/plain", r#"{"target_id":"x"}"#.into())
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 415);
     let (status, body) = parts(send("application/json", "[1,2]".into()).await.unwrap()).await;
     assert_eq!(status, 400);
@@ -31,7 +36,10 @@ async fn malformed_bodies_get_clear_json_errors() {
 async fn unknown_routes_are_404_json_and_health_and_ready_answer() {
     let app = TestApp::spawn().await;
     let (status, body) = parts(app.get("/api/v1/nothing-here").await).await;
-    assert_eq!((status, body["message"].as_str()), (404, Some("Not found.")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("Not found."))
+    );
     let (status, body) = parts(app.get("/api/v1/offers/not-a-number").await).await;
     assert_eq!(status, 404, "{body}");
     let (status, body) = parts(app.get("/health").await).await;
@@ -56,7 +64,13 @@ async fn no_client_input_produces_a_500() {
         json!({"offer_id": 99999999999999999999u128 as f64, "status": "saved"}),
     ];
     for body in &weird {
-        for path in ["/api/v1/intercept", "/api/v1/intercept/outcome", "/api/v1/dunning", "/api/v1/success-signal", "/api/v1/offers"] {
+        for path in [
+            "/api/v1/intercept",
+            "/api/v1/intercept/outcome",
+            "/api/v1/dunning",
+            "/api/v1/success-signal",
+            "/api/v1/offers",
+        ] {
             let (status, answer) = parts(app.post(path, body).await).await;
             assert!(status < 500, "{path} {body} gave {status}: {answer}");
         }

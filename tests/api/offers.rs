@@ -28,18 +28,25 @@ async fn offers_can_be_created_listed_read_updated_and_deleted() {
     assert_eq!((status, &read), (200, &created));
 
     let (status, updated) = parts(
-        app.patch_offer(id, json!({"label": "Stay for less", "max_mrr": null, "priority": 7}))
-            .await,
+        app.patch_offer(
+            id,
+            json!({"label": "Stay for less", "max_mrr": null, "priority": 7}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["label"], "Stay for less");
     assert_eq!(updated["max_mrr"], json!(null));
-    assert_eq!(updated["config"]["duration_in_months"], 3, "untouched fields stay");
+    assert_eq!(
+        updated["config"]["duration_in_months"], 3,
+        "untouched fields stay"
+    );
 
     // A PATCH that would make the offer invalid is refused and changes nothing.
     assert_invalid(
-        app.patch_offer(id, json!({"config": {"duration": "repeating"}})).await,
+        app.patch_offer(id, json!({"config": {"duration": "repeating"}}))
+            .await,
         "config.duration_in_months",
         "The config.duration in months field is required when config.duration is repeating.",
     )
@@ -59,7 +66,8 @@ async fn offers_can_be_created_listed_read_updated_and_deleted() {
 async fn deleting_an_offer_with_outcomes_deactivates_it() {
     let app = TestApp::spawn().await;
     let id = app.discount_offer().await;
-    app.outcome(json!({"offer_id": id, "status": "saved"})).await;
+    app.outcome(json!({"offer_id": id, "status": "saved"}))
+        .await;
     let (status, answer) = parts(app.delete_offer(id).await).await;
     assert_eq!(status, 200);
     assert_eq!(answer["deleted"], false);
@@ -81,32 +89,96 @@ async fn offer_validation_per_field_and_per_type() {
         body
     };
     let cases = [
-        (json!({"value": 1, "label": "x"}), "type", "The type field is required."),
-        (with(json!({"type": "bribe"})), "type", "The selected type is invalid."),
-        (json!({"type": "custom", "label": "x"}), "value", "The value field is required."),
-        (with(json!({"value": -2})), "value", "The value field must be at least 0."),
-        (json!({"type": "custom", "value": 1}), "label", "The label field is required."),
-        (with(json!({"label": "l".repeat(256)})), "label",
-         "The label field must not be greater than 255 characters."),
-        (with(json!({"config": []})), "config", "The config field must be an object."),
-        (with(json!({"triggers": ["click", "wink"]})), "triggers.1", "The selected triggers.1 is invalid."),
-        (with(json!({"triggers": "click"})), "triggers", "The triggers field must be an array."),
-        (with(json!({"min_mrr": 50, "max_mrr": 10})), "max_mrr",
-         "The max mrr field must be greater than or equal to min mrr."),
-        (with(json!({"priority": "high"})), "priority", "The priority field must be an integer."),
-        (with(json!({"active": "yes"})), "active", "The active field must be true or false."),
-        (json!({"type": "discount", "value": 150, "label": "x"}), "value",
-         "The value field must be between 0 and 100 for a discount (percent off)."),
-        (json!({"type": "discount", "value": 10, "label": "x", "config": {"duration": "weekly"}}),
-         "config.duration", "The selected config.duration is invalid."),
-        (json!({"type": "pause", "value": 1, "label": "x", "config": {"behavior": "sleep"}}),
-         "config.behavior", "The selected config.behavior is invalid."),
-        (json!({"type": "downgrade", "value": 0, "label": "x"}), "config.price_id",
-         "The config.price id field is required for a downgrade."),
-        (json!({"type": "contact", "value": 0, "label": "x", "config": {"url": "not a url"}}),
-         "config.url", "The config.url field must be a valid URL."),
-        (json!({"type": "trial_extension", "value": 0.5, "label": "x"}), "value",
-         "The value field must be a whole number of days (at least 1) for a trial extension."),
+        (
+            json!({"value": 1, "label": "x"}),
+            "type",
+            "The type field is required.",
+        ),
+        (
+            with(json!({"type": "bribe"})),
+            "type",
+            "The selected type is invalid.",
+        ),
+        (
+            json!({"type": "custom", "label": "x"}),
+            "value",
+            "The value field is required.",
+        ),
+        (
+            with(json!({"value": -2})),
+            "value",
+            "The value field must be at least 0.",
+        ),
+        (
+            json!({"type": "custom", "value": 1}),
+            "label",
+            "The label field is required.",
+        ),
+        (
+            with(json!({"label": "l".repeat(256)})),
+            "label",
+            "The label field must not be greater than 255 characters.",
+        ),
+        (
+            with(json!({"config": []})),
+            "config",
+            "The config field must be an object.",
+        ),
+        (
+            with(json!({"triggers": ["click", "wink"]})),
+            "triggers.1",
+            "The selected triggers.1 is invalid.",
+        ),
+        (
+            with(json!({"triggers": "click"})),
+            "triggers",
+            "The triggers field must be an array.",
+        ),
+        (
+            with(json!({"min_mrr": 50, "max_mrr": 10})),
+            "max_mrr",
+            "The max mrr field must be greater than or equal to min mrr.",
+        ),
+        (
+            with(json!({"priority": "high"})),
+            "priority",
+            "The priority field must be an integer.",
+        ),
+        (
+            with(json!({"active": "yes"})),
+            "active",
+            "The active field must be true or false.",
+        ),
+        (
+            json!({"type": "discount", "value": 150, "label": "x"}),
+            "value",
+            "The value field must be between 0 and 100 for a discount (percent off).",
+        ),
+        (
+            json!({"type": "discount", "value": 10, "label": "x", "config": {"duration": "weekly"}}),
+            "config.duration",
+            "The selected config.duration is invalid.",
+        ),
+        (
+            json!({"type": "pause", "value": 1, "label": "x", "config": {"behavior": "sleep"}}),
+            "config.behavior",
+            "The selected config.behavior is invalid.",
+        ),
+        (
+            json!({"type": "downgrade", "value": 0, "label": "x"}),
+            "config.price_id",
+            "The config.price id field is required for a downgrade.",
+        ),
+        (
+            json!({"type": "contact", "value": 0, "label": "x", "config": {"url": "not a url"}}),
+            "config.url",
+            "The config.url field must be a valid URL.",
+        ),
+        (
+            json!({"type": "trial_extension", "value": 0.5, "label": "x"}),
+            "value",
+            "The value field must be a whole number of days (at least 1) for a trial extension.",
+        ),
     ];
     for (body, field, message) in cases {
         assert_invalid(app.create_offer(body).await, field, message).await;
