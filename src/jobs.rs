@@ -17,6 +17,7 @@ use crate::applications::{Attempt, OfferApplier, Status, APPLY_OFFER_JOB};
 use crate::config::{QueueBackend, Settings};
 use crate::secrets::SecretBox;
 use crate::stripe::StripeClient;
+use crate::tickets::{TicketCourier, DELIVER_TICKET_JOB};
 
 /// The queue the configuration names.
 pub async fn connect_queue(
@@ -89,12 +90,17 @@ impl JobHandler for ApplyOfferJob {
 pub struct Workers {
     pub pool: WorkerPool,
     pub applier: Arc<OfferApplier>,
+    pub courier: Arc<TicketCourier>,
     reconcile_every: Duration,
     grace: TimeDelta,
 }
 
 impl Workers {
-    pub fn new(settings: &Settings, applier: Arc<OfferApplier>) -> Workers {
+    pub fn new(
+        settings: &Settings,
+        applier: Arc<OfferApplier>,
+        courier: Arc<TicketCourier>,
+    ) -> Workers {
         let mut handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::new();
         handlers.insert(
             APPLY_OFFER_JOB.to_owned(),
@@ -102,6 +108,7 @@ impl Workers {
                 applier: applier.clone(),
             }),
         );
+        handlers.insert(DELIVER_TICKET_JOB.to_owned(), courier.clone());
         let pool = WorkerPool::new(
             applier.queue.clone(),
             RetryPolicy::new(settings.queue.retry.clone()),
@@ -116,6 +123,7 @@ impl Workers {
         Workers {
             pool,
             applier,
+            courier,
             reconcile_every: Duration::from_secs(settings.queue.reconcile_interval_seconds.max(1)),
             // A pending application younger than this may still be in its request's own
             // attempt; leave it to the request.
@@ -123,9 +131,10 @@ impl Workers {
         }
     }
 
-    /// Restores jobs the queue lost (see `OfferApplier::reconcile`).
+    /// Restores jobs the queue lost: applications and ticket deliveries the database says
+    /// are unfinished but the queue does not hold.
     pub async fn reconcile(&self) -> anyhow::Result<usize> {
-        self.applier.reconcile(self.grace).await
+        reconcile(&self.applier, &self.courier, self.grace).await
     }
 
     /// Runs until `shutdown` turns true; running jobs then finish or are released.
@@ -133,13 +142,14 @@ impl Workers {
         let Workers {
             pool,
             applier,
+            courier,
             reconcile_every,
             grace,
         } = self;
         let mut reconcile_shutdown = shutdown.clone();
         let reconciler = async move {
             loop {
-                if let Err(e) = applier.reconcile(grace).await {
+                if let Err(e) = reconcile(&applier, &courier, grace).await {
                     tracing::error!(error = %format!("{e:#}"), "reconciling the queue failed");
                 }
                 tokio::select! {
@@ -150,6 +160,14 @@ impl Workers {
         };
         tokio::join!(pool.run(shutdown), reconciler);
     }
+}
+
+async fn reconcile(
+    applier: &OfferApplier,
+    courier: &TicketCourier,
+    grace: TimeDelta,
+) -> anyhow::Result<usize> {
+    Ok(applier.reconcile(grace).await? + courier.reconcile(grace).await?)
 }
 
 pub fn reconcile_grace(settings: &Settings) -> TimeDelta {

@@ -7,7 +7,8 @@ use saveloops::config::Settings;
 use saveloops::jobs::{self, Workers};
 use saveloops::secrets::SecretBox;
 use saveloops::startup::Application;
-use saveloops::{applications, database, telemetry, tenants};
+use saveloops::tickets::{self, TicketCourier};
+use saveloops::{applications, database, sentiment, telemetry, tenants};
 use tokio::sync::watch;
 
 /// Resolves on SIGINT or SIGTERM.
@@ -48,6 +49,11 @@ enum Command {
     },
     /// Run the queue workers only (they scale apart from the HTTP service).
     Work,
+    /// The cancellation-reason model.
+    Sentiment {
+        #[command(subcommand)]
+        command: SentimentCommand,
+    },
     /// Inspect and steer the retry queue.
     Queue {
         #[command(subcommand)]
@@ -79,6 +85,23 @@ enum OrgCommand {
         #[arg(long)]
         org: i64,
     },
+    /// Send the organization's support tickets to a webhook; prints the signing secret once.
+    SetTicketWebhook {
+        #[arg(long)]
+        org: i64,
+        /// http(s) URL that receives a POST per ticket.
+        #[arg(long)]
+        url: String,
+        /// json (signed JSON) or slack (Slack incoming-webhook format).
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SentimentCommand {
+    /// Accuracy, macro-F1, confusion matrix and calibration on the held-out split.
+    Eval,
 }
 
 #[derive(Subcommand)]
@@ -132,7 +155,9 @@ async fn main() -> anyhow::Result<()> {
             );
             let (stop, stopped) = watch::channel(false);
             let workers = (!no_workers).then(|| {
-                actix_web::rt::spawn(Workers::new(&settings, app.applier.clone()).run(stopped))
+                actix_web::rt::spawn(
+                    Workers::new(&settings, app.applier.clone(), app.courier.clone()).run(stopped),
+                )
             });
             // Returns after SIGTERM/SIGINT once in-flight requests are answered.
             app.run_until_stopped().await?;
@@ -145,7 +170,8 @@ async fn main() -> anyhow::Result<()> {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
             let queue = jobs::connect_queue(&settings, &db).await?;
-            let applier = Arc::new(jobs::offer_applier(&settings, db, queue)?);
+            let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);
+            let courier = Arc::new(TicketCourier::new(db, applier.secrets.clone(), queue)?);
             let (stop, stopped) = watch::channel(false);
             actix_web::rt::spawn(async move {
                 shutdown_signal().await;
@@ -153,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             tracing::info!(queue = ?settings.queue.backend, concurrency = settings.queue.concurrency, "saveloops workers started");
-            Workers::new(&settings, applier).run(stopped).await;
+            Workers::new(&settings, applier, courier).run(stopped).await;
         }
         Command::Queue { command } => {
             let db = database::connect(&settings.database).await?;
@@ -174,6 +200,11 @@ async fn main() -> anyhow::Result<()> {
                         applier
                             .set_status(application, applications::Status::Retrying, None)
                             .await?;
+                    } else if let Some(ticket) = tickets::ticket_of_job(&id) {
+                        let secrets = SecretBox::load(&settings.security)?;
+                        TicketCourier::new(db, secrets, queue)?
+                            .set_delivery_status(ticket, "retrying", None)
+                            .await?;
                     }
                     print_json(&serde_json::json!({ "revived": id }))?
                 }
@@ -190,6 +221,32 @@ async fn main() -> anyhow::Result<()> {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
             print_json(&tenants::create_organization(&db, &name).await?)?;
+        }
+        Command::Sentiment {
+            command: SentimentCommand::Eval,
+        } => {
+            let examples = sentiment::parse_tsv(sentiment::CORPUS).map_err(anyhow::Error::msg)?;
+            let (train, held_out) = sentiment::split(&examples);
+            let started = std::time::Instant::now();
+            let model = sentiment::Classifier::train(&train);
+            println!(
+                "Trained on {} reasons in {:.2?}; evaluated on {} held-out reasons never used for training.\n",
+                train.len(),
+                started.elapsed(),
+                held_out.len()
+            );
+            println!("{}", sentiment::evaluate(&model, &held_out));
+        }
+        Command::Org {
+            command: OrgCommand::SetTicketWebhook { org, url, format },
+        } => {
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            let secrets = SecretBox::load(&settings.security)?;
+            let secret = tenants::set_ticket_webhook(&db, &secrets, org, &url, &format).await?;
+            print_json(&serde_json::json!({
+                "organization_id": org, "url": url, "format": format, "signing_secret": secret
+            }))?;
         }
         Command::Org {
             command: OrgCommand::SetStripeKey { org },

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, SyncArbiter};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
@@ -17,11 +17,16 @@ use crate::actors::key_verifier::KeyVerifier;
 use crate::actors::offer_selector::OfferSelector;
 use crate::actors::outcome_recorder::OutcomeRecorder;
 use crate::actors::readiness::Readiness;
+use crate::actors::reason_classifier::ReasonClassifier;
+use crate::actors::sentiment_analyzer::SentimentAnalyzer;
 use crate::actors::stripe_applier::StripeApplier;
+use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
 use crate::applications::OfferApplier;
 use crate::config::Settings;
 use crate::http::{extract, middleware, routes};
+use crate::sentiment::{self, Classifier};
+use crate::tickets::TicketCourier;
 use crate::{database, jobs};
 
 pub struct Application {
@@ -31,6 +36,8 @@ pub struct Application {
     pub actors: Actors,
     /// Shared with the workers that retry applications.
     pub applier: Arc<OfferApplier>,
+    /// Shared with the workers that deliver tickets.
+    pub courier: Arc<TicketCourier>,
 }
 
 impl Application {
@@ -40,8 +47,24 @@ impl Application {
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
-        let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue)?);
-        let actors = start_actors(db.clone(), &settings, applier.clone());
+        let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);
+        let courier = Arc::new(TicketCourier::new(
+            db.clone(),
+            applier.secrets.clone(),
+            queue,
+        )?);
+        // Trained once per process, off the arbiter (well under a second in release).
+        let model = actix_web::web::block(sentiment::shared_model)
+            .await
+            .context("training the sentiment model")?
+            .map_err(|e| anyhow::anyhow!("the sentiment corpus is invalid: {e}"))?;
+        let actors = start_actors(
+            db.clone(),
+            &settings,
+            applier.clone(),
+            courier.clone(),
+            model,
+        );
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
             format!(
@@ -57,6 +80,7 @@ impl Application {
             db,
             actors,
             applier,
+            courier,
         })
     }
 
@@ -75,18 +99,33 @@ pub fn start_actors(
     db: DatabaseConnection,
     settings: &Settings,
     applier: Arc<OfferApplier>,
+    courier: Arc<TicketCourier>,
+    model: Arc<Classifier>,
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let outcomes = OutcomeRecorder::new(db.clone()).start();
     let dunning = DunningTracker::new(db.clone()).start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
     let keys = KeyVerifier::new(db.clone(), ttl).start();
-    let readiness = Readiness { db }.start();
+    let readiness = Readiness { db: db.clone() }.start();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
         offers.clone(),
         dunning.clone(),
+    )
+    .start();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let classifier = SyncArbiter::start(threads, move || ReasonClassifier {
+        model: model.clone(),
+    });
+    let tickets = TicketDesk::new(db.clone(), courier).start();
+    let sentiment = SentimentAnalyzer::new(
+        db,
+        classifier,
+        offers.clone(),
+        dunning.clone(),
+        tickets.clone(),
     )
     .start();
     Actors {
@@ -96,6 +135,8 @@ pub fn start_actors(
         dunning,
         readiness,
         stripe,
+        sentiment,
+        tickets,
     }
 }
 

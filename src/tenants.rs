@@ -129,3 +129,48 @@ pub async fn set_stripe_key(
     );
     Ok(())
 }
+
+/// Points the organization's ticket delivery at `url` and returns a fresh signing secret
+/// (shown this once; stored sealed).
+#[tracing::instrument(skip(db, secrets))]
+pub async fn set_ticket_webhook(
+    db: &DatabaseConnection,
+    secrets: &crate::secrets::SecretBox,
+    organization_id: i64,
+    url: &str,
+    format: &str,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        crate::domain::offer::is_web_url(url),
+        "the webhook URL must be an http(s) URL"
+    );
+    anyhow::ensure!(
+        matches!(format, "json" | "slack"),
+        "the format must be json or slack"
+    );
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let secret = format!("whsec_{}", hex::encode(bytes));
+    let updated = organization::Entity::update_many()
+        .col_expr(
+            organization::Column::TicketWebhookUrl,
+            sea_orm::sea_query::Expr::value(Some(url.to_owned())),
+        )
+        .col_expr(
+            organization::Column::TicketWebhookSecret,
+            sea_orm::sea_query::Expr::value(Some(secrets.seal(&secret)?)),
+        )
+        .col_expr(
+            organization::Column::TicketWebhookFormat,
+            sea_orm::sea_query::Expr::value(Some(format.to_owned())),
+        )
+        .filter(organization::Column::Id.eq(organization_id))
+        .exec(db)
+        .await
+        .context("could not store the ticket webhook")?;
+    anyhow::ensure!(
+        updated.rows_affected == 1,
+        "there is no organization {organization_id}"
+    );
+    Ok(secret)
+}

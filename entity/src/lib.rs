@@ -1,9 +1,11 @@
 //! SeaORM entities: one file per table.
 pub mod api_key;
 pub mod application_attempt;
+pub mod cancellation_reason;
 pub mod end_user;
 pub mod impression;
 pub mod offer;
 pub mod offer_application;
 pub mod organization;
 pub mod outcome;
+pub mod support_ticket;

@@ -10,7 +10,10 @@ pub struct Model {
     /// The organization's Stripe secret key, AEAD-encrypted (nonce ‖ ciphertext, base64).
     pub stripe_key_ciphertext: Option<String>,
     pub ticket_webhook_url: Option<String>,
+    /// The webhook's signing secret, AEAD-encrypted like the Stripe key.
     pub ticket_webhook_secret: Option<String>,
+    /// `json` (signed JSON) or `slack` (Slack incoming-webhook text, signed too).
+    pub ticket_webhook_format: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

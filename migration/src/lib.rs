@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod m20261125_000001_create_tenants;
 pub mod m20261125_000002_create_cancel_flow;
 pub mod m20261125_000003_create_offer_applications;
+pub mod m20261125_000004_create_support_tickets;
 // Job queue tables, owned by the workers crate (public so its tests can apply it).
 pub mod m20261125_000100_create_queue_jobs;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tenants::Migration),
             Box::new(m20261125_000002_create_cancel_flow::Migration),
             Box::new(m20261125_000003_create_offer_applications::Migration),
+            Box::new(m20261125_000004_create_support_tickets::Migration),
             Box::new(m20261125_000100_create_queue_jobs::Migration),
         ]
     }

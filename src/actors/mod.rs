@@ -5,7 +5,10 @@ pub mod key_verifier;
 pub mod offer_selector;
 pub mod outcome_recorder;
 pub mod readiness;
+pub mod reason_classifier;
+pub mod sentiment_analyzer;
 pub mod stripe_applier;
+pub mod ticket_desk;
 
 use crate::http::errors::{ApiError, ValidationErrors};
 
@@ -48,4 +51,6 @@ pub struct Actors {
     pub dunning: actix::Addr<dunning_tracker::DunningTracker>,
     pub readiness: actix::Addr<readiness::Readiness>,
     pub stripe: actix::Addr<stripe_applier::StripeApplier>,
+    pub sentiment: actix::Addr<sentiment_analyzer::SentimentAnalyzer>,
+    pub tickets: actix::Addr<ticket_desk::TicketDesk>,
 }

@@ -153,7 +153,10 @@ mod tests {
         let examples = corpus();
         for example in &examples {
             assert!(
-                example.action.categories().contains(&example.category.as_str()),
+                example
+                    .action
+                    .categories()
+                    .contains(&example.category.as_str()),
                 "{example:?}"
             );
         }

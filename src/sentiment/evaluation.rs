@@ -60,8 +60,8 @@ pub fn evaluate(model: &Classifier, held_out: &[Example]) -> Evaluation {
         confusion[truth][predicted] += 1;
 
         // A confidence of exactly 1.0 belongs in the top bin.
-        let bin = ((prediction.confidence * CALIBRATION_BINS as f64) as usize)
-            .min(CALIBRATION_BINS - 1);
+        let bin =
+            ((prediction.confidence * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
         bin_counts[bin] += 1;
         bin_confidence[bin] += prediction.confidence;
         if truth == predicted {
@@ -187,8 +187,8 @@ impl fmt::Display for Evaluation {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_fixture;
     use super::*;
-    use crate::sentiment::test_fixture;
 
     #[test]
     fn held_out_macro_f1_meets_the_floor() {

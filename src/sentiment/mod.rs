@@ -15,7 +15,7 @@ use std::fmt;
 
 pub use corpus::{parse_tsv, split, Example, CORPUS};
 pub use evaluation::{evaluate, CalibrationBin, ClassMetrics, Evaluation};
-pub use model::{Classifier, Prediction, TrainingConfig};
+pub use model::{Classifier, NegationMode, Prediction, TrainingConfig};
 pub use polarity::polarity;
 
 /// The save action Saveloops proposes for a cancellation reason.
@@ -118,6 +118,16 @@ pub(crate) fn test_fixture() -> &'static (Classifier, Vec<Example>, Vec<Example>
         let (train, held_out) = split(&examples);
         (Classifier::train(&train), train, held_out)
     })
+}
+
+/// The model the service serves: trained once per process from the embedded corpus's
+/// training split (the same model `saveloops sentiment eval` measures), then shared.
+pub fn shared_model() -> Result<std::sync::Arc<Classifier>, String> {
+    static MODEL: std::sync::OnceLock<Result<std::sync::Arc<Classifier>, String>> =
+        std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| Classifier::from_embedded_corpus().map(std::sync::Arc::new))
+        .clone()
 }
 
 #[cfg(test)]

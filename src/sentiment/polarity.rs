@@ -30,11 +30,15 @@ const PROFANITY_VALENCE: f64 = -3.4;
 pub fn polarity(text: &str) -> f64 {
     let tokens = tokenize(text);
     let lexicon = lexicon();
-    let but_position = tokens.iter().position(|t| t.lower == "but");
+    // "nothing but a headache" is not a contrast, only a real "but" is.
+    let but_position = tokens
+        .iter()
+        .enumerate()
+        .position(|(i, t)| t.lower == "but" && !(i > 0 && is_negator(&tokens[i - 1].lower)));
 
     let mut sum = 0.0;
     for (position, token) in tokens.iter().enumerate() {
-        let Some(mut valence) = word_valence(lexicon, &token.lower) else {
+        let Some(mut valence) = token_valence(lexicon, &tokens, position) else {
             if token.is_shouted && !is_acronym(&token.lower) {
                 sum += SHOUTED_WORD_PENALTY;
             }
@@ -43,9 +47,17 @@ pub fn polarity(text: &str) -> f64 {
         if token.is_shouted {
             valence *= CAPS_FACTOR;
         }
-        valence += booster_adjustment(&tokens[..position], valence);
-        if is_negated(&tokens[..position]) {
-            valence *= NEGATION_SCALAR;
+        let clause_start = tokens[..position]
+            .iter()
+            .rposition(|t| t.clause != token.clause)
+            .map_or(0, |i| i + 1);
+        let preceding = &tokens[clause_start..position];
+        valence += booster_adjustment(preceding, valence);
+        match negation(preceding) {
+            Negation::None => {}
+            Negation::Flip => valence *= NEGATION_SCALAR,
+            // "never been this annoyed" emphasises instead of negating.
+            Negation::Emphasis => valence *= 1.3,
         }
         // "I like it but it's buggy": the clause after "but" carries the point.
         if let Some(but) = but_position {
@@ -75,21 +87,72 @@ struct Token {
     lower: String,
     /// Written in capitals with at least two letters, e.g. "WORST".
     is_shouted: bool,
+    /// Index of the clause (text between punctuation marks): negation and
+    /// intensifiers do not reach across clauses.
+    clause: usize,
 }
 
-/// Words of letters, digits, apostrophes and '*' (for censored profanity).
+/// Words of letters, digits, apostrophes and '*' (for censored profanity),
+/// tagged with their clause number.
 fn tokenize(text: &str) -> Vec<Token> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '*'))
-        .map(|word| word.trim_matches(|c| c == '\'' || c == '’'))
-        .filter(|word| !word.is_empty())
-        .map(|word| {
-            let letters = word.chars().filter(|c| c.is_alphabetic()).count();
-            Token {
-                lower: word.to_lowercase().replace('’', "'"),
-                is_shouted: letters >= 2 && !word.chars().any(char::is_lowercase),
+    let mut tokens = Vec::new();
+    let mut clause = 0;
+    let mut word = String::new();
+    let flush = |word: &mut String, clause: usize, tokens: &mut Vec<Token>| {
+        let trimmed = word.trim_matches('\'');
+        if !trimmed.is_empty() {
+            let letters = trimmed.chars().filter(|c| c.is_alphabetic()).count();
+            tokens.push(Token {
+                lower: trimmed.to_lowercase(),
+                is_shouted: letters >= 2 && !trimmed.chars().any(char::is_lowercase),
+                clause,
+            });
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        match c {
+            c if c.is_alphanumeric() || c == '\'' || c == '*' => word.push(c),
+            '’' | '‘' => word.push('\''),
+            _ => {
+                flush(&mut word, clause, &mut tokens);
+                if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n') {
+                    clause += 1;
+                }
             }
-        })
-        .collect()
+        }
+    }
+    flush(&mut word, clause, &mut tokens);
+    tokens
+}
+
+/// Valence of the token at `position`, with a few idioms resolved from
+/// the neighbouring words.
+fn token_valence(
+    lexicon: &HashMap<&'static str, f64>,
+    tokens: &[Token],
+    position: usize,
+) -> Option<f64> {
+    let word = tokens[position].lower.as_str();
+    let previous = position
+        .checked_sub(1)
+        .map(|i| tokens[i].lower.as_str())
+        .unwrap_or("");
+    let next = tokens.get(position + 1).map_or("", |t| t.lower.as_str());
+    match (previous, word, next) {
+        // "closing for good" means permanently, not something good.
+        ("for", "good", _) => None,
+        ("fed", "up", _) | ("sick", "of", _) | ("had", "enough", _) => Some(-2.2),
+        (_, "fed", "up") | (_, "sick", "of") => None,
+        ("rip", "off", _) => Some(-2.6),
+        // "feels like", "like four tools": only "I/we (really) like" is liking.
+        (_, "like", _) => matches!(
+            previous,
+            "i" | "we" | "they" | "really" | "do" | "did" | "still"
+        )
+        .then_some(1.5),
+        _ => word_valence(lexicon, word),
+    }
 }
 
 fn word_valence(lexicon: &HashMap<&'static str, f64>, word: &str) -> Option<f64> {
@@ -121,24 +184,48 @@ fn is_profanity(word: &str) -> bool {
 
 fn is_acronym(word: &str) -> bool {
     const ACRONYMS: [&str; 32] = [
-        "api", "csv", "pdf", "sms", "crm", "sso", "us", "usa", "eu", "uk", "it", "hq", "roi",
-        "ui", "ux", "pos", "dns", "soc", "gdpr", "hipaa", "cfo", "ceo", "cto", "fca", "baa",
-        "ok", "ios", "ai", "seo", "saas", "dpo", "q1",
+        "api", "csv", "pdf", "sms", "crm", "sso", "us", "usa", "eu", "uk", "it", "hq", "roi", "ui",
+        "ux", "pos", "dns", "soc", "gdpr", "hipaa", "cfo", "ceo", "cto", "fca", "baa", "ok", "ios",
+        "ai", "seo", "saas", "dpo", "q1",
     ];
     ACRONYMS.contains(&word) || word.chars().any(|c| c.is_ascii_digit())
 }
 
-fn is_negated(preceding: &[Token]) -> bool {
+#[derive(Debug, PartialEq)]
+enum Negation {
+    None,
+    Flip,
+    Emphasis,
+}
+
+fn is_negator(word: &str) -> bool {
     const NEGATORS: [&str; 27] = [
         "not", "no", "never", "without", "nothing", "nobody", "none", "neither", "nor", "cannot",
         "hardly", "barely", "dont", "cant", "wont", "didnt", "doesnt", "isnt", "wasnt", "arent",
         "couldnt", "wouldnt", "shouldnt", "havent", "hasnt", "werent", "aint",
     ];
-    preceding
+    NEGATORS.contains(&word) || word.ends_with("n't")
+}
+
+/// Looks for a negator among the last few words of the same clause.
+fn negation(preceding: &[Token]) -> Negation {
+    let window_start = preceding.len().saturating_sub(NEGATION_WINDOW);
+    let Some(offset) = preceding[window_start..]
         .iter()
-        .rev()
-        .take(NEGATION_WINDOW)
-        .any(|t| NEGATORS.contains(&t.lower.as_str()) || t.lower.ends_with("n't"))
+        .rposition(|t| is_negator(&t.lower))
+    else {
+        return Negation::None;
+    };
+    let after: Vec<&str> = preceding[window_start + offset + 1..]
+        .iter()
+        .map(|t| t.lower.as_str())
+        .collect();
+    match after.as_slice() {
+        // "nothing but trouble" is all trouble.
+        ["but", ..] => Negation::None,
+        ["been", "this" | "so" | "more", ..] => Negation::Emphasis,
+        _ => Negation::Flip,
+    }
 }
 
 /// Intensifiers ("very", "so") push the word's valence away from zero,
@@ -230,6 +317,7 @@ const LEXICON_ENTRIES: &[(&str, f64)] = &[
     ("sucks", -2.6),
     ("suck", -2.4),
     ("sucky", -2.4),
+    ("sux", -2.4),
     ("useless", -2.4),
     ("pathetic", -2.7),
     ("scam", -3.0),
@@ -299,7 +387,7 @@ const LEXICON_ENTRIES: &[(&str, f64)] = &[
     ("ridiculously", -1.8),
     ("absurd", -2.0),
     ("nonsense", -2.2),
-    ("joke", -1.4),
+    ("joke", -1.8),
     ("laughable", -2.2),
     ("insulting", -2.6),
     ("insult", -2.4),
@@ -323,7 +411,7 @@ const LEXICON_ENTRIES: &[(&str, f64)] = &[
     ("destroyed", -2.5),
     ("wreck", -2.0),
     ("sick", -1.2),
-    ("fed", -0.8),
+    ("screw", -2.2),
     ("ugh", -1.8),
     ("argh", -2.0),
     ("smh", -1.6),
@@ -449,7 +537,6 @@ const LEXICON_ENTRIES: &[(&str, f64)] = &[
     ("love", 3.0),
     ("loved", 2.9),
     ("lovely", 2.6),
-    ("like", 1.0),
     ("liked", 1.6),
     ("great", 3.1),
     ("good", 1.9),
@@ -464,7 +551,7 @@ const LEXICON_ENTRIES: &[(&str, f64)] = &[
     ("outstanding", 3.0),
     ("perfect", 2.7),
     ("best", 3.2),
-    ("better", 1.9),
+    ("better", 1.0),
     ("fine", 0.8),
     ("ok", 0.9),
     ("okay", 0.9),
@@ -606,8 +693,21 @@ mod tests {
     }
 
     #[test]
+    fn idioms_are_resolved() {
+        assert_eq!(polarity("We're closing the shop for good."), 0.0);
+        assert!(polarity("It has been nothing but a headache.") < -0.3);
+        assert!(polarity("Never been this annoyed by software in my life.") < -0.5);
+        assert!(polarity("Never again. Total waste of money.") < -0.5);
+        assert!(polarity("Fed up.") < -0.5);
+        assert_eq!(polarity("It feels like a spreadsheet."), 0.0);
+        assert!(polarity("I really like the app") > 0.3);
+    }
+
+    #[test]
     fn the_clause_after_but_dominates() {
-        assert!(polarity("I love the design but it is slow and buggy") < polarity("I love the design"));
+        assert!(
+            polarity("I love the design but it is slow and buggy") < polarity("I love the design")
+        );
         assert!(polarity("it was a bit confusing but the team was great") > 0.0);
     }
 }

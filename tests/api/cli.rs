@@ -57,3 +57,29 @@ async fn org_create_prints_a_working_key_and_key_commands_manage_keys() {
     .await;
     assert_eq!(status, 401, "revoked before first use, so never cached");
 }
+
+#[test]
+fn sentiment_eval_reports_quality_on_the_held_out_split() {
+    let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+        .args(["sentiment", "eval"])
+        .env("SAVELOOPS_LOG__LEVEL", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success());
+    let report = String::from_utf8(output.stdout).unwrap();
+    for part in [
+        "Accuracy",
+        "Macro-F1",
+        "Confusion matrix",
+        "Calibration",
+        "held-out",
+    ] {
+        assert!(report.contains(part), "{part} missing from:\n{report}");
+    }
+    let macro_f1: f64 = report
+        .lines()
+        .find_map(|l| l.strip_prefix("Macro-F1:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a macro-F1 figure");
+    assert!(macro_f1 >= 0.85, "macro-F1 {macro_f1}");
+}

@@ -13,6 +13,7 @@ use base64::Engine;
 use saveloops::applications::OfferApplier;
 use saveloops::jobs::Workers;
 use saveloops::secrets::SecretBox;
+use saveloops::tickets::TicketCourier;
 
 /// Set to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the suite
 /// on PostgreSQL; each test then gets a database of its own.
@@ -27,6 +28,7 @@ pub struct TestApp {
     pub key: String,
     pub organization_id: i64,
     pub applier: Arc<OfferApplier>,
+    pub courier: Arc<TicketCourier>,
 }
 
 fn unique_name() -> String {
@@ -114,6 +116,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let db = app.db.clone();
         let applier = app.applier.clone();
+        let courier = app.courier.clone();
         actix_web::rt::spawn(app.run_until_stopped());
         let org = tenants::create_organization(&db, "Acme")
             .await
@@ -126,6 +129,7 @@ impl TestApp {
             key: org.api_key,
             organization_id: org.id,
             applier,
+            courier,
         }
     }
 
@@ -139,7 +143,7 @@ impl TestApp {
 
     /// A worker pool like `saveloops work` runs, to drive step by step.
     pub fn workers(&self) -> Workers {
-        Workers::new(&self.settings, self.applier.clone())
+        Workers::new(&self.settings, self.applier.clone(), self.courier.clone())
     }
 
     pub async fn apply_offer(&self, body: Value) -> Response {

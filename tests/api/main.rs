@@ -8,3 +8,4 @@ mod fake_stripe;
 mod helpers;
 mod http_errors;
 mod offers;
+mod sentiment;

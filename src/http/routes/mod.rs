@@ -4,6 +4,8 @@ pub mod cancel_flow;
 pub mod dunning;
 pub mod health;
 pub mod offers;
+pub mod sentiment;
+pub mod tickets;
 
 use actix_web::web;
 
@@ -25,6 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/intercept/applications/{id}",
                     web::get().to(applications::application),
                 )
+                .route("/intercept/sentiment", web::post().to(sentiment::sentiment))
+                .route("/tickets", web::get().to(tickets::list))
+                .route("/tickets/{id}", web::get().to(tickets::get))
+                .route("/tickets/{id}", web::patch().to(tickets::update))
                 .route("/dunning", web::post().to(dunning::dunning))
                 .route("/success-signal", web::post().to(dunning::success_signal))
                 .route("/offers", web::get().to(offers::list))

@@ -1,0 +1,164 @@
+//! SentimentAnalyzer: reads a cancellation reason, suggests the save action with matching
+//! offers, records the reason, and opens a ticket when a human is needed.
+use actix::prelude::*;
+use chrono::Utc;
+use entity::cancellation_reason;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use serde_json::Value;
+
+use super::dunning_tracker::{DunningTracker, Identify};
+use super::offer_selector::{OfferSelector, OffersOfTypes};
+use super::reason_classifier::{Classify, ReasonClassifier};
+use super::ticket_desk::{OpenTicket, TicketDesk};
+use super::{Failure, MAILBOX_CAPACITY};
+use crate::domain::{EndUserRef, OfferType};
+use crate::sentiment::SuggestedAction;
+
+pub struct SentimentAnalyzer {
+    db: DatabaseConnection,
+    classifier: Addr<ReasonClassifier>,
+    offers: Addr<OfferSelector>,
+    dunning: Addr<DunningTracker>,
+    tickets: Addr<TicketDesk>,
+}
+
+impl SentimentAnalyzer {
+    pub fn new(
+        db: DatabaseConnection,
+        classifier: Addr<ReasonClassifier>,
+        offers: Addr<OfferSelector>,
+        dunning: Addr<DunningTracker>,
+        tickets: Addr<TicketDesk>,
+    ) -> Self {
+        SentimentAnalyzer {
+            db,
+            classifier,
+            offers,
+            dunning,
+            tickets,
+        }
+    }
+}
+
+impl Actor for SentimentAnalyzer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+}
+
+/// The offer types that fit a suggested action.
+pub fn offer_types_for(action: SuggestedAction) -> Vec<OfferType> {
+    match action {
+        SuggestedAction::Discount => vec![OfferType::Discount, OfferType::Downgrade],
+        SuggestedAction::Pause => vec![OfferType::Pause],
+        SuggestedAction::SetupCall => vec![OfferType::Contact, OfferType::TrialExtension],
+        SuggestedAction::Support => vec![OfferType::Contact],
+        SuggestedAction::None => vec![],
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<SentimentAnswer, Failure>")]
+pub struct AnalyzeReason {
+    pub organization_id: i64,
+    pub reason: String,
+    pub who: Option<EndUserRef>,
+    pub target_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SentimentAnswer {
+    pub suggested_action: SuggestedAction,
+    pub confidence: f64,
+    pub category: String,
+    pub sentiment: f64,
+    pub offers: Vec<Value>,
+    pub ticket_id: Option<i64>,
+}
+
+impl Handler<AnalyzeReason> for SentimentAnalyzer {
+    type Result = ResponseFuture<Result<SentimentAnswer, Failure>>;
+
+    fn handle(&mut self, msg: AnalyzeReason, _: &mut Self::Context) -> Self::Result {
+        let reading = self.classifier.send(Classify(msg.reason.clone()));
+        let identify = msg.who.clone().map(|who| {
+            self.dunning.send(Identify {
+                organization_id: msg.organization_id,
+                who,
+            })
+        });
+        let offers = self.offers.clone();
+        let tickets = self.tickets.clone();
+        let db = self.db.clone();
+        Box::pin(async move {
+            let reading = reading
+                .await
+                .map_err(|e| anyhow::anyhow!("reason classifier unavailable: {e}"))?;
+            let action = reading.prediction.action;
+            let offers = offers
+                .send(OffersOfTypes {
+                    organization_id: msg.organization_id,
+                    types: offer_types_for(action),
+                    target_id: msg.target_id.clone(),
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("offer selector unavailable: {e}"))??;
+            let end_user_id = match identify {
+                Some(request) => Some(
+                    request
+                        .await
+                        .map_err(|e| anyhow::anyhow!("dunning tracker unavailable: {e}"))??
+                        .id,
+                ),
+                None => None,
+            };
+            let ticket_id = if action == SuggestedAction::Support {
+                Some(
+                    tickets
+                        .send(OpenTicket {
+                            organization_id: msg.organization_id,
+                            end_user_id,
+                            user_email: msg
+                                .who
+                                .as_ref()
+                                .and_then(|w| w.email.as_ref())
+                                .map(|e| e.as_str().to_owned()),
+                            target_id: msg.target_id.clone(),
+                            reason: msg.reason.clone(),
+                            category: reading.prediction.category.clone(),
+                            sentiment: reading.sentiment,
+                        })
+                        .await
+                        .map_err(|e| anyhow::anyhow!("ticket desk unavailable: {e}"))??,
+                )
+            } else {
+                None
+            };
+            cancellation_reason::ActiveModel {
+                organization_id: Set(msg.organization_id),
+                end_user_id: Set(end_user_id),
+                target_id: Set(msg.target_id),
+                reason: Set(msg.reason),
+                suggested_action: Set(action.as_str().to_owned()),
+                category: Set(reading.prediction.category.clone()),
+                confidence: Set(reading.prediction.confidence),
+                sentiment: Set(reading.sentiment),
+                ticket_id: Set(ticket_id),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await?;
+            Ok(SentimentAnswer {
+                suggested_action: action,
+                confidence: reading.prediction.confidence,
+                category: reading.prediction.category,
+                sentiment: reading.sentiment,
+                offers,
+                ticket_id,
+            })
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! TicketDesk: support tickets, opened from cancellation reasons and worked by support staff.
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+use entity::{organization, support_ticket};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde_json::{json, Value};
+
+use super::{Failure, MAILBOX_CAPACITY};
+use crate::tickets::{priority, ticket_json, TicketCourier};
+
+pub struct TicketDesk {
+    db: DatabaseConnection,
+    courier: Arc<TicketCourier>,
+}
+
+impl TicketDesk {
+    pub fn new(db: DatabaseConnection, courier: Arc<TicketCourier>) -> Self {
+        TicketDesk { db, courier }
+    }
+}
+
+impl Actor for TicketDesk {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+    }
+}
+
+/// Opens a ticket and queues its delivery to the organization's webhook.
+#[derive(Message)]
+#[rtype(result = "Result<i64, Failure>")]
+pub struct OpenTicket {
+    pub organization_id: i64,
+    pub end_user_id: Option<i64>,
+    pub user_email: Option<String>,
+    pub target_id: Option<String>,
+    pub reason: String,
+    pub category: String,
+    pub sentiment: f64,
+}
+
+impl Handler<OpenTicket> for TicketDesk {
+    type Result = ResponseFuture<Result<i64, Failure>>;
+
+    fn handle(&mut self, msg: OpenTicket, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let courier = self.courier.clone();
+        Box::pin(async move {
+            let has_webhook = organization::Entity::find_by_id(msg.organization_id)
+                .one(&db)
+                .await?
+                .is_some_and(|org| org.ticket_webhook_url.is_some());
+            let now = Utc::now();
+            let ticket = support_ticket::ActiveModel {
+                organization_id: Set(msg.organization_id),
+                end_user_id: Set(msg.end_user_id),
+                user_email: Set(msg.user_email),
+                target_id: Set(msg.target_id),
+                priority: Set(priority(msg.sentiment, &msg.category).to_owned()),
+                reason: Set(msg.reason),
+                category: Set(msg.category),
+                sentiment: Set(msg.sentiment),
+                status: Set("open".into()),
+                delivery_status: Set(if has_webhook { "pending" } else { "none" }.into()),
+                delivery_attempts: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await?;
+            if has_webhook {
+                // The ticket row is the ledger: if queueing fails, the reconciler queues it.
+                if let Err(e) = courier.schedule(ticket.id).await {
+                    tracing::error!(error = %format!("{e:#}"), ticket = ticket.id, "could not queue the ticket delivery");
+                }
+            }
+            Ok(ticket.id)
+        })
+    }
+}
+
+/// Support staff's view and edits.
+#[derive(Message)]
+#[rtype(result = "Result<Value, Failure>")]
+pub enum WorkTickets {
+    List {
+        organization_id: i64,
+        status: Option<String>,
+        page: u64,
+        per_page: u64,
+    },
+    Get {
+        organization_id: i64,
+        ticket_id: i64,
+    },
+    Update {
+        organization_id: i64,
+        ticket_id: i64,
+        status: Option<String>,
+        /// Some(None) clears it.
+        assignee: Option<Option<String>>,
+        note: Option<Option<String>>,
+    },
+}
+
+fn not_found(ticket_id: i64) -> Failure {
+    Failure::NotFound(format!("Ticket {ticket_id} not found."))
+}
+
+async fn find(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    ticket_id: i64,
+) -> Result<support_ticket::Model, Failure> {
+    support_ticket::Entity::find_by_id(ticket_id)
+        .filter(support_ticket::Column::OrganizationId.eq(organization_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| not_found(ticket_id))
+}
+
+impl Handler<WorkTickets> for TicketDesk {
+    type Result = ResponseFuture<Result<Value, Failure>>;
+
+    fn handle(&mut self, msg: WorkTickets, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            match msg {
+                WorkTickets::List {
+                    organization_id,
+                    status,
+                    page,
+                    per_page,
+                } => {
+                    let mut query = support_ticket::Entity::find()
+                        .filter(support_ticket::Column::OrganizationId.eq(organization_id));
+                    if let Some(status) = &status {
+                        query = query.filter(support_ticket::Column::Status.eq(status.clone()));
+                    }
+                    let paginator = query
+                        .order_by_desc(support_ticket::Column::Id)
+                        .paginate(&db, per_page);
+                    let total = paginator.num_items().await?;
+                    let tickets = paginator.fetch_page(page - 1).await?;
+                    Ok(json!({
+                        "data": tickets.iter().map(ticket_json).collect::<Vec<_>>(),
+                        "meta": {
+                            "page": page,
+                            "per_page": per_page,
+                            "total": total,
+                            "last_page": total.div_ceil(per_page).max(1),
+                        }
+                    }))
+                }
+                WorkTickets::Get {
+                    organization_id,
+                    ticket_id,
+                } => Ok(ticket_json(&find(&db, organization_id, ticket_id).await?)),
+                WorkTickets::Update {
+                    organization_id,
+                    ticket_id,
+                    status,
+                    assignee,
+                    note,
+                } => {
+                    let current = find(&db, organization_id, ticket_id).await?;
+                    let mut row: support_ticket::ActiveModel = current.into();
+                    if let Some(status) = status {
+                        row.status = Set(status);
+                    }
+                    if let Some(assignee) = assignee {
+                        row.assignee = Set(assignee);
+                    }
+                    if let Some(note) = note {
+                        row.note = Set(note);
+                    }
+                    row.updated_at = Set(Utc::now());
+                    Ok(ticket_json(&row.update(&db).await?))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! Reading a cancellation reason: the suggested save action, matching offers, and a ticket
+//! when a human is needed.
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::actors::sentiment_analyzer::AnalyzeReason;
+use crate::actors::Actors;
+use crate::domain::EndUserRef;
+use crate::http::errors::ApiError;
+use crate::http::extract::{JsonObject, Tenant};
+use crate::http::validation::Input;
+
+#[tracing::instrument(name = "sentiment", skip_all, fields(org = tenant.organization_id))]
+pub async fn sentiment(
+    tenant: Tenant,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let reason = input.string("reason", true, 2000);
+    let email = input.email("user_email", false);
+    let target_id = input.string("target_id", false, 255);
+    input.finish()?;
+    let reason = reason.expect("validated above");
+    let answer = actors
+        .sentiment
+        .send(AnalyzeReason {
+            organization_id: tenant.organization_id,
+            reason,
+            who: EndUserRef::new(email, None),
+            target_id,
+        })
+        .await??;
+    // Probabilities are rounded for display; the model's own values are kept in storage.
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    Ok(HttpResponse::Ok().json(json!({
+        "suggested_action": answer.suggested_action.as_str(),
+        "confidence": round(answer.confidence),
+        "offers": answer.offers,
+        "create_support_ticket": answer.ticket_id.is_some(),
+        "category": answer.category,
+        "sentiment": round(answer.sentiment),
+        "ticket_id": answer.ticket_id,
+    })))
+}
