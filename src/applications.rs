@@ -12,26 +12,18 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::{json, Value};
-use workers::{NewJob, Queue};
+use workers::Queue;
+
+use crate::ledger_jobs::LedgerJob;
 
 use crate::secrets::SecretBox;
 use crate::stripe::{apply_offer, OfferKind, OfferSpec, SecretKey, StripeClient};
 
-/// The job kind of an application retry.
-pub const APPLY_OFFER_JOB: &str = "apply_offer";
-
-pub fn job_id(application_id: i64) -> String {
-    format!("{APPLY_OFFER_JOB}:{application_id}")
-}
-
-/// The application a job id names, if it is an apply-offer job.
-pub fn application_of_job(job_id: &str) -> Option<i64> {
-    job_id
-        .strip_prefix(APPLY_OFFER_JOB)?
-        .strip_prefix(':')?
-        .parse()
-        .ok()
-}
+/// An application retry: job `apply_offer:<application id>`.
+pub const APPLY_OFFER: LedgerJob = LedgerJob {
+    kind: "apply_offer",
+    row_field: "application_id",
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -325,12 +317,7 @@ impl OfferApplier {
             .await
             .context("recording the next attempt time")?;
         self.queue
-            .enqueue(NewJob {
-                id: job_id(application_id),
-                kind: APPLY_OFFER_JOB.to_owned(),
-                payload: json!({ "application_id": application_id }),
-                run_at: at,
-            })
+            .enqueue(APPLY_OFFER.job(application_id, at))
             .await
             .context("queueing the application")?;
         Ok(())
@@ -376,27 +363,10 @@ impl OfferApplier {
             .all(&self.db)
             .await
             .context("listing unfinished applications")?;
-        let mut restored = 0;
-        for application in unfinished {
-            let added = self
-                .queue
-                .enqueue(NewJob {
-                    id: job_id(application.id),
-                    kind: APPLY_OFFER_JOB.to_owned(),
-                    payload: json!({ "application_id": application.id }),
-                    run_at: Utc::now(),
-                })
-                .await
-                .context("re-queueing an application")?;
-            if added {
-                tracing::warn!(
-                    application = application.id,
-                    "restored a job the queue had lost"
-                );
-                restored += 1;
-            }
-        }
-        Ok(restored)
+        APPLY_OFFER
+            .requeue(self.queue.as_ref(), unfinished.iter().map(|a| a.id))
+            .await
+            .context("re-queueing applications")
     }
 }
 

@@ -13,11 +13,11 @@ use workers::{
     WorkerPool,
 };
 
-use crate::applications::{Attempt, OfferApplier, Status, APPLY_OFFER_JOB};
+use crate::applications::{Attempt, OfferApplier, Status, APPLY_OFFER};
 use crate::config::{QueueBackend, Settings};
 use crate::secrets::SecretBox;
 use crate::stripe::StripeClient;
-use crate::tickets::{TicketCourier, DELIVER_TICKET_JOB};
+use crate::tickets::{TicketCourier, DELIVER_TICKET};
 
 /// The queue the configuration names.
 pub async fn connect_queue(
@@ -61,7 +61,7 @@ pub struct ApplyOfferJob {
 #[async_trait]
 impl JobHandler for ApplyOfferJob {
     async fn handle(&self, job: &Job) -> JobOutcome {
-        let Some(application_id) = job.payload["application_id"].as_i64() else {
+        let Some(application_id) = APPLY_OFFER.row_in(job) else {
             return JobOutcome::Fail(format!("job {} has no application_id", job.id));
         };
         match self.applier.attempt(application_id).await {
@@ -74,7 +74,7 @@ impl JobHandler for ApplyOfferJob {
     }
 
     async fn on_dead(&self, job: &Job, error: &str) {
-        if let Some(application_id) = job.payload["application_id"].as_i64() {
+        if let Some(application_id) = APPLY_OFFER.row_in(job) {
             if let Err(e) = self
                 .applier
                 .set_status(application_id, Status::Dead, Some(error))
@@ -103,12 +103,12 @@ impl Workers {
     ) -> Workers {
         let mut handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::new();
         handlers.insert(
-            APPLY_OFFER_JOB.to_owned(),
+            APPLY_OFFER.kind.to_owned(),
             Arc::new(ApplyOfferJob {
                 applier: applier.clone(),
             }),
         );
-        handlers.insert(DELIVER_TICKET_JOB.to_owned(), courier.clone());
+        handlers.insert(DELIVER_TICKET.kind.to_owned(), courier.clone());
         let pool = WorkerPool::new(
             applier.queue.clone(),
             RetryPolicy::new(settings.queue.retry.clone()),

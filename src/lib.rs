@@ -7,6 +7,7 @@ pub mod database;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod ledger_jobs;
 pub mod secrets;
 pub mod sentiment;
 pub mod startup;

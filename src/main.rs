@@ -195,12 +195,12 @@ async fn main() -> anyhow::Result<()> {
                     if !queue.revive(&id).await? {
                         anyhow::bail!("no dead job has the id {id}");
                     }
-                    if let Some(application) = applications::application_of_job(&id) {
+                    if let Some(application) = applications::APPLY_OFFER.row_of(&id) {
                         let applier = jobs::offer_applier(&settings, db, queue)?;
                         applier
                             .set_status(application, applications::Status::Retrying, None)
                             .await?;
-                    } else if let Some(ticket) = tickets::ticket_of_job(&id) {
+                    } else if let Some(ticket) = tickets::DELIVER_TICKET.row_of(&id) {
                         let secrets = SecretBox::load(&settings.security)?;
                         TicketCourier::new(db, secrets, queue)?
                             .set_delivery_status(ticket, "retrying", None)

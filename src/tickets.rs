@@ -12,27 +12,19 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use workers::{Job, JobHandler, JobOutcome, NewJob, Queue};
+use workers::{Job, JobHandler, JobOutcome, Queue};
+
+use crate::ledger_jobs::LedgerJob;
 
 use crate::secrets::SecretBox;
 
-/// The job kind of a ticket delivery.
-pub const DELIVER_TICKET_JOB: &str = "deliver_ticket";
+/// A ticket delivery: job `deliver_ticket:<ticket id>`.
+pub const DELIVER_TICKET: LedgerJob = LedgerJob {
+    kind: "deliver_ticket",
+    row_field: "ticket_id",
+};
 /// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`.
 pub const SIGNATURE_HEADER: &str = "Saveloops-Signature";
-
-pub fn job_id(ticket_id: i64) -> String {
-    format!("{DELIVER_TICKET_JOB}:{ticket_id}")
-}
-
-/// The ticket a job id names, if it is a delivery job.
-pub fn ticket_of_job(job_id: &str) -> Option<i64> {
-    job_id
-        .strip_prefix(DELIVER_TICKET_JOB)?
-        .strip_prefix(':')?
-        .parse()
-        .ok()
-}
 
 pub const STATUSES: [&str; 3] = ["open", "pending", "solved"];
 
@@ -145,12 +137,7 @@ impl TicketCourier {
     /// Queues the ticket's delivery now.
     pub async fn schedule(&self, ticket_id: i64) -> anyhow::Result<()> {
         self.queue
-            .enqueue(NewJob {
-                id: job_id(ticket_id),
-                kind: DELIVER_TICKET_JOB.to_owned(),
-                payload: json!({ "ticket_id": ticket_id }),
-                run_at: Utc::now(),
-            })
+            .enqueue(DELIVER_TICKET.job(ticket_id, Utc::now()))
             .await
             .context("queueing the ticket delivery")?;
         Ok(())
@@ -190,7 +177,7 @@ impl TicketCourier {
                 signature(&secret, Utc::now().timestamp(), &body),
             )
             .header("Saveloops-Event", "ticket.created")
-            .header("Saveloops-Delivery", job_id(ticket.id))
+            .header("Saveloops-Delivery", DELIVER_TICKET.job_id(ticket.id))
             .body(body)
             .send()
             .await;
@@ -273,21 +260,10 @@ impl TicketCourier {
             .all(&self.db)
             .await
             .context("listing undelivered tickets")?;
-        let mut restored = 0;
-        for ticket in unfinished {
-            let added = self
-                .queue
-                .enqueue(NewJob {
-                    id: job_id(ticket.id),
-                    kind: DELIVER_TICKET_JOB.to_owned(),
-                    payload: json!({ "ticket_id": ticket.id }),
-                    run_at: Utc::now(),
-                })
-                .await
-                .context("re-queueing a ticket delivery")?;
-            restored += usize::from(added);
-        }
-        Ok(restored)
+        DELIVER_TICKET
+            .requeue(self.queue.as_ref(), unfinished.iter().map(|t| t.id))
+            .await
+            .context("re-queueing ticket deliveries")
     }
 }
 
@@ -305,7 +281,7 @@ fn without_url(error: &reqwest::Error) -> String {
 #[async_trait]
 impl JobHandler for TicketCourier {
     async fn handle(&self, job: &Job) -> JobOutcome {
-        let Some(ticket_id) = job.payload["ticket_id"].as_i64() else {
+        let Some(ticket_id) = DELIVER_TICKET.row_in(job) else {
             return JobOutcome::Fail(format!("job {} has no ticket_id", job.id));
         };
         let delivery = match self.deliver(ticket_id).await {
@@ -325,7 +301,7 @@ impl JobHandler for TicketCourier {
     }
 
     async fn on_dead(&self, job: &Job, error: &str) {
-        if let Some(ticket_id) = job.payload["ticket_id"].as_i64() {
+        if let Some(ticket_id) = DELIVER_TICKET.row_in(job) {
             if let Err(e) = self
                 .set_delivery_status(ticket_id, "dead", Some(error))
                 .await
