@@ -17,7 +17,9 @@ use workers::Queue;
 use crate::ledger_jobs::LedgerJob;
 
 use crate::secrets::SecretBox;
-use crate::stripe::{apply_offer, OfferKind, OfferSpec, SecretKey, StripeClient};
+use crate::stripe::{
+    prepare_change, send_change, ApplyError, OfferKind, OfferSpec, SecretKey, StripeClient,
+};
 
 /// An application retry: job `apply_offer:<application id>`.
 pub const APPLY_OFFER: LedgerJob = LedgerJob {
@@ -192,11 +194,45 @@ impl OfferApplier {
             value: offer.value,
             config: serde_json::from_str(&offer.config).unwrap_or_else(|_| json!({})),
         };
-        let applied = apply_offer(
+        let form = match application
+            .planned_change
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Vec<(String, String)>>(json).ok())
+        {
+            Some(form) => form,
+            None => {
+                let prepared = prepare_change(
+                    &self.stripe,
+                    &key,
+                    &spec,
+                    &application.stripe_subscription_id,
+                    &application.idempotency_key,
+                    application.created_at,
+                )
+                .await;
+                let form = match prepared {
+                    Ok(form) => form,
+                    Err(e) => return Ok(stripe_failure(e)),
+                };
+                // Stored before it is sent: every later attempt sends these very
+                // parameters, which Stripe's idempotency requires.
+                offer_application::Entity::update_many()
+                    .col_expr(
+                        offer_application::Column::PlannedChange,
+                        Expr::value(Some(serde_json::to_string(&form)?)),
+                    )
+                    .filter(offer_application::Column::Id.eq(application.id))
+                    .exec(&self.db)
+                    .await
+                    .context("storing the planned change")?;
+                form
+            }
+        };
+        let applied = send_change(
             &self.stripe,
             &key,
-            &spec,
             &application.stripe_subscription_id,
+            &form,
             &application.idempotency_key,
             application.created_at,
             self.idempotency_window,
@@ -204,16 +240,7 @@ impl OfferApplier {
         .await;
         Ok(match applied {
             Ok(_) => Attempt::Applied,
-            Err(e) if e.is_transient() => Attempt::Transient {
-                error: e.to_string(),
-            },
-            Err(e) => Attempt::Permanent {
-                error: e.to_string(),
-                stripe_error: match &e {
-                    crate::stripe::ApplyError::Stripe(s) => s.api_error_json(),
-                    crate::stripe::ApplyError::NoStripeAction(_) => None,
-                },
-            },
+            Err(e) => stripe_failure(e),
         })
     }
 
@@ -367,6 +394,22 @@ impl OfferApplier {
             .requeue(self.queue.as_ref(), unfinished.iter().map(|a| a.id))
             .await
             .context("re-queueing applications")
+    }
+}
+
+/// A failed Stripe step as an attempt's outcome.
+fn stripe_failure(error: ApplyError) -> Attempt {
+    if error.is_transient() {
+        return Attempt::Transient {
+            error: error.to_string(),
+        };
+    }
+    Attempt::Permanent {
+        stripe_error: match &error {
+            ApplyError::Stripe(s) => s.api_error_json(),
+            ApplyError::NoStripeAction(_) => None,
+        },
+        error: error.to_string(),
     }
 }
 

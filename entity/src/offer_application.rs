@@ -21,6 +21,9 @@ pub struct Model {
     /// Stripe's error object of the last failure (JSON), for debug output.
     pub last_stripe_error: Option<String>,
     pub mrr_e4: Option<i64>,
+    /// The exact Stripe parameters planned at the first attempt (JSON pairs), stored
+    /// before they are first sent so that every attempt sends the same request.
+    pub planned_change: Option<String>,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub applied_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

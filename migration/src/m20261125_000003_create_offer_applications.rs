@@ -24,6 +24,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(OfferApplications::LastError))
                     .col(text_null(OfferApplications::LastStripeError))
                     .col(big_integer_null(OfferApplications::MrrE4))
+                    .col(text_null(OfferApplications::PlannedChange))
                     .col(timestamp_with_time_zone_null(
                         OfferApplications::NextAttemptAt,
                     ))
@@ -118,6 +119,7 @@ enum OfferApplications {
     LastError,
     LastStripeError,
     MrrE4,
+    PlannedChange,
     NextAttemptAt,
     AppliedAt,
     CreatedAt,

@@ -14,6 +14,6 @@ pub use client::{
 };
 pub use error::{ApiErrorBody, StripeError, TransportKind};
 pub use offer_change::{
-    already_applied, apply_offer, plan_change, AppliedChange, ApplyError, ChangePlan,
-    NoStripeAction, OfferKind, OfferSpec, PauseBehavior, PendingChange,
+    change_visible, plan_change, prepare_change, send_change, AppliedChange, ApplyError,
+    ChangePlan, NoStripeAction, OfferKind, OfferSpec, PauseBehavior, PendingChange,
 };

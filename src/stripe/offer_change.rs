@@ -1,29 +1,26 @@
 //! Turning an accepted retention offer into a change of a Stripe subscription.
 //!
 //! The planning functions are pure (no I/O, time passed in) so every rule is
-//! unit-testable; [`apply_offer`] is the one async function that performs the
-//! plan with a [`StripeClient`].
+//! unit-testable; [`prepare_change`] and [`send_change`] are the async steps
+//! that perform a plan with a [`StripeClient`].
 //!
 //! # Idempotency across attempts
 //!
-//! A job may be attempted many times with the same idempotency key. Stripe
-//! replays a stored response only when the parameters are *identical*, and a
-//! key reused with different parameters gets a 400 `idempotency_error`. So:
+//! An application may be attempted many times with the same idempotency key.
+//! Stripe replays a stored response only when the parameters are *identical*,
+//! and a key reused with different parameters gets a 400 `idempotency_error`.
+//! So the caller prepares the form once, stores it with the application, and
+//! every attempt sends exactly that form: time-derived values (`resumes_at`,
+//! `trial_end`) and values read from the subscription (its item, its current
+//! trial end) never change between attempts.
 //!
-//! * `now` passed to [`plan_change`] / [`apply_offer`] must be the **job's
-//!   creation time**, the same on every attempt. Time-derived values
-//!   (`pause_collection[resumes_at]`, `trial_end`) are then identical too.
-//! * Every subscription update also writes `metadata[saveloops_last_change]`
-//!   = the idempotency key ([`CHANGE_MARKER`]). That marker is set atomically
-//!   with the change, so reading it back proves the job's change landed. This
-//!   is what makes trial extensions safe: their `trial_end` depends on the
-//!   subscription read before the update, which a landed earlier attempt has
-//!   already moved; the marker lets a retry notice that instead of extending
-//!   twice.
-//! * When an attempt happens more than `idempotency_window` (by default
-//!   [`IDEMPOTENCY_WINDOW_HOURS`]) after
-//!   `now` (Stripe keeps keys ~24 h), [`apply_offer`] reads the subscription
-//!   first and skips the update if [`already_applied`] says it landed.
+//! Past Stripe's idempotency window (keys are kept about 24 hours),
+//! [`send_change`] reads the subscription first and skips the update when
+//! [`change_visible`] says the stored form is already in effect.
+//!
+//! Only the parameters Stripe documents for each change are sent — no
+//! metadata, no expansions in request bodies — so a strict server that rejects
+//! unknown parameters accepts every request.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -37,13 +34,6 @@ use super::client::{
     StripeClient, Subscription,
 };
 use super::error::StripeError;
-
-/// Metadata key every Saveloops subscription update sets to its idempotency
-/// key (see the module docs).
-pub const CHANGE_MARKER: &str = "saveloops_last_change";
-
-/// Stripe keeps idempotency keys for about 24 hours; one hour of margin.
-pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 23;
 
 /// Stripe rejects a `trial_end` more than this far in the future.
 pub const MAX_TRIAL_DAYS: u32 = 730;
@@ -254,25 +244,13 @@ pub fn coupon_for(spec: &OfferSpec) -> Result<CouponParams, NoStripeAction> {
         ));
     }
     let duration = coupon_duration(spec)?;
-    let pct = format_percent(percent);
-    let name = match duration {
-        CouponDuration::Once => format!("Saveloops {pct}% off once"),
-        CouponDuration::Forever => format!("Saveloops {pct}% off forever"),
-        CouponDuration::Repeating { duration_in_months } => {
-            format!("Saveloops {pct}% off for {duration_in_months} months")
-        }
-    };
-    let metadata = BTreeMap::from([
-        ("saveloops_offer_id".to_string(), spec.offer_id.to_string()),
-        ("saveloops_org_id".to_string(), spec.org_id.to_string()),
-    ]);
     Ok(CouponParams {
         id: coupon_id(spec.org_id, spec.offer_id, percent, duration),
         percent_off: percent,
         duration,
-        // Stripe caps coupon names at 40 characters.
-        name: Some(name.chars().take(40).collect()),
-        metadata,
+        // Only the parameters the change needs: id, percent_off, duration(_in_months).
+        name: None,
+        metadata: BTreeMap::new(),
     })
 }
 
@@ -346,46 +324,35 @@ pub fn downgrade_form(item_id: &str, price_id: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Appends `metadata[saveloops_last_change]=<idempotency_key>`.
-pub fn with_marker(
-    mut form: Vec<(String, String)>,
-    idempotency_key: &str,
-) -> Vec<(String, String)> {
-    form.push((
-        format!("metadata[{CHANGE_MARKER}]"),
-        idempotency_key.to_string(),
-    ));
-    form
-}
-
-/// Does `sub` already reflect this job's change? Used when Stripe's replay
-/// cannot be relied on (key older than ~24 h, or reused with other params).
+/// Does `sub` already show every parameter of `form`? Used when Stripe's
+/// replay cannot be relied on (a retry older than the idempotency window, or a
+/// key that Stripe says was used with other parameters). The form is the one
+/// planned for the application and stored before it was first sent, so this
+/// compares against exactly what was asked for:
 ///
-/// * any kind: the marker equals `idempotency_key` (exact proof);
-/// * discount: the offer's coupon is among the subscription's discounts;
-/// * pause: collection is paused with the offer's behavior;
-/// * downgrade: the first item already has the target price;
-/// * trial_extension: only the marker — "trial_end ≥ target" cannot tell an
-///   extended trial from one that was already long, and the target itself
-///   depends on the pre-change trial_end, which a landed update overwrote.
+/// * `discounts[0][coupon]`: the coupon is among the subscription's discounts;
+/// * `pause_collection[behavior]` / `[resumes_at]`: collection is paused so;
+/// * `trial_end`: the trial ends then;
+/// * `items[0][price]`: the first item has that price;
 ///
-/// A misconfigured offer is never "applied".
-pub fn already_applied(spec: &OfferSpec, sub: &Subscription, idempotency_key: &str) -> bool {
-    if sub.metadata.get(CHANGE_MARKER).map(String::as_str) == Some(idempotency_key) {
-        return true;
-    }
-    match spec.kind {
-        OfferKind::Discount => coupon_for(spec).is_ok_and(|c| sub.has_coupon(&c.id)),
-        OfferKind::Pause => match (pause_behavior(spec), &sub.pause_collection) {
-            (Ok(b), Some(p)) => p.behavior == b.as_str(),
-            _ => false,
-        },
-        OfferKind::Downgrade => match (downgrade_price(spec), sub.first_item()) {
-            (Ok(price), Some(item)) => item.price_id == price,
-            _ => false,
-        },
-        OfferKind::TrialExtension | OfferKind::Contact | OfferKind::Custom => false,
-    }
+/// other parameters (`items[0][id]`, `proration_behavior`) leave no trace to
+/// compare and are ignored. An empty form is never "visible".
+pub fn change_visible(form: &[(String, String)], sub: &Subscription) -> bool {
+    !form.is_empty()
+        && form.iter().all(|(name, value)| match name.as_str() {
+            "discounts[0][coupon]" => sub.has_coupon(value),
+            "pause_collection[behavior]" => sub
+                .pause_collection
+                .as_ref()
+                .is_some_and(|p| &p.behavior == value),
+            "pause_collection[resumes_at]" => sub
+                .pause_collection
+                .as_ref()
+                .is_some_and(|p| p.resumes_at.map(|t| t.to_string()).as_ref() == Some(value)),
+            "trial_end" => sub.trial_end.map(|t| t.to_string()).as_ref() == Some(value),
+            "items[0][price]" => sub.first_item().is_some_and(|i| &i.price_id == value),
+            _ => true,
+        })
 }
 
 fn invalid(spec: &OfferSpec, reason: impl Into<String>) -> NoStripeAction {
@@ -469,16 +436,13 @@ fn downgrade_price(spec: &OfferSpec) -> Result<String, NoStripeAction> {
     }
 }
 
-/// The outcome of [`apply_offer`].
+/// The outcome of [`send_change`].
 #[derive(Debug, Clone)]
 pub struct AppliedChange {
-    pub kind: OfferKind,
     /// The subscription after the change (or as found, if already applied).
     pub subscription: Subscription,
     /// The update parameters sent (empty when skipped as already applied).
     pub form: Vec<(String, String)>,
-    /// The coupon attached (discount offers).
-    pub coupon_id: Option<String>,
     /// Stripe answered the update with `Idempotent-Replayed: true`: an earlier
     /// attempt had applied it.
     pub replayed: bool,
@@ -486,7 +450,18 @@ pub struct AppliedChange {
     pub already_applied: bool,
 }
 
-/// Why [`apply_offer`] failed.
+impl AppliedChange {
+    fn found(subscription: Subscription) -> AppliedChange {
+        AppliedChange {
+            subscription,
+            form: Vec::new(),
+            replayed: false,
+            already_applied: true,
+        }
+    }
+}
+
+/// Why preparing or sending a change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// The offer has no Stripe action or is misconfigured. Permanent.
@@ -507,111 +482,87 @@ impl ApplyError {
     }
 }
 
-/// Applies an accepted offer to a subscription.
+/// Works out the subscription update for an offer, doing the Stripe reads and
+/// writes it depends on: a discount creates (or reuses) its coupon; a trial
+/// extension or downgrade reads the subscription. The caller stores the
+/// returned form before sending it with [`send_change`], so every later
+/// attempt sends the very same parameters under the same idempotency key.
 ///
-/// * `idempotency_key`: the job's key, reused on every attempt (≤ 255 chars;
-///   ≤ 248 for discounts, whose coupon creation uses `{key}-coupon`).
-/// * `now`: the job's **creation** time, identical on every attempt (see the
-///   module docs); the current time is only used to notice that the job is
-///   older than Stripe's idempotency window.
-///
-/// Calls: discount → `POST /v1/coupons` (reusing the coupon on
-/// `resource_already_exists`) then `POST /v1/subscriptions/{id}`; pause →
-/// the update only; trial_extension and downgrade → `GET` then update. When
-/// the job is past the idempotency window every kind reads the subscription
-/// first and skips the update if [`already_applied`].
+/// * `idempotency_key`: the application's key (≤ 248 chars for discounts,
+///   whose coupon creation uses `{key}-coupon`).
+/// * `now`: the application's creation time.
 #[tracing::instrument(
-    name = "stripe.apply_offer",
+    name = "stripe.prepare_change",
     skip(client, key, spec),
-    fields(
-        offer_id = spec.offer_id,
-        org_id = spec.org_id,
-        kind = %spec.kind,
-        subscription_id = %subscription_id,
-        idempotency_key = %idempotency_key,
-    )
+    fields(offer_id = spec.offer_id, org_id = spec.org_id, kind = %spec.kind, subscription_id = %subscription_id)
 )]
-pub async fn apply_offer(
+pub async fn prepare_change(
     client: &StripeClient,
     key: &SecretKey,
     spec: &OfferSpec,
     subscription_id: &str,
     idempotency_key: &str,
     now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, ApplyError> {
+    validate_idempotency_key(idempotency_key)?;
+    Ok(match plan_change(spec, now)? {
+        ChangePlan::Discount { coupon } => {
+            discount_form(&ensure_coupon(client, key, &coupon, idempotency_key).await?)
+        }
+        ChangePlan::Update { form } => form,
+        ChangePlan::NeedsSubscription(pending) => {
+            let sub = client.get_subscription(key, subscription_id).await?;
+            pending.resolve(&sub, now)?
+        }
+    })
+}
+
+/// Sends a planned change. Past Stripe's idempotency window (measured from
+/// `created_at`, the application's creation) it first reads the subscription
+/// and skips the update when the change is already there; a key Stripe says
+/// was used with other parameters is settled the same way.
+#[tracing::instrument(
+    name = "stripe.send_change",
+    skip(client, key, form),
+    fields(subscription_id = %subscription_id, idempotency_key = %idempotency_key)
+)]
+pub async fn send_change(
+    client: &StripeClient,
+    key: &SecretKey,
+    subscription_id: &str,
+    form: &[(String, String)],
+    idempotency_key: &str,
+    created_at: DateTime<Utc>,
     idempotency_window: TimeDelta,
 ) -> Result<AppliedChange, ApplyError> {
     validate_idempotency_key(idempotency_key)?;
-    let plan = plan_change(spec, now)?;
-
-    let stale = Utc::now().signed_duration_since(now) > idempotency_window;
-    let mut current = None;
-    if stale || matches!(plan, ChangePlan::NeedsSubscription(_)) {
+    if Utc::now().signed_duration_since(created_at) > idempotency_window {
         let sub = client.get_subscription(key, subscription_id).await?;
-        if already_applied(spec, &sub, idempotency_key) {
-            tracing::info!(
-                stale,
-                "offer already applied to the subscription; skipping update"
-            );
-            return Ok(skipped(spec, sub));
+        if change_visible(form, &sub) {
+            tracing::info!("change already on the subscription; skipping the update");
+            return Ok(AppliedChange::found(sub));
         }
-        current = Some(sub);
     }
-
-    let (form, coupon_id) = match plan {
-        ChangePlan::Discount { coupon } => {
-            let id = ensure_coupon(client, key, &coupon, idempotency_key).await?;
-            (discount_form(&id), Some(id))
-        }
-        ChangePlan::Update { form } => (form, None),
-        ChangePlan::NeedsSubscription(pending) => {
-            let sub = match current.take() {
-                Some(sub) => sub,
-                None => client.get_subscription(key, subscription_id).await?,
-            };
-            (pending.resolve(&sub, now)?, None)
-        }
-    };
-    let form = with_marker(form, idempotency_key);
-
     match client
-        .update_subscription_with_meta(key, subscription_id, &form, idempotency_key)
+        .update_subscription_with_meta(key, subscription_id, form, idempotency_key)
         .await
     {
         Ok((subscription, meta)) => Ok(AppliedChange {
-            kind: spec.kind,
             subscription,
-            form,
-            coupon_id,
+            form: form.to_vec(),
             replayed: meta.replayed,
             already_applied: false,
         }),
         Err(e) if e.is_idempotency_error() => {
-            // The key was used before with other parameters (e.g. a caller
-            // passed a different `now`). If that earlier attempt did the job,
-            // it is done; otherwise the error stands.
             let sub = client.get_subscription(key, subscription_id).await?;
-            if already_applied(spec, &sub, idempotency_key) {
+            if change_visible(form, &sub) {
                 tracing::warn!("idempotency key reused with other parameters, but the change is already applied");
-                Ok(skipped(spec, sub))
+                Ok(AppliedChange::found(sub))
             } else {
                 Err(e.into())
             }
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-fn skipped(spec: &OfferSpec, subscription: Subscription) -> AppliedChange {
-    AppliedChange {
-        kind: spec.kind,
-        coupon_id: coupon_for(spec)
-            .ok()
-            .map(|c| c.id)
-            .filter(|_| spec.kind == OfferKind::Discount),
-        subscription,
-        form: Vec::new(),
-        replayed: false,
-        already_applied: true,
     }
 }
 
@@ -696,10 +647,7 @@ mod tests {
                 duration_in_months: 3
             }
         );
-        assert_eq!(
-            coupon.name.as_deref(),
-            Some("Saveloops 20% off for 3 months")
-        );
+        assert_eq!(coupon.name, None);
         // Same inputs, same id: retries and other customers share the coupon.
         assert_eq!(coupon_for(&s).unwrap(), coupon);
         assert_eq!(
@@ -889,63 +837,65 @@ mod tests {
     }
 
     #[test]
-    fn marker_is_appended() {
-        let f = with_marker(discount_form("c"), "job-1");
-        assert_eq!(
-            f.last().unwrap(),
-            &(
-                "metadata[saveloops_last_change]".to_string(),
-                "job-1".to_string()
-            )
+    fn change_visible_compares_the_planned_form_with_the_subscription() {
+        let with_coupon = sub(json!({"id": "sub_1", "discounts": [
+            {"id": "di_1", "object": "discount", "coupon": {"id": "c_20"}}
+        ]}));
+        let bare = sub(json!({"id": "sub_1", "discounts": ["di_1"]}));
+        assert!(change_visible(&discount_form("c_20"), &with_coupon));
+        assert!(!change_visible(&discount_form("c_20"), &bare));
+
+        let paused = sub(
+            json!({"id": "sub_1", "pause_collection": {"behavior": "void", "resumes_at": 100}}),
+        );
+        assert!(change_visible(
+            &pause_form(PauseBehavior::Void, 100),
+            &paused
+        ));
+        assert!(!change_visible(
+            &pause_form(PauseBehavior::Void, 200),
+            &paused
+        ));
+        assert!(!change_visible(
+            &pause_form(PauseBehavior::KeepAsDraft, 100),
+            &paused
+        ));
+        assert!(!change_visible(
+            &pause_form(PauseBehavior::Void, 100),
+            &bare
+        ));
+
+        let trial = sub(json!({"id": "sub_1", "trial_end": 5000}));
+        assert!(change_visible(&trial_extension_form(5000), &trial));
+        assert!(!change_visible(&trial_extension_form(6000), &trial));
+
+        let on = |p: &str| {
+            sub(json!({"id": "sub_1", "items": {"data": [{"id": "si_1", "price": {"id": p}}]}}))
+        };
+        assert!(change_visible(
+            &downgrade_form("si_1", "price_basic"),
+            &on("price_basic")
+        ));
+        assert!(!change_visible(
+            &downgrade_form("si_1", "price_basic"),
+            &on("price_pro")
+        ));
+
+        assert!(
+            !change_visible(&[], &with_coupon),
+            "an empty form proves nothing"
         );
     }
 
     #[test]
-    fn already_applied_rules() {
-        let disc = spec(OfferKind::Discount, 20.0, json!({"duration": "once"}));
-        let with_coupon = sub(json!({"id": "sub_1", "discounts": [
-            {"id": "di_1", "object": "discount", "coupon": {"id": "saveloops_o7_offer42_20pct_once"}}
-        ]}));
-        let bare = sub(json!({"id": "sub_1", "discounts": ["di_1"]}));
-        assert!(already_applied(&disc, &with_coupon, "k"));
-        assert!(!already_applied(&disc, &bare, "k"));
-
-        let pause = spec(
-            OfferKind::Pause,
-            1.0,
-            json!({"behavior": "mark_uncollectible"}),
-        );
-        let paused = |b: &str| {
-            sub(json!({"id": "sub_1", "pause_collection": {"behavior": b, "resumes_at": 1}}))
-        };
-        assert!(already_applied(&pause, &paused("mark_uncollectible"), "k"));
-        assert!(!already_applied(&pause, &paused("void"), "k"));
-        assert!(!already_applied(&pause, &bare, "k"));
-
-        let down = spec(
-            OfferKind::Downgrade,
-            0.0,
-            json!({"price_id": "price_basic"}),
-        );
-        let on = |p: &str| {
-            sub(json!({"id": "sub_1", "items": {"data": [{"id": "si_1", "price": {"id": p}}]}}))
-        };
-        assert!(already_applied(&down, &on("price_basic"), "k"));
-        assert!(!already_applied(&down, &on("price_pro"), "k"));
-
-        let trial = spec(OfferKind::TrialExtension, 7.0, json!({}));
-        let long_trial = sub(json!({"id": "sub_1", "trial_end": 4_000_000_000i64}));
-        assert!(!already_applied(&trial, &long_trial, "k"));
-        let marked = sub(json!({"id": "sub_1", "metadata": {"saveloops_last_change": "k"}}));
-        assert!(already_applied(&trial, &marked, "k"));
-        assert!(!already_applied(&trial, &marked, "other"));
-
-        let bad = spec(OfferKind::Discount, 0.0, json!({}));
-        assert!(!already_applied(&bad, &with_coupon, "k"));
-        assert!(!already_applied(
-            &spec(OfferKind::Contact, 0.0, json!({})),
-            &bare,
-            "k"
-        ));
+    fn coupons_carry_only_documented_parameters() {
+        let s = spec(OfferKind::Discount, 20.0, json!({"duration": "once"}));
+        let names: Vec<String> = coupon_for(&s)
+            .unwrap()
+            .to_form()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names, ["id", "percent_off", "duration"]);
     }
 }

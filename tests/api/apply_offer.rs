@@ -33,6 +33,11 @@ async fn saves(app: &TestApp) -> u64 {
         .unwrap()
 }
 
+fn sorted(mut names: Vec<&str>) -> Vec<&str> {
+    names.sort_unstable();
+    names
+}
+
 fn apply_body(offer: i64) -> Value {
     json!({"offer_id": offer, "stripe_subscription_id": "sub_1",
            "user_email": "user@example.com", "mrr_value": 29})
@@ -140,6 +145,10 @@ async fn pause_trial_extension_and_downgrade_send_what_stripe_documents() {
     );
     assert_eq!(update.param("proration_behavior"), Some("none"));
     assert_eq!(
+        sorted(update.param_names()),
+        ["proration_behavior", "trial_end"]
+    );
+    assert_eq!(
         stripe
             .requests_to("GET", "/v1/subscriptions/sub_trial")
             .len(),
@@ -160,6 +169,10 @@ async fn pause_trial_extension_and_downgrade_send_what_stripe_documents() {
         .unwrap();
     assert_eq!(update.param("items[0][id]"), Some("si_d"));
     assert_eq!(update.param("items[0][price]"), Some("price_basic"));
+    assert_eq!(
+        sorted(update.param_names()),
+        ["items[0][id]", "items[0][price]"]
+    );
     assert_eq!(
         stripe.subscription("sub_down")["items"]["data"][0]["price"]["id"],
         "price_basic"
