@@ -83,6 +83,8 @@ pub struct NewApplication {
     pub end_user_id: Option<i64>,
     pub stripe_subscription_id: String,
     pub mrr_e4: Option<i64>,
+    /// The experiment arm credited with the application and its save.
+    pub exposure: Option<crate::experiments::Exposure>,
 }
 
 impl OfferApplier {
@@ -124,6 +126,8 @@ impl OfferApplier {
             status: Set(Status::Pending.as_str().to_owned()),
             attempts: Set(0),
             mrr_e4: Set(application.mrr_e4),
+            experiment_id: Set(application.exposure.as_ref().map(|e| e.experiment_id)),
+            experiment_arm: Set(application.exposure.map(|e| e.arm)),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -322,6 +326,8 @@ impl OfferApplier {
                 status: Set("saved".to_owned()),
                 mrr_e4: Set(application.mrr_e4),
                 source: Set("apply_offer".to_owned()),
+                experiment_id: Set(application.experiment_id),
+                experiment_arm: Set(application.experiment_arm.clone()),
                 created_at: Set(now),
                 ..Default::default()
             }

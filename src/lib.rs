@@ -5,6 +5,8 @@ pub mod applications;
 pub mod config;
 pub mod database;
 pub mod domain;
+pub mod eligibility;
+pub mod experiments;
 pub mod http;
 pub mod jobs;
 pub mod ledger_jobs;

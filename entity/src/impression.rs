@@ -13,6 +13,9 @@ pub struct Model {
     pub mrr_e4: Option<i64>,
     /// JSON array of the offer ids shown, in order.
     pub offer_ids: String,
+    /// The experiment and arm this row is attributed to, if any.
+    pub experiment_id: Option<i64>,
+    pub experiment_arm: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -22,6 +22,13 @@ pub struct Model {
     pub max_mrr_e4: Option<i64>,
     pub priority: i32,
     pub active: bool,
+    /// Eligibility rules; None means the organization's default (see OrganizationSetting).
+    pub cooldown_days: Option<i32>,
+    pub type_cooldown_days: Option<i32>,
+    /// Total acceptances allowed; None is unlimited.
+    pub max_redemptions: Option<i32>,
+    pub max_redemptions_per_user: Option<i32>,
+    pub requires_subscription: Option<bool>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

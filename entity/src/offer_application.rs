@@ -26,6 +26,9 @@ pub struct Model {
     pub planned_change: Option<String>,
     pub next_attempt_at: Option<DateTimeUtc>,
     pub applied_at: Option<DateTimeUtc>,
+    /// The experiment and arm this row is attributed to, if any.
+    pub experiment_id: Option<i64>,
+    pub experiment_arm: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

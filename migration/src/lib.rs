@@ -6,6 +6,9 @@ pub mod m20261125_000003_create_offer_applications;
 pub mod m20261125_000004_create_support_tickets;
 // Job queue tables, owned by the workers crate (public so its tests can apply it).
 pub mod m20261125_000100_create_queue_jobs;
+// Offer eligibility and experiments.
+pub mod m20261125_000200_create_experiments;
+pub mod m20261125_000201_add_eligibility_and_attribution;
 
 pub struct Migrator;
 
@@ -18,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_offer_applications::Migration),
             Box::new(m20261125_000004_create_support_tickets::Migration),
             Box::new(m20261125_000100_create_queue_jobs::Migration),
+            Box::new(m20261125_000200_create_experiments::Migration),
+            Box::new(m20261125_000201_add_eligibility_and_attribution::Migration),
         ]
     }
 }

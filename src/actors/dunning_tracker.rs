@@ -37,6 +37,8 @@ pub struct EndUserState {
     pub show_update_card: bool,
     /// Never sent a success signal.
     pub show_onboarding_prompt: bool,
+    /// Saveloops knows the end user's Stripe customer (so its subscription can be found).
+    pub has_stripe_customer: bool,
 }
 
 impl From<&end_user::Model> for EndUserState {
@@ -45,6 +47,7 @@ impl From<&end_user::Model> for EndUserState {
             id: user.id,
             show_update_card: user.needs_payment_update,
             show_onboarding_prompt: user.last_success_at.is_none(),
+            has_stripe_customer: user.stripe_customer_id.is_some(),
         }
     }
 }

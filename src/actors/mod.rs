@@ -22,6 +22,9 @@ pub enum Failure {
     Invalid(ValidationErrors),
     #[error("{0}")]
     NotFound(String),
+    /// Valid in shape, but it cannot be done (422 with a message).
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -37,6 +40,10 @@ impl From<Failure> for ApiError {
         match failure {
             Failure::Invalid(errors) => ApiError::Validation(errors),
             Failure::NotFound(what) => ApiError::NotFound(what),
+            Failure::Refused(message) => ApiError::Unprocessable {
+                message,
+                detail: None,
+            },
             Failure::Unexpected(error) => ApiError::Unexpected(error),
         }
     }

@@ -1,14 +1,17 @@
-//! OfferSelector: an organization's offers, cached, and which of them fit a cancel-flow
-//! context. Offers are managed through it too, so this process's cache is always current;
-//! changes made by other instances are picked up after the cache TTL.
+//! OfferSelector: an organization's offers, experiments and settings, cached, and which
+//! offers fit a cancel-flow context (placement, experiment arm, eligibility). Offers,
+//! experiments and settings are managed through it too, so this process's cache is always
+//! current; changes made by other instances are picked up after the cache TTL.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix::dev::Request;
 use actix::fut::LocalBoxActorFuture;
 use actix::prelude::*;
 use chrono::Utc;
-use entity::{offer, offer_application, outcome};
+use entity::{experiment, offer, offer_application, organization_setting, outcome};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder,
@@ -16,11 +19,19 @@ use sea_orm::{
 use serde_json::{json, Map, Value};
 
 use super::dunning_tracker::{DunningTracker, EndUserState, Identify};
-use super::outcome_recorder::{NewImpression, OutcomeRecorder, Record};
+use super::outcome_recorder::{NewAssignment, NewImpression, OutcomeRecorder, Record};
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::domain::eligibility::{self, Facts, Ineligible, OfferRules, OrgSettings, Rules};
+use crate::domain::experiment::ExperimentStatus;
 use crate::domain::offer::{number_json, Placement};
 use crate::domain::{EndUserRef, Mrr, OfferType, Trigger};
+use crate::experiments::{self, CatalogExperiment, Exposure, Promotion};
+use crate::http::errors::ValidationErrors;
+use crate::http::experiment_body::{
+    self, parse_experiment, FrozenArms, OfferCheck, OfferProblem, DRAFT_ONLY,
+};
 use crate::http::offer_body::{as_body, merge_patch, mrr_json, parse_offer, OfferDraft};
+use crate::http::settings_body::{parse_settings, settings_json};
 
 /// An offer as the selector keeps it in memory.
 #[derive(Debug, Clone)]
@@ -31,10 +42,15 @@ pub struct CatalogOffer {
     pub config: Value,
     pub placement: Placement,
     pub active: bool,
+    pub rules: OfferRules,
     /// The offer as intercept shows it.
     pub shown: Value,
     /// The offer as the offers API shows it.
     pub resource: Value,
+}
+
+fn stored_rule(value: Option<i32>) -> Option<u32> {
+    value.and_then(|v| u32::try_from(v).ok())
 }
 
 impl CatalogOffer {
@@ -53,6 +69,13 @@ impl CatalogOffer {
                 .collect(),
             min_mrr: row.min_mrr_e4.map(Mrr::from_storage),
             max_mrr: row.max_mrr_e4.map(Mrr::from_storage),
+        };
+        let rules = OfferRules {
+            cooldown_days: stored_rule(row.cooldown_days),
+            type_cooldown_days: stored_rule(row.type_cooldown_days),
+            max_redemptions: stored_rule(row.max_redemptions),
+            max_redemptions_per_user: stored_rule(row.max_redemptions_per_user),
+            requires_subscription: row.requires_subscription,
         };
         let shown = json!({
             "id": row.id,
@@ -74,6 +97,11 @@ impl CatalogOffer {
             "max_mrr": mrr_json(placement.max_mrr),
             "priority": row.priority,
             "active": row.active,
+            "cooldown_days": rules.cooldown_days,
+            "type_cooldown_days": rules.type_cooldown_days,
+            "max_redemptions": rules.max_redemptions,
+            "max_redemptions_per_user": rules.max_redemptions_per_user,
+            "requires_subscription": rules.requires_subscription,
             "created_at": row.created_at.to_rfc3339(),
             "updated_at": row.updated_at.to_rfc3339(),
         });
@@ -84,14 +112,76 @@ impl CatalogOffer {
             config,
             placement,
             active: row.active,
+            rules,
             shown,
             resource,
         })
     }
+
+    /// The offer as intercept shows it, carrying the experiment it came from.
+    fn shown_with(&self, experiment: Option<&Value>) -> Value {
+        let mut shown = self.shown.clone();
+        if let (Some(tag), Some(fields)) = (experiment, shown.as_object_mut()) {
+            fields.insert("experiment".into(), tag.clone());
+        }
+        shown
+    }
 }
 
-/// One organization's offers, highest priority first (then oldest first).
-type Catalog = Arc<Vec<CatalogOffer>>;
+/// One organization's offers (highest priority first, then oldest first), experiments and
+/// settings.
+#[derive(Debug, Default)]
+pub struct CatalogData {
+    pub offers: Vec<CatalogOffer>,
+    pub experiments: Vec<CatalogExperiment>,
+    pub settings: OrgSettings,
+    positions: HashMap<i64, usize>,
+}
+
+impl CatalogData {
+    pub fn offer(&self, id: i64) -> Option<&CatalogOffer> {
+        self.positions.get(&id).map(|i| &self.offers[*i])
+    }
+
+    pub fn experiment(&self, id: i64) -> Option<&CatalogExperiment> {
+        self.experiments.iter().find(|e| e.id == id)
+    }
+
+    fn kind_of(&self, offer_id: i64) -> Option<OfferType> {
+        self.offer(offer_id).map(|o| o.kind)
+    }
+
+    /// The running experiment an offer is in, with its arm (an offer is in at most one
+    /// running experiment, and in one arm of it).
+    fn running_with_offer(&self, offer_id: i64) -> Option<(&CatalogExperiment, usize)> {
+        self.experiments
+            .iter()
+            .filter(|e| e.is_running())
+            .find_map(|e| e.arm_of_offer(offer_id).map(|arm| (e, arm)))
+    }
+
+    /// Draft or running experiments that use an offer.
+    fn live_experiment_with_offer(&self, offer_id: i64) -> Option<&CatalogExperiment> {
+        self.experiments
+            .iter()
+            .filter(|e| e.status != ExperimentStatus::Stopped)
+            .find(|e| e.arm_of_offer(offer_id).is_some())
+    }
+}
+
+impl OfferCheck for CatalogData {
+    fn check(&self, offer_id: i64, target_id: Option<&str>) -> Result<(), OfferProblem> {
+        let offer = self.offer(offer_id).ok_or(OfferProblem::Unknown)?;
+        match (&offer.placement.target_id, target_id) {
+            (Some(own), Some(wanted)) if own != wanted => {
+                Err(OfferProblem::OtherTarget(own.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+type Catalog = Arc<CatalogData>;
 
 pub struct OfferSelector {
     db: DatabaseConnection,
@@ -141,17 +231,122 @@ impl OfferSelector {
 
 #[tracing::instrument(skip(db))]
 async fn load_catalog(db: DatabaseConnection, organization_id: i64) -> Result<Catalog, Failure> {
-    let rows = offer::Entity::find()
+    let offers = offer::Entity::find()
         .filter(offer::Column::OrganizationId.eq(organization_id))
         .order_by_desc(offer::Column::Priority)
         .order_by_asc(offer::Column::Id)
-        .all(&db)
-        .await?;
-    let offers = rows
+        .all(&db);
+    let experiments = experiment::Entity::find()
+        .filter(experiment::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(experiment::Column::Id)
+        .all(&db);
+    let settings = organization_setting::Entity::find_by_id(organization_id).one(&db);
+    let (offers, experiments, settings) =
+        futures_util::future::try_join3(offers, experiments, settings).await?;
+    let offers = offers
         .into_iter()
         .map(CatalogOffer::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Arc::new(offers))
+    let experiments = experiments
+        .into_iter()
+        .map(CatalogExperiment::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let positions = offers.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+    Ok(Arc::new(CatalogData {
+        offers,
+        experiments,
+        settings: settings.map(settings_from_row).unwrap_or_default(),
+        positions,
+    }))
+}
+
+fn settings_from_row(row: organization_setting::Model) -> OrgSettings {
+    OrgSettings {
+        offer_cooldown_days: stored_rule(row.offer_cooldown_days),
+        type_cooldown_days: stored_rule(row.type_cooldown_days),
+        max_redemptions_per_user: stored_rule(row.max_redemptions_per_user),
+        require_subscription_for_changes: row.require_subscription_for_changes,
+        experiment_confidence: row.experiment_confidence,
+        experiment_min_sample_size: stored_rule(Some(row.experiment_min_sample_size))
+            .unwrap_or(eligibility::DEFAULT_MIN_SAMPLE_SIZE),
+    }
+}
+
+/// Checks the eligibility of the candidate offers (positions in the catalog). The end
+/// user's acceptances and offers' totals are read only when some candidate has a rule that
+/// needs them, through indexed queries.
+async fn check_offers(
+    db: &DatabaseConnection,
+    catalog: &CatalogData,
+    organization_id: i64,
+    candidates: &[usize],
+    end_user_id: Option<i64>,
+    subscription_known: bool,
+) -> Result<Vec<Result<(), Ineligible>>, Failure> {
+    let rules: Vec<Rules> = candidates
+        .iter()
+        .map(|&i| {
+            let o = &catalog.offers[i];
+            Rules::resolve(&o.rules, &catalog.settings, o.kind)
+        })
+        .collect();
+    let history_for = end_user_id.filter(|_| rules.iter().any(Rules::needs_history));
+    let capped: Vec<i64> = candidates
+        .iter()
+        .zip(&rules)
+        .filter(|(_, r)| r.needs_total())
+        .map(|(&i, _)| catalog.offers[i].id)
+        .collect();
+    let history = async {
+        match history_for {
+            Some(user) => {
+                crate::eligibility::history(db, organization_id, user, |id| catalog.kind_of(id))
+                    .await
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let totals = async {
+        if capped.is_empty() {
+            Ok(HashMap::new())
+        } else {
+            crate::eligibility::totals(db, &capped).await
+        }
+    };
+    let (history, totals) = futures_util::future::try_join(history, totals).await?;
+    let now = Utc::now();
+    Ok(candidates
+        .iter()
+        .zip(&rules)
+        .map(|(&i, rules)| {
+            let o = &catalog.offers[i];
+            eligibility::check(
+                o.id,
+                o.kind,
+                rules,
+                Facts {
+                    now,
+                    history: history.as_deref(),
+                    total: totals.get(&o.id).copied().unwrap_or(0),
+                    subscription_known,
+                },
+            )
+        })
+        .collect())
+}
+
+async fn identify(
+    request: Option<Request<DunningTracker, Identify>>,
+) -> Result<Option<EndUserState>, Failure> {
+    match request {
+        Some(request) => {
+            Ok(Some(request.await.map_err(|e| {
+                anyhow::anyhow!("dunning tracker unavailable: {e}")
+            })??))
+        }
+        None => Ok(None),
+    }
 }
 
 impl Actor for OfferSelector {
@@ -171,6 +366,8 @@ pub struct Intercept {
     pub trigger: Option<Trigger>,
     pub mrr: Option<Mrr>,
     pub who: Option<EndUserRef>,
+    /// The request names a subscription or a Stripe customer.
+    pub subscription_known: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -185,30 +382,73 @@ impl Handler<Intercept> for OfferSelector {
 
     fn handle(&mut self, msg: Intercept, _: &mut Self::Context) -> Self::Result {
         // Identifying the end user runs while the offers are picked.
-        let identify = msg.who.clone().map(|who| {
+        let identifying = msg.who.clone().map(|who| {
             self.dunning.send(Identify {
                 organization_id: msg.organization_id,
                 who,
             })
         });
         let recorder = self.recorder.clone();
+        let db = self.db.clone();
         Box::pin(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
                         let catalog = catalog?;
-                        let chosen: Vec<&CatalogOffer> = catalog
-                            .iter()
-                            .filter(|o| {
-                                o.active && o.placement.fits(&msg.target_id, msg.trigger, msg.mrr)
-                            })
-                            .collect();
-                        let user: Option<EndUserState> = match identify {
-                            Some(request) => Some(request.await.map_err(|e| {
-                                anyhow::anyhow!("dunning tracker unavailable: {e}")
-                            })??),
-                            None => None,
+                        let user = identify(identifying).await?;
+                        let fits = |o: &CatalogOffer| {
+                            o.placement.fits(&msg.target_id, msg.trigger, msg.mrr)
                         };
+                        // A running experiment on this target replaces the normal offers
+                        // with the assigned arm's (shown whether or not they are active).
+                        let experiment = catalog
+                            .experiments
+                            .iter()
+                            .find(|e| e.applies_to(&msg.target_id, msg.trigger));
+                        let (exposure, tag, candidates): (
+                            Option<Exposure>,
+                            Option<Value>,
+                            Vec<usize>,
+                        ) = match experiment {
+                            Some(e) => {
+                                let arm = e.assign(user.map(|u| u.id));
+                                let offers = e.arms[arm]
+                                    .offer_ids
+                                    .iter()
+                                    .filter_map(|id| catalog.positions.get(id).copied())
+                                    .filter(|&i| fits(&catalog.offers[i]))
+                                    .collect();
+                                (Some(e.exposure(arm)), Some(e.tag(arm)), offers)
+                            }
+                            None => (
+                                None,
+                                None,
+                                catalog
+                                    .offers
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, o)| o.active && fits(o))
+                                    .map(|(i, _)| i)
+                                    .collect(),
+                            ),
+                        };
+                        let subscription_known =
+                            msg.subscription_known || user.is_some_and(|u| u.has_stripe_customer);
+                        let verdicts = check_offers(
+                            &db,
+                            &catalog,
+                            msg.organization_id,
+                            &candidates,
+                            user.map(|u| u.id),
+                            subscription_known,
+                        )
+                        .await?;
+                        let chosen: Vec<&CatalogOffer> = candidates
+                            .iter()
+                            .zip(&verdicts)
+                            .filter(|(_, v)| v.is_ok())
+                            .map(|(&i, _)| &catalog.offers[i])
+                            .collect();
                         recorder
                             .send(Record::Impression(NewImpression {
                                 organization_id: msg.organization_id,
@@ -217,11 +457,12 @@ impl Handler<Intercept> for OfferSelector {
                                 trigger: msg.trigger.map(|t| t.as_str().to_owned()),
                                 mrr_e4: msg.mrr.map(Mrr::to_storage),
                                 offer_ids: chosen.iter().map(|o| o.id).collect(),
+                                exposure,
                             }))
                             .await
                             .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
                         Ok(InterceptAnswer {
-                            offers: chosen.iter().map(|o| o.shown.clone()).collect(),
+                            offers: chosen.iter().map(|o| o.shown_with(tag.as_ref())).collect(),
                             show_update_card: user.is_some_and(|u| u.show_update_card),
                             show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
                         })
@@ -244,38 +485,187 @@ impl Handler<FindOffer> for OfferSelector {
 
     fn handle(&mut self, msg: FindOffer, _: &mut Self::Context) -> Self::Result {
         Box::pin(
-            self.catalog(msg.organization_id).map(move |catalog, _, _| {
-                Ok(catalog?.iter().find(|o| o.id == msg.offer_id).cloned())
-            }),
+            self.catalog(msg.organization_id)
+                .map(move |catalog, _, _| Ok(catalog?.offer(msg.offer_id).cloned())),
         )
     }
 }
 
 /// Active offers of the given types, optionally for one target (sentiment's suggestions).
-#[derive(Message)]
+/// With `who`, the end user's eligibility applies, and a running experiment on the target
+/// (one not limited to a trigger) supplies the end user's arm instead.
+#[derive(Message, Default)]
 #[rtype(result = "Result<Vec<Value>, Failure>")]
 pub struct OffersOfTypes {
     pub organization_id: i64,
     pub types: Vec<OfferType>,
     pub target_id: Option<String>,
+    pub who: Option<EndUserRef>,
 }
 
 impl Handler<OffersOfTypes> for OfferSelector {
     type Result = ResponseActFuture<Self, Result<Vec<Value>, Failure>>;
 
     fn handle(&mut self, msg: OffersOfTypes, _: &mut Self::Context) -> Self::Result {
-        Box::pin(self.catalog(msg.organization_id).map(move |catalog, _, _| {
-            Ok(catalog?
-                .iter()
-                .filter(|o| o.active && msg.types.contains(&o.kind))
-                .filter(|o| match (&msg.target_id, &o.placement.target_id) {
-                    (Some(wanted), Some(target)) => wanted == target,
-                    _ => true,
-                })
-                .map(|o| o.shown.clone())
-                .collect())
-        }))
+        let identifying = msg.who.clone().map(|who| {
+            self.dunning.send(Identify {
+                organization_id: msg.organization_id,
+                who,
+            })
+        });
+        let recorder = self.recorder.clone();
+        let db = self.db.clone();
+        Box::pin(
+            self.catalog(msg.organization_id)
+                .then(move |catalog, _, _| {
+                    fut::wrap_future(async move {
+                        let catalog = catalog?;
+                        let user = identify(identifying).await?;
+                        let fits = |o: &CatalogOffer| {
+                            msg.types.contains(&o.kind)
+                                && match (&msg.target_id, &o.placement.target_id) {
+                                    (Some(wanted), Some(target)) => wanted == target,
+                                    _ => true,
+                                }
+                        };
+                        let experiment = msg.target_id.as_deref().and_then(|target| {
+                            catalog
+                                .experiments
+                                .iter()
+                                .find(|e| e.applies_to(target, None))
+                        });
+                        let (tag, candidates): (Option<Value>, Vec<usize>) = match experiment {
+                            Some(e) => {
+                                let arm = e.assign(user.map(|u| u.id));
+                                recorder
+                                    .send(Record::Assignment(NewAssignment {
+                                        organization_id: msg.organization_id,
+                                        end_user_id: user.map(|u| u.id),
+                                        exposure: e.exposure(arm),
+                                    }))
+                                    .await
+                                    .map_err(|e| {
+                                        anyhow::anyhow!("outcome recorder unavailable: {e}")
+                                    })??;
+                                let offers = e.arms[arm]
+                                    .offer_ids
+                                    .iter()
+                                    .filter_map(|id| catalog.positions.get(id).copied())
+                                    .filter(|&i| fits(&catalog.offers[i]))
+                                    .collect();
+                                (Some(e.tag(arm)), offers)
+                            }
+                            None => (
+                                None,
+                                catalog
+                                    .offers
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|(_, o)| o.active && fits(o))
+                                    .map(|(i, _)| i)
+                                    .collect(),
+                            ),
+                        };
+                        let verdicts = check_offers(
+                            &db,
+                            &catalog,
+                            msg.organization_id,
+                            &candidates,
+                            user.map(|u| u.id),
+                            user.is_some_and(|u| u.has_stripe_customer),
+                        )
+                        .await?;
+                        Ok(candidates
+                            .iter()
+                            .zip(&verdicts)
+                            .filter(|(_, v)| v.is_ok())
+                            .map(|(&i, _)| catalog.offers[i].shown_with(tag.as_ref()))
+                            .collect())
+                    })
+                }),
+        )
     }
+}
+
+/// Before an offer is applied: is it available to this end user, and which experiment arm
+/// (if any) gets the credit.
+#[derive(Message)]
+#[rtype(result = "Result<ApplicationCheck, Failure>")]
+pub struct CheckApplication {
+    pub organization_id: i64,
+    pub offer_id: i64,
+    pub end_user_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplicationCheck {
+    pub refusal: Option<Ineligible>,
+    pub exposure: Option<Exposure>,
+}
+
+impl Handler<CheckApplication> for OfferSelector {
+    type Result = ResponseActFuture<Self, Result<ApplicationCheck, Failure>>;
+
+    fn handle(&mut self, msg: CheckApplication, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(
+            self.catalog(msg.organization_id)
+                .then(move |catalog, _, _| {
+                    fut::wrap_future(async move {
+                        let catalog = catalog?;
+                        let Some(&position) = catalog.positions.get(&msg.offer_id) else {
+                            return Err(invalid_offer());
+                        };
+                        // apply-offer always names the subscription.
+                        let verdict = check_offers(
+                            &db,
+                            &catalog,
+                            msg.organization_id,
+                            &[position],
+                            msg.end_user_id,
+                            true,
+                        )
+                        .await?
+                        .pop()
+                        .unwrap_or(Ok(()));
+                        let exposure =
+                            attribution(&db, &catalog, msg.offer_id, msg.end_user_id).await?;
+                        Ok(ApplicationCheck {
+                            refusal: verdict.err(),
+                            exposure,
+                        })
+                    })
+                }),
+        )
+    }
+}
+
+/// The arm an outcome or application of this offer belongs to: a known end user's own
+/// recorded assignment, when the offer is in that arm; for an anonymous one, the arm that
+/// holds the offer.
+async fn attribution(
+    db: &DatabaseConnection,
+    catalog: &CatalogData,
+    offer_id: i64,
+    end_user_id: Option<i64>,
+) -> Result<Option<Exposure>, Failure> {
+    let Some((experiment, arm)) = catalog.running_with_offer(offer_id) else {
+        return Ok(None);
+    };
+    match end_user_id {
+        Some(user) => Ok(experiments::assigned_arm(db, experiment.id, user)
+            .await?
+            .filter(|assigned| *assigned == experiment.arms[arm].name)
+            .map(|_| experiment.exposure(arm))),
+        None => Ok(Some(experiment.exposure(arm))),
+    }
+}
+
+fn invalid_offer() -> Failure {
+    Failure::Invalid(ValidationErrors::single(
+        "offer_id",
+        "The selected offer id is invalid.",
+    ))
 }
 
 /// The offers API.
@@ -317,7 +707,8 @@ impl Handler<ManageOffers> for OfferSelector {
             ManageOffers::List { organization_id } => {
                 Box::pin(self.catalog(organization_id).map(|catalog, _, _| {
                     let catalog = catalog?;
-                    let offers: Vec<Value> = catalog.iter().map(|o| o.resource.clone()).collect();
+                    let offers: Vec<Value> =
+                        catalog.offers.iter().map(|o| o.resource.clone()).collect();
                     Ok(json!({ "data": offers }))
                 }))
             }
@@ -326,8 +717,7 @@ impl Handler<ManageOffers> for OfferSelector {
                 offer_id,
             } => Box::pin(self.catalog(organization_id).map(move |catalog, _, _| {
                 catalog?
-                    .iter()
-                    .find(|o| o.id == offer_id)
+                    .offer(offer_id)
                     .map(|o| o.resource.clone())
                     .ok_or_else(|| not_found(offer_id))
             })),
@@ -382,39 +772,57 @@ impl Handler<ManageOffers> for OfferSelector {
             ManageOffers::Delete {
                 organization_id,
                 offer_id,
-            } => {
-                let work = async move {
-                    let current = find_row(&db, organization_id, offer_id).await?;
-                    let history = outcome::Entity::find()
-                        .filter(outcome::Column::OfferId.eq(offer_id))
-                        .count(&db)
-                        .await?
-                        + offer_application::Entity::find()
-                            .filter(offer_application::Column::OfferId.eq(offer_id))
-                            .count(&db)
-                            .await?;
-                    if history > 0 {
-                        // Outcomes or applications point at it: keep the row so history keeps its meaning.
-                        let mut row: offer::ActiveModel = current.into();
-                        row.active = Set(false);
-                        row.updated_at = Set(Utc::now());
-                        row.update(&db).await?;
-                        Ok(
-                            json!({"message": "Offer deactivated: it has recorded outcomes or applications, so it is kept for history.", "deleted": false, "active": false}),
-                        )
-                    } else {
-                        offer::Entity::delete_by_id(offer_id).exec(&db).await?;
-                        Ok(json!({"message": "Offer deleted.", "deleted": true}))
-                    }
-                };
-                Box::pin(
-                    fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+            } => Box::pin(
+                self.catalog(organization_id)
+                    .then(move |catalog, _, _| {
+                        fut::wrap_future(async move {
+                            // An experiment that is not stopped would lose an arm's offer.
+                            if let Some(e) = catalog?.live_experiment_with_offer(offer_id) {
+                                return Err(Failure::Refused(format!(
+                                    "Offer {offer_id} is in experiment {} ({}), which is {}: stop the experiment (or take the offer out of its arms while it is a draft) first.",
+                                    e.id,
+                                    e.name,
+                                    e.status.as_str()
+                                )));
+                            }
+                            delete_offer(&db, organization_id, offer_id).await
+                        })
+                    })
+                    .map(move |result, act: &mut Self, _| {
                         act.catalogs.remove(&organization_id);
                         result
                     }),
-                )
-            }
+            ),
         }
+    }
+}
+
+async fn delete_offer(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    offer_id: i64,
+) -> Result<Value, Failure> {
+    let current = find_row(db, organization_id, offer_id).await?;
+    let history = outcome::Entity::find()
+        .filter(outcome::Column::OfferId.eq(offer_id))
+        .count(db)
+        .await?
+        + offer_application::Entity::find()
+            .filter(offer_application::Column::OfferId.eq(offer_id))
+            .count(db)
+            .await?;
+    if history > 0 {
+        // Outcomes or applications point at it: keep the row so history keeps its meaning.
+        let mut row: offer::ActiveModel = current.into();
+        row.active = Set(false);
+        row.updated_at = Set(Utc::now());
+        row.update(db).await?;
+        Ok(
+            json!({"message": "Offer deactivated: it has recorded outcomes or applications, so it is kept for history.", "deleted": false, "active": false}),
+        )
+    } else {
+        offer::Entity::delete_by_id(offer_id).exec(db).await?;
+        Ok(json!({"message": "Offer deleted.", "deleted": true}))
     }
 }
 
@@ -428,6 +836,10 @@ async fn find_row(
         .one(db)
         .await?
         .ok_or_else(|| not_found(offer_id))
+}
+
+fn rule_column(value: Option<u32>) -> Option<i32> {
+    value.map(|v| i32::try_from(v).unwrap_or(i32::MAX))
 }
 
 fn draft_to_row(draft: &OfferDraft) -> offer::ActiveModel {
@@ -448,6 +860,11 @@ fn draft_to_row(draft: &OfferDraft) -> offer::ActiveModel {
         max_mrr_e4: Set(draft.placement.max_mrr.map(Mrr::to_storage)),
         priority: Set(draft.priority),
         active: Set(draft.active),
+        cooldown_days: Set(rule_column(draft.rules.cooldown_days)),
+        type_cooldown_days: Set(rule_column(draft.rules.type_cooldown_days)),
+        max_redemptions: Set(rule_column(draft.rules.max_redemptions)),
+        max_redemptions_per_user: Set(rule_column(draft.rules.max_redemptions_per_user)),
+        requires_subscription: Set(draft.rules.requires_subscription),
         ..Default::default()
     }
 }
@@ -469,33 +886,24 @@ impl Handler<RecordOutcome> for OfferSelector {
     fn handle(&mut self, msg: RecordOutcome, _: &mut Self::Context) -> Self::Result {
         let dunning = self.dunning.clone();
         let recorder = self.recorder.clone();
+        let db = self.db.clone();
         Box::pin(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
-                        if !catalog?.iter().any(|o| o.id == msg.offer_id) {
-                            return Err(Failure::Invalid(
-                                crate::http::errors::ValidationErrors::single(
-                                    "offer_id",
-                                    "The selected offer id is invalid.",
-                                ),
-                            ));
+                        let catalog = catalog?;
+                        if catalog.offer(msg.offer_id).is_none() {
+                            return Err(invalid_offer());
                         }
-                        let end_user_id = match msg.who {
-                            Some(who) => Some(
-                                dunning
-                                    .send(Identify {
-                                        organization_id: msg.organization_id,
-                                        who,
-                                    })
-                                    .await
-                                    .map_err(|e| {
-                                        anyhow::anyhow!("dunning tracker unavailable: {e}")
-                                    })??
-                                    .id,
-                            ),
-                            None => None,
-                        };
+                        let identifying = msg.who.map(|who| {
+                            dunning.send(Identify {
+                                organization_id: msg.organization_id,
+                                who,
+                            })
+                        });
+                        let end_user_id = identify(identifying).await?.map(|u| u.id);
+                        let exposure =
+                            attribution(&db, &catalog, msg.offer_id, end_user_id).await?;
                         recorder
                             .send(Record::Outcome(super::outcome_recorder::NewOutcome {
                                 organization_id: msg.organization_id,
@@ -504,6 +912,7 @@ impl Handler<RecordOutcome> for OfferSelector {
                                 status: msg.status,
                                 mrr_e4: msg.mrr.map(Mrr::to_storage),
                                 source: "outcome",
+                                exposure,
                             }))
                             .await
                             .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))?
@@ -511,4 +920,419 @@ impl Handler<RecordOutcome> for OfferSelector {
                 }),
         )
     }
+}
+
+/// The experiments API.
+#[derive(Message)]
+#[rtype(result = "Result<Value, Failure>")]
+pub enum ManageExperiments {
+    List {
+        organization_id: i64,
+    },
+    Get {
+        organization_id: i64,
+        experiment_id: i64,
+    },
+    Create {
+        organization_id: i64,
+        body: Map<String, Value>,
+    },
+    Update {
+        organization_id: i64,
+        experiment_id: i64,
+        patch: Map<String, Value>,
+    },
+    Results {
+        organization_id: i64,
+        experiment_id: i64,
+    },
+}
+
+fn experiment_not_found(id: i64) -> Failure {
+    Failure::NotFound(format!("Experiment {id} not found."))
+}
+
+/// What keeps an experiment from running: another running experiment on the same target
+/// and trigger (a call could not belong to both), or an offer already in another running
+/// experiment (its outcomes could not be attributed).
+fn start_conflicts(
+    catalog: &CatalogData,
+    experiment_id: Option<i64>,
+    draft: &experiment_body::ExperimentDraft,
+) -> ValidationErrors {
+    let mut errors = ValidationErrors::default();
+    for other in catalog
+        .experiments
+        .iter()
+        .filter(|e| e.is_running() && Some(e.id) != experiment_id)
+    {
+        if experiments::overlaps(&draft.target_id, draft.trigger, other) {
+            errors.add(
+                "status",
+                format!(
+                    "Experiment {} ({}) is already running on target {}; stop it first.",
+                    other.id, other.name, other.target_id
+                ),
+            );
+        }
+        for arm in &draft.arms {
+            for id in arm
+                .offer_ids
+                .iter()
+                .filter(|id| other.arm_of_offer(**id).is_some())
+            {
+                errors.add(
+                    "arms",
+                    format!(
+                        "Offer {id} is already in running experiment {} ({}).",
+                        other.id, other.name
+                    ),
+                );
+            }
+        }
+    }
+    errors
+}
+
+/// Arm offers that are inactive now: they show only through the experiment.
+fn experiment_only(catalog: &CatalogData, draft: &experiment_body::ExperimentDraft) -> String {
+    let ids: Vec<i64> = draft
+        .arms
+        .iter()
+        .flat_map(|a| a.offer_ids.iter().copied())
+        .filter(|id| catalog.offer(*id).is_some_and(|o| !o.active))
+        .collect();
+    serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into())
+}
+
+async fn create_experiment(
+    db: DatabaseConnection,
+    catalog: Catalog,
+    organization_id: i64,
+    body: Map<String, Value>,
+) -> Result<Value, Failure> {
+    let draft = parse_experiment(&body, &*catalog, &catalog.settings).map_err(Failure::Invalid)?;
+    if draft.status == ExperimentStatus::Stopped {
+        return Err(Failure::Invalid(ValidationErrors::single(
+            "status",
+            "The status field must be draft or running when an experiment is created.",
+        )));
+    }
+    let now = Utc::now();
+    let mut row = experiments::draft_to_row(&draft);
+    if draft.status == ExperimentStatus::Running {
+        let conflicts = start_conflicts(&catalog, None, &draft);
+        if !conflicts.is_empty() {
+            return Err(Failure::Invalid(conflicts));
+        }
+        row.experiment_only_offer_ids = Set(Some(experiment_only(&catalog, &draft)));
+    }
+    experiments::stamp(&mut row, ExperimentStatus::Draft, draft.status, now);
+    row.organization_id = Set(organization_id);
+    row.created_at = Set(now);
+    row.updated_at = Set(now);
+    let saved = experiments::save(&db, organization_id, row, None).await?;
+    Ok(CatalogExperiment::from_row(saved)?.resource)
+}
+
+async fn update_experiment(
+    db: DatabaseConnection,
+    catalog: Catalog,
+    organization_id: i64,
+    experiment_id: i64,
+    mut patch: Map<String, Value>,
+) -> Result<Value, Failure> {
+    let current = catalog
+        .experiment(experiment_id)
+        .ok_or_else(|| experiment_not_found(experiment_id))?;
+    // Promotion is an action of this PATCH, not a stored field.
+    let promote_body: Map<String, Value> = ["promote_winner", "promote_arm"]
+        .iter()
+        .filter_map(|key| patch.remove(*key).map(|v| ((*key).to_owned(), v)))
+        .collect();
+    let mut input = crate::http::validation::Input::new(&promote_body);
+    let promote_winner = input.boolean("promote_winner", false).unwrap_or(false);
+    let promote_arm = input.string("promote_arm", false, experiment_body::MAX_ARM_NAME);
+    let mut errors = input.errors;
+    if current.status != ExperimentStatus::Draft {
+        for key in DRAFT_ONLY {
+            if patch
+                .get(key)
+                .is_some_and(|v| Some(v) != current.resource.get(key))
+            {
+                errors.add(
+                    key,
+                    format!(
+                        "The {} field can only change while the experiment is a draft.",
+                        key.replace('_', " ")
+                    ),
+                );
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let body = merge_patch(experiment_body::as_body(&current.resource), &patch);
+    let draft = if current.status == ExperimentStatus::Draft {
+        parse_experiment(&body, &*catalog, &catalog.settings)
+    } else {
+        parse_experiment(&body, &FrozenArms, &catalog.settings)
+    }
+    .map_err(Failure::Invalid)?;
+    if !current.status.can_become(draft.status) {
+        return Err(Failure::Invalid(ValidationErrors::single(
+            "status",
+            format!(
+                "The status cannot change from {} to {}.",
+                current.status.as_str(),
+                draft.status.as_str()
+            ),
+        )));
+    }
+    let starting =
+        current.status != ExperimentStatus::Running && draft.status == ExperimentStatus::Running;
+    if starting {
+        let conflicts = start_conflicts(&catalog, Some(experiment_id), &draft);
+        if !conflicts.is_empty() {
+            return Err(Failure::Invalid(conflicts));
+        }
+    }
+    let promotion = if promote_winner || promote_arm.is_some() {
+        Some(plan_promotion(&db, current, &draft, promote_winner, promote_arm.as_deref()).await?)
+    } else {
+        None
+    };
+    let now = Utc::now();
+    let mut row = experiments::draft_to_row(&draft);
+    row.id = Set(experiment_id);
+    row.updated_at = Set(now);
+    if starting {
+        row.experiment_only_offer_ids = Set(Some(experiment_only(&catalog, &draft)));
+    }
+    if let Some(promotion) = &promotion {
+        row.promoted_arm = Set(Some(promotion.arm.clone()));
+    }
+    experiments::stamp(&mut row, current.status, draft.status, now);
+    let saved = experiments::save(&db, organization_id, row, promotion.as_ref()).await?;
+    let mut resource = CatalogExperiment::from_row(saved)?.resource;
+    if let (Some(promotion), Some(fields)) = (&promotion, resource.as_object_mut()) {
+        fields.insert("promotion".into(), promotion.to_json());
+    }
+    Ok(resource)
+}
+
+/// Which arm a stopping experiment promotes: the named one, or the verdict's winner (and
+/// then only if there is one).
+async fn plan_promotion(
+    db: &DatabaseConnection,
+    current: &CatalogExperiment,
+    draft: &experiment_body::ExperimentDraft,
+    promote_winner: bool,
+    promote_arm: Option<&str>,
+) -> Result<Promotion, Failure> {
+    let refuse =
+        |field: &str, message: String| Failure::Invalid(ValidationErrors::single(field, message));
+    let field = if promote_arm.is_some() {
+        "promote_arm"
+    } else {
+        "promote_winner"
+    };
+    if draft.status != ExperimentStatus::Stopped {
+        return Err(refuse(
+            field,
+            "Offers are promoted when the experiment stops: send status stopped with it.".into(),
+        ));
+    }
+    if current.status == ExperimentStatus::Draft {
+        return Err(refuse(
+            field,
+            "A draft never ran, so it has nothing to promote.".into(),
+        ));
+    }
+    let name = match promote_arm {
+        Some(name) => name.to_owned(),
+        None => {
+            debug_assert!(promote_winner);
+            let figures = experiments::figures(db, current.id).await?;
+            let (_, verdict) = experiments::results_json(current, &figures);
+            match verdict.winner() {
+                Some(winner) => winner.to_owned(),
+                None => {
+                    return Err(refuse(
+                        field,
+                        format!(
+                            "There is no winner to promote ({}): {}",
+                            verdict.text(),
+                            verdict.reason()
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let arm = current
+        .arms
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| refuse(field, "The selected promote arm is invalid.".into()))?;
+    Ok(Promotion::plan(current, arm))
+}
+
+impl Handler<ManageExperiments> for OfferSelector {
+    type Result = ResponseActFuture<Self, Result<Value, Failure>>;
+
+    fn handle(&mut self, msg: ManageExperiments, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        match msg {
+            ManageExperiments::List { organization_id } => {
+                Box::pin(self.catalog(organization_id).map(|catalog, _, _| {
+                    let data: Vec<Value> = catalog?
+                        .experiments
+                        .iter()
+                        .map(|e| e.resource.clone())
+                        .collect();
+                    Ok(json!({ "data": data }))
+                }))
+            }
+            ManageExperiments::Get {
+                organization_id,
+                experiment_id,
+            } => Box::pin(self.catalog(organization_id).map(move |catalog, _, _| {
+                catalog?
+                    .experiment(experiment_id)
+                    .map(|e| e.resource.clone())
+                    .ok_or_else(|| experiment_not_found(experiment_id))
+            })),
+            ManageExperiments::Results {
+                organization_id,
+                experiment_id,
+            } => Box::pin(self.catalog(organization_id).then(move |catalog, _, _| {
+                fut::wrap_future(async move {
+                    let catalog = catalog?;
+                    let experiment = catalog
+                        .experiment(experiment_id)
+                        .ok_or_else(|| experiment_not_found(experiment_id))?;
+                    let figures = experiments::figures(&db, experiment_id).await?;
+                    Ok(experiments::results_json(experiment, &figures).0)
+                })
+            })),
+            ManageExperiments::Create {
+                organization_id,
+                body,
+            } => Box::pin(
+                self.catalog(organization_id)
+                    .then(move |catalog, _, _| {
+                        fut::wrap_future(async move {
+                            create_experiment(db, catalog?, organization_id, body).await
+                        })
+                    })
+                    .map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+            ),
+            ManageExperiments::Update {
+                organization_id,
+                experiment_id,
+                patch,
+            } => Box::pin(
+                self.catalog(organization_id)
+                    .then(move |catalog, _, _| {
+                        fut::wrap_future(async move {
+                            update_experiment(db, catalog?, organization_id, experiment_id, patch)
+                                .await
+                        })
+                    })
+                    .map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+            ),
+        }
+    }
+}
+
+/// The organization's own settings.
+#[derive(Message)]
+#[rtype(result = "Result<Value, Failure>")]
+pub enum ManageSettings {
+    Get {
+        organization_id: i64,
+    },
+    Update {
+        organization_id: i64,
+        patch: Map<String, Value>,
+    },
+}
+
+impl Handler<ManageSettings> for OfferSelector {
+    type Result = ResponseActFuture<Self, Result<Value, Failure>>;
+
+    fn handle(&mut self, msg: ManageSettings, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        match msg {
+            ManageSettings::Get { organization_id } => Box::pin(
+                self.catalog(organization_id)
+                    .map(|catalog, _, _| Ok(settings_json(&catalog?.settings))),
+            ),
+            ManageSettings::Update {
+                organization_id,
+                patch,
+            } => Box::pin(
+                self.catalog(organization_id)
+                    .then(move |catalog, _, _| {
+                        fut::wrap_future(async move {
+                            let current = settings_json(&catalog?.settings);
+                            let body = merge_patch(as_body(&current), &patch);
+                            let settings = parse_settings(&body).map_err(Failure::Invalid)?;
+                            save_settings(&db, organization_id, &settings).await?;
+                            Ok(settings_json(&settings))
+                        })
+                    })
+                    .map(move |result, act: &mut Self, _| {
+                        act.catalogs.remove(&organization_id);
+                        result
+                    }),
+            ),
+        }
+    }
+}
+
+#[tracing::instrument(skip(db, settings))]
+async fn save_settings(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    settings: &OrgSettings,
+) -> Result<(), Failure> {
+    use organization_setting::Column;
+    let row = organization_setting::ActiveModel {
+        organization_id: Set(organization_id),
+        offer_cooldown_days: Set(rule_column(settings.offer_cooldown_days)),
+        type_cooldown_days: Set(rule_column(settings.type_cooldown_days)),
+        max_redemptions_per_user: Set(rule_column(settings.max_redemptions_per_user)),
+        require_subscription_for_changes: Set(settings.require_subscription_for_changes),
+        experiment_confidence: Set(settings.experiment_confidence),
+        experiment_min_sample_size: Set(
+            rule_column(Some(settings.experiment_min_sample_size)).unwrap_or(i32::MAX)
+        ),
+        updated_at: Set(Utc::now()),
+    };
+    organization_setting::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(Column::OrganizationId)
+                .update_columns([
+                    Column::OfferCooldownDays,
+                    Column::TypeCooldownDays,
+                    Column::MaxRedemptionsPerUser,
+                    Column::RequireSubscriptionForChanges,
+                    Column::ExperimentConfidence,
+                    Column::ExperimentMinSampleSize,
+                    Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }

@@ -5,11 +5,12 @@ use std::mem;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use entity::{impression, outcome};
+use entity::{experiment_assignment, impression, outcome};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::experiments::Exposure;
 
 /// Largest batch one transaction takes; more waits for the next.
 const MAX_BATCH: usize = 512;
@@ -22,6 +23,16 @@ pub struct NewImpression {
     pub trigger: Option<String>,
     pub mrr_e4: Option<i64>,
     pub offer_ids: Vec<i64>,
+    /// The experiment arm the offers came from; the exposure is recorded with it.
+    pub exposure: Option<Exposure>,
+}
+
+/// An exposure without an impression (sentiment suggestions from an experiment arm).
+#[derive(Debug, Clone)]
+pub struct NewAssignment {
+    pub organization_id: i64,
+    pub end_user_id: Option<i64>,
+    pub exposure: Exposure,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +67,8 @@ pub struct NewOutcome {
     pub mrr_e4: Option<i64>,
     /// `outcome` when the client reported it, `apply_offer` when an applied offer saved.
     pub source: &'static str,
+    /// The experiment arm credited with it.
+    pub exposure: Option<Exposure>,
 }
 
 /// One row to write durably.
@@ -64,6 +77,7 @@ pub struct NewOutcome {
 pub enum Record {
     Impression(NewImpression),
     Outcome(NewOutcome),
+    Assignment(NewAssignment),
 }
 
 type Waiter = oneshot::Sender<Result<(), String>>;
@@ -120,18 +134,44 @@ async fn write_batch(
 ) -> Result<(), sea_orm::DbErr> {
     let mut impressions = Vec::new();
     let mut outcomes = Vec::new();
+    let mut assignments = Vec::new();
+    // A known end user is assigned once per experiment: skip repeats within the batch (the
+    // unique index and ON CONFLICT DO NOTHING take care of earlier batches).
+    let mut assigned = std::collections::HashSet::new();
+    let mut assign = |organization_id: i64, end_user_id: Option<i64>, exposure: &Exposure, at| {
+        if end_user_id.is_some_and(|user| !assigned.insert((exposure.experiment_id, user))) {
+            return;
+        }
+        assignments.push(experiment_assignment::ActiveModel {
+            organization_id: Set(organization_id),
+            experiment_id: Set(exposure.experiment_id),
+            end_user_id: Set(end_user_id),
+            arm: Set(exposure.arm.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        });
+    };
     for (record, at) in records {
         match record {
-            Record::Impression(i) => impressions.push(impression::ActiveModel {
-                organization_id: Set(i.organization_id),
-                end_user_id: Set(i.end_user_id),
-                target_id: Set(i.target_id),
-                trigger: Set(i.trigger),
-                mrr_e4: Set(i.mrr_e4),
-                offer_ids: Set(serde_json::to_string(&i.offer_ids).unwrap_or_else(|_| "[]".into())),
-                created_at: Set(at),
-                ..Default::default()
-            }),
+            Record::Impression(i) => {
+                if let Some(exposure) = &i.exposure {
+                    assign(i.organization_id, i.end_user_id, exposure, at);
+                }
+                impressions.push(impression::ActiveModel {
+                    organization_id: Set(i.organization_id),
+                    end_user_id: Set(i.end_user_id),
+                    target_id: Set(i.target_id),
+                    trigger: Set(i.trigger),
+                    mrr_e4: Set(i.mrr_e4),
+                    offer_ids: Set(
+                        serde_json::to_string(&i.offer_ids).unwrap_or_else(|_| "[]".into())
+                    ),
+                    experiment_id: Set(i.exposure.as_ref().map(|e| e.experiment_id)),
+                    experiment_arm: Set(i.exposure.map(|e| e.arm)),
+                    created_at: Set(at),
+                    ..Default::default()
+                })
+            }
             Record::Outcome(o) => outcomes.push(outcome::ActiveModel {
                 organization_id: Set(o.organization_id),
                 offer_id: Set(o.offer_id),
@@ -139,14 +179,26 @@ async fn write_batch(
                 status: Set(o.status.as_str().to_owned()),
                 mrr_e4: Set(o.mrr_e4),
                 source: Set(o.source.to_owned()),
+                experiment_id: Set(o.exposure.as_ref().map(|e| e.experiment_id)),
+                experiment_arm: Set(o.exposure.map(|e| e.arm)),
                 created_at: Set(at),
                 ..Default::default()
             }),
+            Record::Assignment(a) => assign(a.organization_id, a.end_user_id, &a.exposure, at),
         }
     }
     let txn = db.begin().await?;
     if !impressions.is_empty() {
         impression::Entity::insert_many(impressions)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    if !assignments.is_empty() {
+        experiment_assignment::Entity::insert_many(assignments)
+            .on_conflict_do_nothing_on([
+                experiment_assignment::Column::ExperimentId,
+                experiment_assignment::Column::EndUserId,
+            ])
             .exec_without_returning(&txn)
             .await?;
     }

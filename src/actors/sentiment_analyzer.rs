@@ -102,6 +102,8 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                     organization_id: msg.organization_id,
                     types: offer_types_for(action),
                     target_id: msg.target_id.clone(),
+                    // Eligibility (cooldowns, caps) and experiment arms for this end user.
+                    who: msg.who.clone(),
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("offer selector unavailable: {e}"))??;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use workers::RetryPolicy;
 
 use super::dunning_tracker::{DunningTracker, Identify};
-use super::offer_selector::{FindOffer, OfferSelector};
+use super::offer_selector::{CheckApplication, FindOffer, OfferSelector};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::applications::{application_json, Attempt, NewApplication, OfferApplier};
 use crate::domain::{EndUserRef, Mrr, OfferType};
@@ -81,6 +81,7 @@ impl Handler<ApplyOffer> for StripeApplier {
             offer_id: msg.offer_id,
         });
         let dunning = self.dunning.clone();
+        let offers = self.offers.clone();
         Box::pin(async move {
             let offer = find
                 .await
@@ -119,6 +120,22 @@ impl Handler<ApplyOffer> for StripeApplier {
                 ),
                 None => None,
             };
+            // Eligibility again: the client may apply an offer it was never shown, or
+            // one whose cooldown or cap was reached since.
+            let check = offers
+                .send(CheckApplication {
+                    organization_id: msg.organization_id,
+                    offer_id: msg.offer_id,
+                    end_user_id,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("offer selector unavailable: {e}"))??;
+            if let Some(refusal) = check.refusal {
+                return Ok(ApplyAnswer::Refused {
+                    message: format!("This offer is not available: {refusal}."),
+                    stripe_error: None,
+                });
+            }
             let application = applier
                 .open(NewApplication {
                     organization_id: msg.organization_id,
@@ -126,6 +143,7 @@ impl Handler<ApplyOffer> for StripeApplier {
                     end_user_id,
                     stripe_subscription_id: msg.stripe_subscription_id,
                     mrr_e4: msg.mrr.map(Mrr::to_storage),
+                    exposure: check.exposure,
                 })
                 .await?;
             match applier.attempt(application.id).await? {

@@ -1,10 +1,13 @@
 //! Validated domain types and rules: each input is parsed once, at the edge.
 pub mod api_key;
+pub mod eligibility;
 pub mod email;
 pub mod end_user_ref;
+pub mod experiment;
 pub mod money;
 pub mod offer;
 pub mod payment_event;
+pub mod stats;
 pub mod trigger;
 
 pub use api_key::ApiKey;

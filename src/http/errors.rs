@@ -28,6 +28,11 @@ impl ValidationErrors {
         self.0.is_empty()
     }
 
+    /// Every field with its messages, in the order found.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(f, m)| (f.as_str(), m.as_slice()))
+    }
+
     pub fn has(&self, field: &str) -> bool {
         self.0.iter().any(|(f, _)| f == field)
     }

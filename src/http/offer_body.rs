@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::errors::ValidationErrors;
 use super::validation::Input;
+use crate::domain::eligibility::{OfferRules, MAX_COOLDOWN_DAYS};
 use crate::domain::offer::Placement;
 use crate::domain::{Mrr, OfferConfig, OfferType, Trigger};
 
@@ -17,6 +18,7 @@ pub struct OfferDraft {
     pub placement: Placement,
     pub priority: i32,
     pub active: bool,
+    pub rules: OfferRules,
 }
 
 pub fn parse_offer(body: &Map<String, Value>) -> Result<OfferDraft, ValidationErrors> {
@@ -49,6 +51,23 @@ pub fn parse_offer(body: &Map<String, Value>) -> Result<OfferDraft, ValidationEr
         );
     }
     let active = input.boolean("active", false).unwrap_or(true);
+    let rules = OfferRules {
+        cooldown_days: input.integer_between("cooldown_days", false, 0, MAX_COOLDOWN_DAYS.into()),
+        type_cooldown_days: input.integer_between(
+            "type_cooldown_days",
+            false,
+            0,
+            MAX_COOLDOWN_DAYS.into(),
+        ),
+        max_redemptions: input.integer_between("max_redemptions", false, 1, 1_000_000_000),
+        max_redemptions_per_user: input.integer_between(
+            "max_redemptions_per_user",
+            false,
+            0,
+            1_000_000,
+        ),
+        requires_subscription: input.boolean("requires_subscription", false),
+    };
     let mut errors = input.errors;
     let config = match (kind, value, config) {
         (Some(kind), Some(value), Some(config)) => match OfferConfig::validate(kind, value, config)
@@ -77,6 +96,7 @@ pub fn parse_offer(body: &Map<String, Value>) -> Result<OfferDraft, ValidationEr
             },
             priority: priority as i32,
             active,
+            rules,
         }),
         _ => Err(errors),
     }

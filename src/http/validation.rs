@@ -242,6 +242,57 @@ impl<'a> Input<'a> {
         value
     }
 
+    /// An integer within [min, max] (Laravel's `integer|between`).
+    pub fn integer_between(
+        &mut self,
+        field: &str,
+        required: bool,
+        min: i64,
+        max: i64,
+    ) -> Option<u32> {
+        let value = self.integer(field, required)?;
+        if (min..=max).contains(&value) {
+            u32::try_from(value).ok()
+        } else {
+            self.errors.add(
+                field,
+                format!(
+                    "The {} field must be between {min} and {max}.",
+                    attribute(field)
+                ),
+            );
+            None
+        }
+    }
+
+    /// A number within [min, max].
+    pub fn number_between(
+        &mut self,
+        field: &str,
+        required: bool,
+        min: f64,
+        max: f64,
+    ) -> Option<f64> {
+        let text = self.numeric_text(field, required)?;
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() && (min..=max).contains(&n) => Some(n),
+            Ok(n) if n.is_finite() => {
+                self.errors.add(
+                    field,
+                    format!(
+                        "The {} field must be between {min} and {max}.",
+                        attribute(field)
+                    ),
+                );
+                None
+            }
+            _ => {
+                self.not_a_number(field);
+                None
+            }
+        }
+    }
+
     pub fn boolean(&mut self, field: &str, required: bool) -> Option<bool> {
         match self.present(field) {
             None => {

@@ -24,9 +24,10 @@ pub async fn intercept(
     let email = input.email("user_email", false);
     let trigger = input.choice("trigger", false, Trigger::parse);
     let customer = input.string("stripe_customer_id", false, MAX_ID_LEN);
-    input.string("stripe_subscription_id", false, MAX_ID_LEN);
+    let subscription = input.string("stripe_subscription_id", false, MAX_ID_LEN);
     let mrr = input.mrr("mrr_value", false);
     input.finish()?;
+    let subscription_known = subscription.is_some() || customer.is_some();
     let answer = actors
         .offers
         .send(Intercept {
@@ -35,6 +36,7 @@ pub async fn intercept(
             trigger,
             mrr,
             who: EndUserRef::new(email, customer),
+            subscription_known,
         })
         .await??;
     Ok(HttpResponse::Ok().json(json!({

@@ -2,9 +2,11 @@
 pub mod applications;
 pub mod cancel_flow;
 pub mod dunning;
+pub mod experiments;
 pub mod health;
 pub mod offers;
 pub mod sentiment;
+pub mod settings;
 pub mod tickets;
 
 use actix_web::web;
@@ -37,7 +39,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/offers", web::post().to(offers::create))
                 .route("/offers/{id}", web::get().to(offers::get))
                 .route("/offers/{id}", web::patch().to(offers::update))
-                .route("/offers/{id}", web::delete().to(offers::delete)),
+                .route("/offers/{id}", web::delete().to(offers::delete))
+                .route("/experiments", web::get().to(experiments::list))
+                .route("/experiments", web::post().to(experiments::create))
+                .route("/experiments/{id}", web::get().to(experiments::get))
+                .route("/experiments/{id}", web::patch().to(experiments::update))
+                .route(
+                    "/experiments/{id}/results",
+                    web::get().to(experiments::results),
+                )
+                .route("/settings", web::get().to(settings::get))
+                .route("/settings", web::patch().to(settings::update)),
         );
 }
 
