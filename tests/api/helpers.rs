@@ -29,6 +29,8 @@ pub struct TestApp {
     pub organization_id: i64,
     pub applier: Arc<OfferApplier>,
     pub courier: Arc<TicketCourier>,
+    /// The running actors, for messages no endpoint sends yet.
+    pub actors: saveloops::actors::Actors,
 }
 
 fn unique_name() -> String {
@@ -117,6 +119,7 @@ impl TestApp {
         let db = app.db.clone();
         let applier = app.applier.clone();
         let courier = app.courier.clone();
+        let actors = app.actors.clone();
         actix_web::rt::spawn(app.run_until_stopped());
         let org = tenants::create_organization(&db, "Acme")
             .await
@@ -130,6 +133,7 @@ impl TestApp {
             organization_id: org.id,
             applier,
             courier,
+            actors,
         }
     }
 
@@ -213,6 +217,47 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+
+    pub async fn patch_as(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(format!("{}{path}", self.address))
+            .header("X-Knot-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.patch_as(&self.key, path, body).await
+    }
+
+    pub async fn create_experiment(&self, body: Value) -> Response {
+        self.post("/api/v1/experiments", &body).await
+    }
+
+    /// Creates an experiment that must be valid; returns it.
+    pub async fn experiment(&self, body: Value) -> Value {
+        let (status, experiment) = parts(self.create_experiment(body).await).await;
+        assert_eq!(status, 201, "experiment created: {experiment}");
+        experiment
+    }
+
+    pub async fn patch_experiment(&self, id: i64, body: Value) -> Response {
+        self.patch(&format!("/api/v1/experiments/{id}"), &body)
+            .await
+    }
+
+    pub async fn results(&self, id: i64) -> Value {
+        let (status, body) =
+            parts(self.get(&format!("/api/v1/experiments/{id}/results")).await).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn patch_settings(&self, body: Value) -> Response {
+        self.patch("/api/v1/settings", &body).await
     }
 
     pub async fn intercept(&self, body: Value) -> Response {

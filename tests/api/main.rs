@@ -4,6 +4,8 @@ mod auth;
 mod cancel_flow;
 mod cli;
 mod dunning;
+mod eligibility;
+mod experiments;
 mod fake_stripe;
 mod helpers;
 mod http_errors;
