@@ -403,7 +403,8 @@ pub fn results_json(
         "experiment": {"id": experiment.id, "name": experiment.name, "status": experiment.status.as_str()},
         "confidence": experiment.confidence,
         "min_sample_size": experiment.min_sample_size,
-        "alpha": alpha,
+        // Rounded: 1 − 0.95 is 0.050000000000000044 in binary floating point.
+        "alpha": (alpha * 1e12).round() / 1e12,
         "arms": arms,
         "verdict": verdict.text(),
         "winner": verdict.winner(),
