@@ -412,3 +412,62 @@ async fn settings_and_offer_rules_are_validated_and_documented_defaults_apply() 
         (Value::Null, json!(100), json!(true))
     );
 }
+
+#[actix_web::test]
+async fn the_sentiment_endpoint_filters_by_eligibility_and_serves_experiment_arms() {
+    let app = TestApp::spawn().await;
+    let discount = app
+        .offer(json!({"type": "discount", "value": 20, "label": "20% off", "cooldown_days": 30}))
+        .await;
+    let app = &app;
+    let analyze = |email: &str| {
+        let body = json!({"reason": "Too expensive for now", "user_email": email, "target_id": "cancel-form"});
+        async move { app.post("/api/v1/intercept/sentiment", &body).await }
+    };
+    let ids = |answer: &Value| -> Vec<i64> {
+        answer["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (status, answer) = parts(analyze("ann@example.com").await).await;
+    assert_eq!(
+        (status, answer["suggested_action"].as_str()),
+        (200, Some("discount")),
+        "{answer}"
+    );
+    assert_eq!(ids(&answer), vec![discount]);
+    app.outcome(json!({"offer_id": discount, "status": "saved", "user_email": "ann@example.com"}))
+        .await;
+    let (_, answer) = parts(analyze("ann@example.com").await).await;
+    assert_eq!(ids(&answer), Vec::<i64>::new(), "under cooldown: {answer}");
+
+    // A running experiment on the sentiment target supplies the end user's arm.
+    let bigger = app
+        .offer(json!({"type": "discount", "value": 30, "label": "30% off", "active": false}))
+        .await;
+    let experiment = app
+        .experiment(
+            json!({"name": "Bigger discount", "target_id": "cancel-form", "status": "running",
+                           "arms": [{"name": "control", "offer_ids": [discount]},
+                                    {"name": "bigger", "offer_ids": [bigger]}]}),
+        )
+        .await;
+    let (_, answer) = parts(analyze("bob@example.com").await).await;
+    let offer = &answer["offers"][0];
+    let arm = offer["experiment"]["arm"].as_str().unwrap();
+    assert_eq!(offer["experiment"]["id"], experiment["id"]);
+    assert_eq!(
+        offer["id"].as_i64(),
+        Some(if arm == "control" { discount } else { bigger })
+    );
+    // The same arm as the cancel flow gives Bob.
+    let (_, intercepted) = parts(
+        app.intercept(json!({"target_id": "cancel-form", "user_email": "bob@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!(intercepted["offers"][0]["experiment"]["arm"], arm);
+}
