@@ -510,7 +510,9 @@ pub async fn worker_run_processes_jobs_when_woken(q: Arc<dyn Queue>) {
 pub async fn worker_run_extends_leases_of_long_jobs(q: Arc<dyn Queue>) {
     let handler = Arc::new(Gated::default());
     let observer = Arc::new(CountingObserver::default());
-    let lease = Duration::from_secs(1);
+    // Renewal runs every half lease; a lease of a few seconds leaves room for a loaded
+    // machine to be late with a renewal without the lease running out.
+    let lease = Duration::from_secs(3);
     let pool = pool(
         q.clone(),
         quick_policy(5),
@@ -527,7 +529,7 @@ pub async fn worker_run_extends_leases_of_long_jobs(q: Arc<dyn Queue>) {
     .await;
 
     // Well past the first lease, nobody else may get the job.
-    let until = tokio::time::Instant::now() + lease * 3;
+    let until = tokio::time::Instant::now() + lease * 5 / 2;
     while tokio::time::Instant::now() < until {
         assert!(
             q.claim(1, LONG_LEASE).await.unwrap().is_empty(),
