@@ -434,7 +434,7 @@ async fn failures_beyond_the_last_attempt_make_a_dead_job_an_operator_can_retry(
 
 #[actix_web::test]
 async fn a_worker_killed_while_holding_a_job_loses_its_lease_and_the_job_completes_once() {
-    let (app, stripe) = app_with_stripe(|s| s.queue.lease_seconds = 1).await;
+    let (app, stripe) = app_with_stripe(|s| s.queue.lease_seconds = 2).await;
     let offer = app.discount_offer().await;
     stripe.fail_next_on("POST", "/v1/subscriptions", 1, Fault::Status(500));
     let (status, body) = parts(app.apply_offer(apply_body(offer)).await).await;
@@ -452,7 +452,7 @@ async fn a_worker_killed_while_holding_a_job_loses_its_lease_and_the_job_complet
     let mut worker = Command::new(env!("CARGO_BIN_EXE_saveloops"))
         .arg("work")
         .envs(cli_env(&app))
-        .env("SAVELOOPS_QUEUE__LEASE_SECONDS", "1")
+        .env("SAVELOOPS_QUEUE__LEASE_SECONDS", "2")
         .env("SAVELOOPS_QUEUE__POLL_INTERVAL_MS", "20")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
