@@ -357,32 +357,14 @@ impl OfferApplier {
     }
 
     /// Marks an application dead (its retries are exhausted) or back to retrying (an
-    /// operator revived it).
+    /// operator revived it). See [`set_status`].
     pub async fn set_status(
         &self,
         application_id: i64,
         status: Status,
         error: Option<&str>,
     ) -> anyhow::Result<()> {
-        let mut update = offer_application::Entity::update_many()
-            .col_expr(
-                offer_application::Column::Status,
-                Expr::value(status.as_str()),
-            )
-            .col_expr(
-                offer_application::Column::UpdatedAt,
-                Expr::value(Utc::now()),
-            );
-        if let Some(error) = error {
-            update = update.col_expr(offer_application::Column::LastError, Expr::value(error));
-        }
-        update
-            .filter(offer_application::Column::Id.eq(application_id))
-            .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
-            .exec(&self.db)
-            .await
-            .context("updating the application status")?;
-        Ok(())
+        set_status(&self.db, application_id, status, error).await
     }
 
     /// Re-queues unfinished applications the queue does not hold (Redis lost them, or the
@@ -433,4 +415,45 @@ pub fn application_json(application: &offer_application::Model) -> Value {
         "created_at": application.created_at.to_rfc3339(),
         "updated_at": application.updated_at.to_rfc3339(),
     })
+}
+
+/// Sets an unfinished application's status (dead, retrying, or failed when an operator
+/// discards it), with an optional error. Applied and failed applications never change.
+pub async fn set_status(
+    db: &DatabaseConnection,
+    application_id: i64,
+    status: Status,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut update = offer_application::Entity::update_many()
+        .col_expr(
+            offer_application::Column::Status,
+            Expr::value(status.as_str()),
+        )
+        .col_expr(
+            offer_application::Column::UpdatedAt,
+            Expr::value(Utc::now()),
+        );
+    if let Some(error) = error {
+        update = update.col_expr(offer_application::Column::LastError, Expr::value(error));
+    }
+    let next_attempt = match status {
+        // Revived: due now.
+        Status::Retrying => Some(Some(Utc::now())),
+        Status::Dead | Status::Failed => Some(None),
+        Status::Pending | Status::Applied => None,
+    };
+    if let Some(at) = next_attempt {
+        update = update.col_expr(
+            offer_application::Column::NextAttemptAt,
+            Expr::value(at),
+        );
+    }
+    update
+        .filter(offer_application::Column::Id.eq(application_id))
+        .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
+        .exec(db)
+        .await
+        .context("updating the application status")?;
+    Ok(())
 }

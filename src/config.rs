@@ -18,6 +18,38 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub stripe: StripeSettings,
     pub queue: QueueSettings,
+    pub admin: AdminSettings,
+    pub metrics: MetricsSettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+/// The operator API (`/api/v1/admin/...`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    /// Bearer token of the operator API; empty disables the API (404).
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// When set, `/metrics` requires `Authorization: Bearer <token>`; empty leaves it open
+    /// (then keep it off the public network).
+    #[serde(default)]
+    pub token: String,
+    /// Queue figures are read from the queue at most this often (scrapes in between reuse
+    /// the last reading).
+    pub queue_sample_seconds: u64,
+}
+
+/// Requests per API key (a token bucket; see `http::rate_limit`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    /// Sustained requests per second per key; 0 turns rate limiting off.
+    pub requests_per_second: f64,
+    /// Requests a key may make at once on top of the sustained rate (the bucket size).
+    pub burst: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
-use sea_orm::DatabaseConnection;
+use entity::{offer_application, support_ticket};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::watch;
 use workers::{
-    DatabaseQueue, Job, JobHandler, JobOutcome, Queue, RedisQueue, RetryPolicy, WorkerConfig,
-    WorkerPool,
+    DatabaseQueue, DeadJob, Job, JobHandler, JobOutcome, Queue, RedisQueue, RetryPolicy,
+    WorkerConfig, WorkerPool,
 };
 
 use crate::applications::{Attempt, OfferApplier, Status, APPLY_OFFER};
@@ -119,7 +120,8 @@ impl Workers {
                 poll_interval: Duration::from_millis(settings.queue.poll_interval_ms),
                 shutdown_grace: Duration::from_secs(settings.queue.shutdown_grace_seconds),
             },
-        );
+        )
+        .with_observer(crate::metrics::job_observer());
         Workers {
             pool,
             applier,
@@ -172,4 +174,123 @@ async fn reconcile(
 
 pub fn reconcile_grace(settings: &Settings) -> TimeDelta {
     TimeDelta::seconds(2 * settings.stripe.timeout_seconds as i64 + 5)
+}
+
+/// Every job kind the service enqueues; `/metrics` exports their figures even when empty.
+pub const JOB_KINDS: &[&str] = &[APPLY_OFFER.kind, DELIVER_TICKET.kind];
+
+/// Brings a dead job back (due now, attempts reset) and puts its domain ledger back to
+/// "retrying". `false` when no dead job has this id. The CLI (`saveloops queue retry`) and
+/// the operator API both use this.
+pub async fn retry_dead_job(
+    queue: &dyn Queue,
+    db: &DatabaseConnection,
+    id: &str,
+) -> anyhow::Result<bool> {
+    if !queue.revive(id).await? {
+        return Ok(false);
+    }
+    // Revived first: should a worker settle it at once, each ledger's own guard keeps
+    // "applied" / "delivered" from being overwritten.
+    if let Some(application) = APPLY_OFFER.row_of(id) {
+        crate::applications::set_status(db, application, Status::Retrying, None).await?;
+    } else if let Some(ticket) = DELIVER_TICKET.row_of(id) {
+        crate::tickets::set_delivery_status(db, ticket, "retrying", None).await?;
+    }
+    Ok(true)
+}
+
+/// Deletes a dead job for good and marks its ledger entry failed with `note` (the job's
+/// last error is kept after it). `false` when no dead job has this id.
+pub async fn discard_dead_job(
+    queue: &dyn Queue,
+    db: &DatabaseConnection,
+    id: &str,
+    note: &str,
+) -> anyhow::Result<bool> {
+    let Some(job) = queue.dead_job(id).await? else {
+        return Ok(false);
+    };
+    if !queue.delete_dead(id).await? {
+        return Ok(false);
+    }
+    let error = match &job.last_error {
+        Some(last) => format!("{note} Last error: {last}"),
+        None => note.to_owned(),
+    };
+    if let Some(application) = APPLY_OFFER.row_of(id) {
+        crate::applications::set_status(db, application, Status::Failed, Some(&error)).await?;
+    } else if let Some(ticket) = DELIVER_TICKET.row_of(id) {
+        crate::tickets::set_delivery_status(db, ticket, "failed", Some(&error)).await?;
+    }
+    Ok(true)
+}
+
+/// The organization each job belongs to, read from the domain ledger that owns the job
+/// kind. Jobs of a kind without a ledger (or whose entry is gone) are left out. A new job
+/// kind adds its lookup here.
+pub async fn organizations_of_jobs(
+    db: &DatabaseConnection,
+    job_ids: &[&str],
+) -> anyhow::Result<HashMap<String, i64>> {
+    let mut owners = HashMap::new();
+    let applications: Vec<i64> = job_ids.iter().filter_map(|id| APPLY_OFFER.row_of(id)).collect();
+    let tickets: Vec<i64> = job_ids
+        .iter()
+        .filter_map(|id| DELIVER_TICKET.row_of(id))
+        .collect();
+    if !applications.is_empty() {
+        let rows: Vec<(i64, i64)> = offer_application::Entity::find()
+            .select_only()
+            .column(offer_application::Column::Id)
+            .column(offer_application::Column::OrganizationId)
+            .filter(offer_application::Column::Id.is_in(applications))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (application, organization) in rows {
+            owners.insert(APPLY_OFFER.job_id(application), organization);
+        }
+    }
+    if !tickets.is_empty() {
+        let rows: Vec<(i64, i64)> = support_ticket::Entity::find()
+            .select_only()
+            .column(support_ticket::Column::Id)
+            .column(support_ticket::Column::OrganizationId)
+            .filter(support_ticket::Column::Id.is_in(tickets))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (ticket, organization) in rows {
+            owners.insert(DELIVER_TICKET.job_id(ticket), organization);
+        }
+    }
+    Ok(owners)
+}
+
+/// A dead job with the organization it belongs to, as operators see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OwnedDeadJob {
+    #[serde(flatten)]
+    pub job: DeadJob,
+    pub organization_id: Option<i64>,
+}
+
+/// A page of dead jobs, most recently died first, each with its organization.
+pub async fn dead_jobs_with_owners(
+    queue: &dyn Queue,
+    db: &DatabaseConnection,
+    offset: usize,
+    limit: usize,
+) -> anyhow::Result<Vec<OwnedDeadJob>> {
+    let dead = queue.dead(offset, limit).await?;
+    let ids: Vec<&str> = dead.iter().map(|job| job.id.as_str()).collect();
+    let owners = organizations_of_jobs(db, &ids).await?;
+    Ok(dead
+        .into_iter()
+        .map(|job| OwnedDeadJob {
+            organization_id: owners.get(&job.id).copied(),
+            job,
+        })
+        .collect())
 }

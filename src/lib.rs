@@ -10,6 +10,7 @@ pub mod experiments;
 pub mod http;
 pub mod jobs;
 pub mod ledger_jobs;
+pub mod metrics;
 pub mod secrets;
 pub mod sentiment;
 pub mod startup;

@@ -7,8 +7,8 @@ use saveloops::config::Settings;
 use saveloops::jobs::{self, Workers};
 use saveloops::secrets::SecretBox;
 use saveloops::startup::Application;
-use saveloops::tickets::{self, TicketCourier};
-use saveloops::{applications, database, sentiment, telemetry, tenants};
+use saveloops::tickets::TicketCourier;
+use saveloops::{database, sentiment, telemetry, tenants};
 use tokio::sync::watch;
 
 /// Resolves on SIGINT or SIGTERM.
@@ -117,6 +117,8 @@ enum QueueCommand {
     },
     /// Bring a dead job back (due now, attempts reset).
     Retry { id: String },
+    /// Delete a dead job for good; its application is marked failed.
+    Delete { id: String },
 }
 
 #[derive(Subcommand)]
@@ -188,25 +190,22 @@ async fn main() -> anyhow::Result<()> {
             match command {
                 QueueCommand::Stats => print_json(&queue.stats().await?)?,
                 QueueCommand::Dead { limit, offset } => {
-                    let dead = queue.dead(offset, limit.min(1000)).await?;
+                    let dead =
+                        jobs::dead_jobs_with_owners(&*queue, &db, offset, limit.min(1000)).await?;
                     print_json(&serde_json::json!({ "dead": dead }))?
                 }
                 QueueCommand::Retry { id } => {
-                    if !queue.revive(&id).await? {
+                    if !jobs::retry_dead_job(&*queue, &db, &id).await? {
                         anyhow::bail!("no dead job has the id {id}");
                     }
-                    if let Some(application) = applications::APPLY_OFFER.row_of(&id) {
-                        let applier = jobs::offer_applier(&settings, db, queue)?;
-                        applier
-                            .set_status(application, applications::Status::Retrying, None)
-                            .await?;
-                    } else if let Some(ticket) = tickets::DELIVER_TICKET.row_of(&id) {
-                        let secrets = SecretBox::load(&settings.security)?;
-                        TicketCourier::new(db, secrets, queue)?
-                            .set_delivery_status(ticket, "retrying", None)
-                            .await?;
-                    }
                     print_json(&serde_json::json!({ "revived": id }))?
+                }
+                QueueCommand::Delete { id } => {
+                    let note = "Discarded by an operator (saveloops queue delete).";
+                    if !jobs::discard_dead_job(&*queue, &db, &id, note).await? {
+                        anyhow::bail!("no dead job has the id {id}");
+                    }
+                    print_json(&serde_json::json!({ "deleted": id }))?
                 }
             }
         }

@@ -9,9 +9,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use redis::aio::ConnectionManager;
 use sea_orm::DatabaseConnection;
 use workers::RetryPolicy;
 
+use crate::actors::admin_desk::AdminDesk;
+use crate::actors::analytics::Analytics;
 use crate::actors::dunning_tracker::DunningTracker;
 use crate::actors::key_verifier::KeyVerifier;
 use crate::actors::offer_selector::OfferSelector;
@@ -23,7 +26,8 @@ use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
 use crate::applications::OfferApplier;
-use crate::config::Settings;
+use crate::config::{QueueBackend, Settings};
+use crate::http::rate_limit::RateLimiter;
 use crate::http::{extract, middleware, routes};
 use crate::sentiment::{self, Classifier};
 use crate::tickets::TicketCourier;
@@ -44,9 +48,23 @@ impl Application {
     /// Connects and migrates the database, starts the actors and binds the HTTP listener
     /// (port 0 picks a free port). Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
+        // With the Redis queue, readiness checks Redis and rate limits are shared through it.
+        let redis = match settings.queue.backend {
+            QueueBackend::Redis => Some(redis_connection(&settings.queue.redis_url).await?),
+            QueueBackend::Database => None,
+        };
+        let limiter = match &redis {
+            Some(conn) => RateLimiter::redis(
+                &settings.rate_limit,
+                conn.clone(),
+                format!("{}:ratelimit:", settings.queue.key_prefix),
+            ),
+            None => RateLimiter::local(&settings.rate_limit),
+        };
         let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);
         let courier = Arc::new(TicketCourier::new(
             db.clone(),
@@ -64,6 +82,7 @@ impl Application {
             applier.clone(),
             courier.clone(),
             model,
+            redis,
         );
         let address = (settings.server.host.as_str(), settings.server.port);
         let listener = TcpListener::bind(address).with_context(|| {
@@ -73,7 +92,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let server = http_server(listener, actors.clone(), &settings)?;
+        let server = http_server(listener, actors.clone(), &settings, limiter)?;
         Ok(Application {
             port,
             server,
@@ -101,13 +120,20 @@ pub fn start_actors(
     applier: Arc<OfferApplier>,
     courier: Arc<TicketCourier>,
     model: Arc<Classifier>,
+    redis: Option<ConnectionManager>,
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let outcomes = OutcomeRecorder::new(db.clone()).start();
     let dunning = DunningTracker::new(db.clone()).start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
     let keys = KeyVerifier::new(db.clone(), ttl).start();
-    let readiness = Readiness { db: db.clone() }.start();
+    let readiness = Readiness {
+        db: db.clone(),
+        redis,
+    }
+    .start();
+    let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
+    let analytics = Analytics::new(db.clone()).start();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
@@ -137,15 +163,27 @@ pub fn start_actors(
         stripe,
         sentiment,
         tickets,
+        admin,
+        analytics,
     }
+}
+
+/// A Redis connection that reconnects by itself.
+async fn redis_connection(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url).context("invalid Redis URL")?;
+    ConnectionManager::new(client)
+        .await
+        .context("could not connect to Redis")
 }
 
 fn http_server(
     listener: TcpListener,
     actors: Actors,
     settings: &Settings,
+    limiter: RateLimiter,
 ) -> anyhow::Result<Server> {
     let actors = web::Data::new(actors);
+    let limiter = web::Data::new(limiter);
     let shared_settings = web::Data::new(settings.clone());
     let max_body = settings.server.max_body_bytes;
     let mut server = HttpServer::new(move || {
@@ -154,6 +192,7 @@ fn http_server(
             .wrap(from_fn(middleware::request_span))
             .app_data(actors.clone())
             .app_data(shared_settings.clone())
+            .app_data(limiter.clone())
             .app_data(extract::json_config(max_body))
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)

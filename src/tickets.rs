@@ -234,22 +234,7 @@ impl TicketCourier {
         status: &str,
         error: Option<&str>,
     ) -> anyhow::Result<()> {
-        let mut update = support_ticket::Entity::update_many()
-            .col_expr(support_ticket::Column::DeliveryStatus, Expr::value(status))
-            .col_expr(support_ticket::Column::UpdatedAt, Expr::value(Utc::now()));
-        if let Some(error) = error {
-            update = update.col_expr(
-                support_ticket::Column::DeliveryLastError,
-                Expr::value(error),
-            );
-        }
-        update
-            .filter(support_ticket::Column::Id.eq(ticket_id))
-            .filter(support_ticket::Column::DeliveryStatus.ne("delivered"))
-            .exec(&self.db)
-            .await
-            .context("updating the delivery status")?;
-        Ok(())
+        set_delivery_status(&self.db, ticket_id, status, error).await
     }
 
     /// Re-queues deliveries the queue lost. Returns how many it restored.
@@ -265,6 +250,32 @@ impl TicketCourier {
             .await
             .context("re-queueing ticket deliveries")
     }
+}
+
+/// Sets an undelivered ticket's delivery status (dead, retrying, or failed when an operator
+/// discards its job), with an optional error. A delivered ticket never changes.
+pub async fn set_delivery_status(
+    db: &DatabaseConnection,
+    ticket_id: i64,
+    status: &str,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut update = support_ticket::Entity::update_many()
+        .col_expr(support_ticket::Column::DeliveryStatus, Expr::value(status))
+        .col_expr(support_ticket::Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(error) = error {
+        update = update.col_expr(
+            support_ticket::Column::DeliveryLastError,
+            Expr::value(error),
+        );
+    }
+    update
+        .filter(support_ticket::Column::Id.eq(ticket_id))
+        .filter(support_ticket::Column::DeliveryStatus.ne("delivered"))
+        .exec(db)
+        .await
+        .context("updating the delivery status")?;
+    Ok(())
 }
 
 /// reqwest's error text names the URL, which may carry a token; keep only the kind.
@@ -290,9 +301,15 @@ impl JobHandler for TicketCourier {
         };
         let (status, outcome, error) = match delivery {
             Delivery::NothingToDeliver => return JobOutcome::Done,
-            Delivery::Delivered => ("delivered", JobOutcome::Done, None),
+            Delivery::Delivered => {
+                crate::metrics::ticket_delivered();
+                ("delivered", JobOutcome::Done, None)
+            }
             Delivery::Transient(e) => ("retrying", JobOutcome::Retry(e.clone()), Some(e)),
-            Delivery::Permanent(e) => ("failed", JobOutcome::Fail(e.clone()), Some(e)),
+            Delivery::Permanent(e) => {
+                crate::metrics::ticket_failed();
+                ("failed", JobOutcome::Fail(e.clone()), Some(e))
+            }
         };
         if let Err(e) = self.record(ticket_id, status, error).await {
             tracing::error!(error = %format!("{e:#}"), ticket_id, "could not record a delivery");
@@ -301,6 +318,7 @@ impl JobHandler for TicketCourier {
     }
 
     async fn on_dead(&self, job: &Job, error: &str) {
+        crate::metrics::ticket_failed();
         if let Some(ticket_id) = DELIVER_TICKET.row_in(job) {
             if let Err(e) = self
                 .set_delivery_status(ticket_id, "dead", Some(error))

@@ -2,6 +2,7 @@
 pub mod api_key;
 pub mod application_attempt;
 pub mod cancellation_reason;
+pub mod dunning_episode;
 pub mod end_user;
 pub mod experiment;
 pub mod experiment_assignment;

@@ -9,6 +9,8 @@ pub mod m20261125_000100_create_queue_jobs;
 // Offer eligibility and experiments.
 pub mod m20261125_000200_create_experiments;
 pub mod m20261125_000201_add_eligibility_and_attribution;
+// Operators and analytics (issue 5).
+pub mod m20261125_000300_analytics;
 
 pub struct Migrator;
 
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000100_create_queue_jobs::Migration),
             Box::new(m20261125_000200_create_experiments::Migration),
             Box::new(m20261125_000201_add_eligibility_and_attribution::Migration),
+            Box::new(m20261125_000300_analytics::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! DunningTracker: end users, their payment health (dunning) and success signals.
 use actix::prelude::*;
 use chrono::Utc;
-use entity::end_user;
+use entity::{dunning_episode, end_user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
@@ -105,6 +105,9 @@ impl Handler<RecordPaymentFailure> for DunningTracker {
                 .exec(&db)
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("recording a payment failure"))?;
+            record_episode_failure(&db, msg.organization_id, user.id, now)
+                .await
+                .map_err(|e| anyhow::Error::new(e).context("recording the dunning episode"))?;
             Ok(user.id)
         })
     }
@@ -148,6 +151,19 @@ impl Handler<RecordSuccess> for DunningTracker {
                 .exec(&db)
                 .await
                 .map_err(|e| anyhow::Error::new(e).context("recording a success signal"))?;
+            if is_payment_event(&msg.event) {
+                dunning_episode::Entity::update_many()
+                    .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
+                    .col_expr(
+                        dunning_episode::Column::RecoveryEvent,
+                        Expr::value(Some(msg.event.clone())),
+                    )
+                    .filter(dunning_episode::Column::EndUserId.eq(user.id))
+                    .filter(dunning_episode::Column::RecoveredAt.is_null())
+                    .exec(&db)
+                    .await
+                    .map_err(|e| anyhow::Error::new(e).context("closing the dunning episode"))?;
+            }
             Ok(user.id)
         })
     }
@@ -156,6 +172,50 @@ impl Handler<RecordSuccess> for DunningTracker {
 /// Finds the end user by Stripe customer id or email within the organization, filling in
 /// whichever identifier it lacks; creates it when neither is known. Safe under concurrency:
 /// a lost insert race reads the winner's row.
+/// Counts a failed payment in the end user's open dunning episode, opening one when there is
+/// none (analytics reads episodes: flagged, recovered, recovery rate).
+async fn record_episode_failure(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    end_user_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    for _ in 0..2 {
+        let extended = dunning_episode::Entity::update_many()
+            .col_expr(
+                dunning_episode::Column::Failures,
+                Expr::col(dunning_episode::Column::Failures).add(1),
+            )
+            .col_expr(dunning_episode::Column::LastFailedAt, Expr::value(now))
+            .filter(dunning_episode::Column::EndUserId.eq(end_user_id))
+            .filter(dunning_episode::Column::RecoveredAt.is_null())
+            .exec(db)
+            .await?;
+        if extended.rows_affected > 0 {
+            return Ok(());
+        }
+        let opened = dunning_episode::ActiveModel {
+            organization_id: Set(organization_id),
+            end_user_id: Set(end_user_id),
+            started_at: Set(now),
+            last_failed_at: Set(now),
+            failures: Set(1),
+            recovered_at: Set(None),
+            recovery_event: Set(None),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match opened {
+            Ok(_) => return Ok(()),
+            // A concurrent failure opened it first: count this one in it.
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn find_or_create(
     db: &DatabaseConnection,

@@ -1,5 +1,7 @@
 //! Actors own the state that must be shared and fast (caches, write batches); handlers send
 //! them one message each. I/O runs inside response futures, never blocking an arbiter.
+pub mod admin_desk;
+pub mod analytics;
 pub mod dunning_tracker;
 pub mod key_verifier;
 pub mod offer_selector;
@@ -60,4 +62,6 @@ pub struct Actors {
     pub stripe: actix::Addr<stripe_applier::StripeApplier>,
     pub sentiment: actix::Addr<sentiment_analyzer::SentimentAnalyzer>,
     pub tickets: actix::Addr<ticket_desk::TicketDesk>,
+    pub admin: actix::Addr<admin_desk::AdminDesk>,
+    pub analytics: actix::Addr<analytics::Analytics>,
 }

@@ -75,6 +75,7 @@ impl Handler<OpenTicket> for TicketDesk {
             }
             .insert(&db)
             .await?;
+            crate::metrics::ticket_created();
             if has_webhook {
                 // The ticket row is the ledger: if queueing fails, the reconciler queues it.
                 if let Err(e) = courier.schedule(ticket.id).await {

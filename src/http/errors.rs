@@ -72,8 +72,14 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The operator API's bearer token is missing or wrong.
+    #[error("Unauthenticated.")]
+    BearerUnauthorized,
     #[error("{0}")]
     NotFound(String),
+    /// The key sent too many requests; retry after this many seconds.
+    #[error("Too many requests. Retry after {0} seconds.")]
+    TooManyRequests(u64),
     /// A request that is valid in shape but cannot be carried out (422 with a message only).
     #[error("{message}")]
     Unprocessable {
@@ -99,7 +105,8 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::BearerUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -118,9 +125,22 @@ impl ResponseError for ApiError {
                 tracing::error!(error = ?error, "request failed");
                 json!({"message": "Internal server error."})
             }
+            ApiError::TooManyRequests(seconds) => {
+                json!({"message": self.to_string(), "retry_after": seconds})
+            }
             other => json!({"message": other.to_string()}),
         };
-        HttpResponse::build(self.status_code()).json(body)
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::BearerUnauthorized => {
+                response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::TooManyRequests(seconds) => {
+                response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+            }
+            _ => {}
+        }
+        response.json(body)
     }
 }
 

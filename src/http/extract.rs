@@ -6,6 +6,7 @@ use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use serde_json::{Map, Value};
 
 use super::errors::ApiError;
+use super::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
 use crate::actors::key_verifier::Authenticate;
 use crate::actors::Actors;
 use crate::domain::ApiKey;
@@ -29,6 +30,8 @@ impl FromRequest for Tenant {
             .get(KEY_HEADER)
             .map(|v| v.to_str().map(str::to_owned));
         let actors = req.app_data::<web::Data<Actors>>().cloned();
+        let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
+        let route = req.match_pattern();
         Box::pin(async move {
             let raw = match presented {
                 None => return Err(ApiError::Unauthorized("Unauthenticated.")),
@@ -38,10 +41,17 @@ impl FromRequest for Tenant {
             let key = ApiKey::parse(&raw).ok_or(ApiError::Unauthorized("Invalid API key."))?;
             let actors = actors
                 .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("actors not configured")))?;
-            match actors.keys.send(Authenticate(key)).await?? {
-                Some(organization_id) => Ok(Tenant { organization_id }),
-                None => Err(ApiError::Unauthorized("Invalid API key.")),
+            let Some(organization_id) = actors.keys.send(Authenticate(key.clone())).await?? else {
+                return Err(ApiError::Unauthorized("Invalid API key."));
+            };
+            // Per key, after authentication: unknown keys cannot fill the buckets.
+            if let Some(limiter) = limiter {
+                if let Verdict::Limited(wait) = limiter.check(key.prefix()).await {
+                    crate::metrics::rate_limited(route.as_deref().unwrap_or("unmatched"));
+                    return Err(ApiError::TooManyRequests(retry_after_seconds(wait)));
+                }
             }
+            Ok(Tenant { organization_id })
         })
     }
 }

@@ -21,11 +21,24 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| format!("{:016x}", rand::thread_rng().gen::<u64>()))
 }
 
-/// Wraps each request in a span carrying its id, and echoes the id in `X-Request-Id`.
+/// Wraps each request in a span carrying its id, echoes the id in `X-Request-Id`, and
+/// counts the request in the metrics by route pattern, status and latency.
 pub async fn request_span<B: MessageBody>(
     req: ServiceRequest,
     next: actix_web::middleware::Next<B>,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    // Any token is a valid method: keep the label to the standard ones.
+    let method: &'static str = match req.method().as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    };
     let id = request_id(&req);
     let span = tracing::info_span!(
         "request",
@@ -36,6 +49,17 @@ pub async fn request_span<B: MessageBody>(
     );
     let mut response = next.call(req).instrument(span.clone()).await?;
     span.record("status", response.status().as_u16());
+    // The pattern, not the path: `/api/v1/offers/{id}` is one series whatever the id.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    crate::metrics::http_request(
+        method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

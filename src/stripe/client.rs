@@ -385,7 +385,7 @@ impl StripeClient {
     ) -> Result<Subscription, StripeError> {
         let url = self.url(&["v1", "subscriptions", non_empty(id, "subscription id")?]);
         let req = self.http.get(url).query(&[("expand[]", "discounts")]);
-        let (value, _) = self.send(req, key).await?;
+        let (value, _) = self.send("get_subscription", req, key).await?;
         decode(value, "subscription")
     }
 
@@ -398,7 +398,7 @@ impl StripeClient {
         id: &str,
     ) -> Result<Option<Coupon>, StripeError> {
         let url = self.url(&["v1", "coupons", non_empty(id, "coupon id")?]);
-        match self.send(self.http.get(url), key).await {
+        match self.send("get_coupon", self.http.get(url), key).await {
             Ok((value, _)) => decode(value, "coupon").map(Some),
             Err(e) if e.status() == Some(404) && e.code() == Some("resource_missing") => Ok(None),
             Err(e) => Err(e),
@@ -418,7 +418,13 @@ impl StripeClient {
         idempotency_key: &str,
     ) -> Result<Coupon, StripeError> {
         let (value, _) = self
-            .post_form(key, &["v1", "coupons"], params.to_form(), idempotency_key)
+            .post_form(
+                "create_coupon",
+                key,
+                &["v1", "coupons"],
+                params.to_form(),
+                idempotency_key,
+            )
             .await?;
         decode(value, "coupon")
     }
@@ -454,13 +460,14 @@ impl StripeClient {
         // stand-in that rejects unknown parameters) could refuse.
         let path = ["v1", "subscriptions", non_empty(id, "subscription id")?];
         let (value, meta) = self
-            .post_form(key, &path, form.to_vec(), idempotency_key)
+            .post_form("update_subscription", key, &path, form.to_vec(), idempotency_key)
             .await?;
         Ok((decode(value, "subscription")?, meta))
     }
 
     async fn post_form(
         &self,
+        operation: &'static str,
         key: &SecretKey,
         path: &[&str],
         form: Vec<(String, String)>,
@@ -472,7 +479,7 @@ impl StripeClient {
             .post(self.url(path))
             .header("Idempotency-Key", idempotency_key)
             .form(&form);
-        self.send(req, key).await
+        self.send(operation, req, key).await
     }
 
     fn url(&self, segments: &[&str]) -> String {
@@ -484,9 +491,28 @@ impl StripeClient {
         url
     }
 
-    /// Sends with auth + version headers and turns the response into JSON or
-    /// a classified error.
+    /// Sends with auth + version headers, and counts the call in the metrics by
+    /// `operation` and outcome.
     async fn send(
+        &self,
+        operation: &'static str,
+        req: reqwest::RequestBuilder,
+        key: &SecretKey,
+    ) -> Result<(Value, ResponseMeta), StripeError> {
+        use crate::metrics::{stripe_request, StripeOutcome};
+        let started = std::time::Instant::now();
+        let result = self.send_once(req, key).await;
+        let outcome = match &result {
+            Ok(_) => StripeOutcome::Success,
+            Err(e) if e.is_transient() => StripeOutcome::Transient,
+            Err(_) => StripeOutcome::Permanent,
+        };
+        stripe_request(operation, outcome, started.elapsed());
+        result
+    }
+
+    /// Turns the response into JSON or a classified error.
+    async fn send_once(
         &self,
         req: reqwest::RequestBuilder,
         key: &SecretKey,

@@ -7,10 +7,22 @@ use crate::actors::stripe_applier::{ApplyAnswer, ApplyOffer, GetApplication};
 use crate::actors::Actors;
 use crate::config::Settings;
 use crate::domain::EndUserRef;
+use crate::http::docs::{
+    Application, ApplicationQueued, ApplyOfferRequest, BodyErrors, KeyedErrors, Message,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::validation::Input;
 
+/// Applies the accepted offer to the Stripe subscription; a transient Stripe failure queues
+/// it for retries (202).
+#[utoipa::path(post, path = "/api/v1/intercept/apply-offer", tag = "cancel flow", security(("api_key" = [])),
+    request_body = ApplyOfferRequest,
+    responses(
+        (status = 200, description = "Stripe took the change.", body = Message),
+        (status = 202, description = "Stripe failed transiently; queued for retries.", body = ApplicationQueued),
+        BodyErrors, KeyedErrors,
+    ))]
 #[tracing::instrument(name = "apply_offer", skip_all, fields(org = tenant.organization_id))]
 pub async fn apply_offer(
     tenant: Tenant,
@@ -57,6 +69,14 @@ pub async fn apply_offer(
     })
 }
 
+/// A queued offer application and its progress.
+#[utoipa::path(get, path = "/api/v1/intercept/applications/{id}", tag = "cancel flow", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The application id.")),
+    responses(
+        (status = 200, description = "The application.", body = Application),
+        (status = 404, description = "No such application for this organization.", body = Message),
+        KeyedErrors,
+    ))]
 pub async fn application(
     tenant: Tenant,
     id: web::Path<String>,

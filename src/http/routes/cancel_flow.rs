@@ -6,6 +6,9 @@ use crate::actors::offer_selector::{Intercept, RecordOutcome};
 use crate::actors::outcome_recorder::OutcomeStatus;
 use crate::actors::Actors;
 use crate::domain::{EndUserRef, Trigger};
+use crate::http::docs::{
+    BodyErrors, InterceptRequest, InterceptResponse, KeyedErrors, Message, OutcomeRequest,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::validation::Input;
@@ -13,6 +16,10 @@ use crate::http::validation::Input;
 /// Optional identifiers have a length limit too: no unbounded strings reach the database.
 const MAX_ID_LEN: usize = 255;
 
+/// Offers and flags for the current context (e.g. the cancel button). Records an impression.
+#[utoipa::path(post, path = "/api/v1/intercept", tag = "cancel flow", security(("api_key" = [])),
+    request_body = InterceptRequest,
+    responses((status = 200, description = "The offers that fit, highest priority first.", body = InterceptResponse), BodyErrors, KeyedErrors))]
 #[tracing::instrument(name = "intercept", skip_all, fields(org = tenant.organization_id))]
 pub async fn intercept(
     tenant: Tenant,
@@ -46,6 +53,10 @@ pub async fn intercept(
     })))
 }
 
+/// Records whether the end user saved (accepted an offer) or abandoned.
+#[utoipa::path(post, path = "/api/v1/intercept/outcome", tag = "cancel flow", security(("api_key" = [])),
+    request_body = OutcomeRequest,
+    responses((status = 200, description = "Recorded.", body = Message), BodyErrors, KeyedErrors))]
 #[tracing::instrument(name = "outcome", skip_all, fields(org = tenant.organization_id))]
 pub async fn outcome(
     tenant: Tenant,

@@ -5,6 +5,9 @@ use serde_json::json;
 use crate::actors::dunning_tracker::{RecordPaymentFailure, RecordSuccess};
 use crate::actors::Actors;
 use crate::domain::EndUserRef;
+use crate::http::docs::{
+    BodyErrors, DunningRequest, KeyedErrors, Message, SuccessRecorded, SuccessSignalRequest,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::validation::Input;
@@ -17,6 +20,10 @@ fn end_user(input: &mut Input) -> Option<EndUserRef> {
     EndUserRef::new(email, customer)
 }
 
+/// Flags the end user for a card update after a failed payment.
+#[utoipa::path(post, path = "/api/v1/dunning", tag = "payment health", security(("api_key" = [])),
+    request_body = DunningRequest,
+    responses((status = 200, description = "Recorded.", body = Message), BodyErrors, KeyedErrors))]
 #[tracing::instrument(name = "dunning", skip_all, fields(org = tenant.organization_id))]
 pub async fn dunning(
     tenant: Tenant,
@@ -37,6 +44,10 @@ pub async fn dunning(
     Ok(HttpResponse::Ok().json(json!({"message": "Recorded"})))
 }
 
+/// Records a positive event; a payment event also clears the dunning flag.
+#[utoipa::path(post, path = "/api/v1/success-signal", tag = "payment health", security(("api_key" = [])),
+    request_body = SuccessSignalRequest,
+    responses((status = 200, description = "Recorded.", body = SuccessRecorded), BodyErrors, KeyedErrors))]
 #[tracing::instrument(name = "success_signal", skip_all, fields(org = tenant.organization_id))]
 pub async fn success_signal(
     tenant: Tenant,

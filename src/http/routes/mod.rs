@@ -1,4 +1,6 @@
-//! One module per endpoint family.
+//! One module per endpoint family, and the route table.
+pub mod admin;
+pub mod analytics;
 pub mod applications;
 pub mod cancel_flow;
 pub mod dunning;
@@ -9,48 +11,123 @@ pub mod sentiment;
 pub mod settings;
 pub mod tickets;
 
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
+use super::docs::Security;
 use super::errors::ApiError;
 
-/// Every route the service serves.
+/// One served route.
+#[derive(Clone, Copy)]
+pub struct Endpoint {
+    /// Lower case, as in OpenAPI: `get`, `post`, `patch`, `delete`.
+    pub method: &'static str,
+    /// The actix pattern, which is also the OpenAPI path: `/api/v1/offers/{id}`.
+    pub path: &'static str,
+    pub route: fn() -> actix_web::Route,
+}
+
+/// Declares the route table once: `ROUTES` (what `configure` serves) and `ApiDoc` (the OpenAPI
+/// description, whose paths are the same handlers' `#[utoipa::path]`). A route added here is
+/// served and described; a handler without a description does not compile.
+macro_rules! route_table {
+    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
+        /// Every route the service serves.
+        pub const ROUTES: &[Endpoint] = &[
+            $(Endpoint {
+                method: stringify!($method),
+                path: $path,
+                route: || web::$method().to($($handler)::+),
+            },)*
+        ];
+
+        /// The OpenAPI description of every route in `ROUTES`.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(
+            info(
+                title = "Saveloops API",
+                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the operator API with the operator's bearer token.",
+            ),
+            paths($($($handler)::+),*),
+            modifiers(&Security),
+            tags(
+                (name = "cancel flow", description = "What the cancel button calls."),
+                (name = "offers", description = "The organization's retention offers."),
+                (name = "payment health", description = "Dunning and success signals."),
+                (name = "experiments", description = "A/B tests of offers."),
+                (name = "support tickets", description = "Tickets opened from cancellation reasons, for support staff."),
+                (name = "analytics", description = "What the cancel flow saved."),
+                (name = "operator", description = "Queue, dead jobs, organizations and keys (operator token)."),
+                (name = "operations", description = "Health, readiness, metrics and this description."),
+            ),
+        )]
+        pub struct ApiDoc;
+    };
+}
+
+route_table! {
+    get "/health" => health::health;
+    get "/ready" => health::ready;
+    get "/metrics" => health::metrics;
+    get "/api/v1/openapi.json" => openapi;
+    post "/api/v1/intercept" => cancel_flow::intercept;
+    post "/api/v1/intercept/outcome" => cancel_flow::outcome;
+    post "/api/v1/intercept/apply-offer" => applications::apply_offer;
+    get "/api/v1/intercept/applications/{id}" => applications::application;
+    post "/api/v1/intercept/sentiment" => sentiment::sentiment;
+    get "/api/v1/tickets" => tickets::list;
+    get "/api/v1/tickets/{id}" => tickets::get;
+    patch "/api/v1/tickets/{id}" => tickets::update;
+    post "/api/v1/dunning" => dunning::dunning;
+    post "/api/v1/success-signal" => dunning::success_signal;
+    get "/api/v1/offers" => offers::list;
+    post "/api/v1/offers" => offers::create;
+    get "/api/v1/offers/{id}" => offers::get;
+    patch "/api/v1/offers/{id}" => offers::update;
+    delete "/api/v1/offers/{id}" => offers::delete;
+    get "/api/v1/experiments" => experiments::list;
+    post "/api/v1/experiments" => experiments::create;
+    get "/api/v1/experiments/{id}" => experiments::get;
+    patch "/api/v1/experiments/{id}" => experiments::update;
+    get "/api/v1/experiments/{id}/results" => experiments::results;
+    get "/api/v1/settings" => settings::get;
+    patch "/api/v1/settings" => settings::update;
+    get "/api/v1/analytics/summary" => analytics::summary;
+    get "/api/v1/admin/queue" => admin::queue;
+    get "/api/v1/admin/queue/dead" => admin::dead_jobs;
+    post "/api/v1/admin/queue/dead/{id}/retry" => admin::retry_dead_job;
+    delete "/api/v1/admin/queue/dead/{id}" => admin::delete_dead_job;
+    get "/api/v1/admin/organizations" => admin::organizations;
+    post "/api/v1/admin/organizations" => admin::create_organization;
+    post "/api/v1/admin/organizations/{id}/keys" => admin::create_key;
+    delete "/api/v1/admin/keys/{prefix}" => admin::revoke_key;
+}
+
+/// Serves every route of `ROUTES`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health::health))
-        .route("/ready", web::get().to(health::ready))
-        .service(
-            web::scope("/api/v1")
-                .route("/intercept", web::post().to(cancel_flow::intercept))
-                .route("/intercept/outcome", web::post().to(cancel_flow::outcome))
-                .route(
-                    "/intercept/apply-offer",
-                    web::post().to(applications::apply_offer),
-                )
-                .route(
-                    "/intercept/applications/{id}",
-                    web::get().to(applications::application),
-                )
-                .route("/intercept/sentiment", web::post().to(sentiment::sentiment))
-                .route("/tickets", web::get().to(tickets::list))
-                .route("/tickets/{id}", web::get().to(tickets::get))
-                .route("/tickets/{id}", web::patch().to(tickets::update))
-                .route("/dunning", web::post().to(dunning::dunning))
-                .route("/success-signal", web::post().to(dunning::success_signal))
-                .route("/offers", web::get().to(offers::list))
-                .route("/offers", web::post().to(offers::create))
-                .route("/offers/{id}", web::get().to(offers::get))
-                .route("/offers/{id}", web::patch().to(offers::update))
-                .route("/offers/{id}", web::delete().to(offers::delete))
-                .route("/experiments", web::get().to(experiments::list))
-                .route("/experiments", web::post().to(experiments::create))
-                .route("/experiments/{id}", web::get().to(experiments::get))
-                .route("/experiments/{id}", web::patch().to(experiments::update))
-                .route(
-                    "/experiments/{id}/results",
-                    web::get().to(experiments::results),
-                )
-                .route("/settings", web::get().to(settings::get))
-                .route("/settings", web::patch().to(settings::update)),
-        );
+    for endpoint in ROUTES {
+        cfg.route(endpoint.path, (endpoint.route)());
+    }
+}
+
+/// The OpenAPI description, built once.
+pub fn openapi_json() -> &'static str {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        use utoipa::OpenApi;
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI description serializes")
+    })
+}
+
+/// This API's OpenAPI 3.1 description.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    security(()),
+    responses((status = 200, description = "OpenAPI 3.1 (JSON).", content_type = "application/json", body = Object)))]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(openapi_json())
 }
 
 /// Path ids that are not positive integers name nothing: 404, not a parse error.

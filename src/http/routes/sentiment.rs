@@ -6,10 +6,16 @@ use serde_json::json;
 use crate::actors::sentiment_analyzer::AnalyzeReason;
 use crate::actors::Actors;
 use crate::domain::EndUserRef;
+use crate::http::docs::{BodyErrors, KeyedErrors, SentimentRequest, SentimentResponse};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::validation::Input;
 
+/// Reads a cancellation reason: the suggested save action, matching offers, and a support
+/// ticket when the reason calls for a human.
+#[utoipa::path(post, path = "/api/v1/intercept/sentiment", tag = "cancel flow", security(("api_key" = [])),
+    request_body = SentimentRequest,
+    responses((status = 200, description = "The suggested action.", body = SentimentResponse), BodyErrors, KeyedErrors))]
 #[tracing::instrument(name = "sentiment", skip_all, fields(org = tenant.organization_id))]
 pub async fn sentiment(
     tenant: Tenant,

@@ -7,6 +7,10 @@ use serde_json::{Map, Value};
 use super::path_id;
 use crate::actors::ticket_desk::WorkTickets;
 use crate::actors::Actors;
+use crate::http::docs::{
+    BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus,
+    Unprocessable,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::validation::Input;
@@ -16,6 +20,19 @@ fn status_of(raw: &str) -> Option<String> {
     STATUSES.contains(&raw).then(|| raw.to_owned())
 }
 
+/// The organization's support tickets, newest first.
+#[utoipa::path(get, path = "/api/v1/tickets", tag = "support tickets", operation_id = "list_tickets", security(("api_key" = [])),
+    params(
+        ("status" = Option<TicketStatus>, Query, description = "Only tickets in this status."),
+        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)."),
+        ("per_page" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Default 25."),
+    ),
+    responses(
+        (status = 200, description = "A page of tickets.", body = TicketPage),
+        (status = 400, description = "The query string could not be read.", body = Message),
+        (status = 422, description = "Invalid filter or paging.", body = Unprocessable),
+        KeyedErrors,
+    ))]
 pub async fn list(
     tenant: Tenant,
     query: web::Query<HashMap<String, String>>,
@@ -53,6 +70,10 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(tickets))
 }
 
+/// One ticket.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}", tag = "support tickets", operation_id = "get_ticket", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The ticket id.")),
+    responses((status = 200, description = "The ticket.", body = Ticket), (status = 404, description = "No such ticket for this organization.", body = Message), KeyedErrors))]
 pub async fn get(
     tenant: Tenant,
     id: web::Path<String>,
@@ -68,6 +89,11 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ticket))
 }
 
+/// Changes a ticket's status, assignee or note.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "support tickets", operation_id = "update_ticket", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The ticket id.")),
+    request_body = TicketPatch,
+    responses((status = 200, description = "The changed ticket.", body = Ticket), (status = 404, description = "No such ticket for this organization.", body = Message), BodyErrors, KeyedErrors))]
 pub async fn update(
     tenant: Tenant,
     id: web::Path<String>,
