@@ -86,13 +86,13 @@ pub struct RateLimited {
 pub enum KeyedErrors {
     /// `Unauthenticated.` without a key; `Invalid API key.` for an unknown or revoked one.
     #[response(status = 401)]
-    Unauthorized(#[to_schema] Message),
+    Unauthorized(Message),
     /// Too many requests for this key.
     #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait.")))]
-    TooManyRequests(#[to_schema] RateLimited),
+    TooManyRequests(RateLimited),
     /// The service is overloaded; retry shortly.
     #[response(status = 503)]
-    Unavailable(#[to_schema] Message),
+    Unavailable(Message),
 }
 
 /// Answers about a JSON request body.
@@ -100,16 +100,16 @@ pub enum KeyedErrors {
 pub enum BodyErrors {
     /// Malformed JSON, or a body that is not a JSON object.
     #[response(status = 400)]
-    BadRequest(#[to_schema] Message),
+    BadRequest(Message),
     /// The body is larger than `server.max_body_bytes`.
     #[response(status = 413)]
-    TooLarge(#[to_schema] Message),
+    TooLarge(Message),
     /// The body is not `application/json`.
     #[response(status = 415)]
-    UnsupportedMediaType(#[to_schema] Message),
+    UnsupportedMediaType(Message),
     /// Validation failed.
     #[response(status = 422)]
-    Invalid(#[to_schema] Unprocessable),
+    Invalid(Unprocessable),
 }
 
 /// Answers of the operator API besides its own.
@@ -117,13 +117,13 @@ pub enum BodyErrors {
 pub enum AdminErrors {
     /// The bearer token is missing or wrong.
     #[response(status = 401, headers(("WWW-Authenticate" = String)))]
-    Unauthorized(#[to_schema] Message),
+    Unauthorized(Message),
     /// The operator API is disabled (no `admin.token`), or the resource does not exist.
     #[response(status = 404)]
-    NotFound(#[to_schema] Message),
+    NotFound(Message),
     /// The service is overloaded; retry shortly.
     #[response(status = 503)]
-    Unavailable(#[to_schema] Message),
+    Unavailable(Message),
 }
 
 // ---- Operations ---------------------------------------------------------------------------
@@ -209,6 +209,7 @@ pub struct InterceptResponse {
 }
 
 #[derive(serde::Serialize, ToSchema)]
+#[schema(as = OutcomeStatus)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeStatusDoc {
     Saved,

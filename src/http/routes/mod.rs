@@ -13,7 +13,7 @@ pub mod tickets;
 
 use actix_web::{web, HttpResponse};
 
-use super::docs::Security;
+use super::docs::{Message, RateLimited, Security, Unprocessable};
 use super::errors::ApiError;
 
 /// One served route.
@@ -48,6 +48,7 @@ macro_rules! route_table {
                 description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the operator API with the operator's bearer token.",
             ),
             paths($($($handler)::+),*),
+            components(schemas(Message, Unprocessable, RateLimited)),
             modifiers(&Security),
             tags(
                 (name = "cancel flow", description = "What the cancel button calls."),

@@ -1,0 +1,353 @@
+//! The OpenAPI description: every served route is in it (read from the one route table),
+//! nothing else is, and real answers of every route validate against its response schemas.
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use saveloops::http::routes::ROUTES;
+use serde_json::{json, Value};
+
+use crate::fake_stripe::Fault;
+use crate::helpers::{parts, TestApp};
+use crate::ops_support::{ops_app, ADMIN_TOKEN};
+
+async fn description(app: &TestApp) -> Value {
+    // No key needed: clients generate code from it.
+    let response = app
+        .client
+        .get(format!("{}/api/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    let (status, doc) = parts(response).await;
+    assert_eq!(status, 200);
+    doc
+}
+
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    let op = &doc["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not described");
+    op
+}
+
+#[actix_web::test]
+async fn every_route_is_described_and_nothing_else() {
+    let (app, _stripe) = ops_app(|_| {}).await;
+    let doc = description(&app).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    let served: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(served.len(), ROUTES.len(), "a route is declared twice");
+    let mut described = BTreeSet::new();
+    let mut operation_ids = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            described.insert((method.clone(), path.clone()));
+            let id = op["operationId"].as_str().unwrap().to_owned();
+            assert!(operation_ids.insert(id.clone()), "operationId {id} twice");
+            assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
+        }
+    }
+    assert_eq!(served, described, "served routes and described routes differ");
+
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["api_key"],
+        json!({"type": "apiKey", "in": "header", "name": "X-Knot-Key",
+               "description": "The organization's API key (`slk_…`)."})
+    );
+    assert_eq!(schemes["admin_bearer"]["scheme"], "bearer");
+    assert_eq!(doc["security"], json!([{"api_key": []}]));
+
+    for route in ROUTES {
+        let op = operation(&doc, route.method, route.path);
+        let responses = op["responses"].as_object().unwrap();
+        let security = op["security"].to_string();
+        if route.path.starts_with("/api/v1/admin/") {
+            assert_eq!(op["security"], json!([{"admin_bearer": []}]), "{}", route.path);
+            for status in ["401", "404"] {
+                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+            }
+        } else if security.contains("api_key") {
+            for status in ["401", "429"] {
+                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+            }
+            assert!(
+                responses["429"]["headers"]["Retry-After"].is_object(),
+                "{}",
+                route.path
+            );
+        }
+        if op.get("requestBody").is_some() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+            }
+        }
+    }
+    // The error shapes are components.
+    for schema in ["Message", "Unprocessable", "RateLimited"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Auth {
+    Key,
+    Admin,
+    Nobody,
+}
+
+enum Body {
+    Empty,
+    Json(Value),
+    Raw(&'static str, String),
+}
+
+/// Sends requests and checks each answer against the description.
+struct Conformance<'a> {
+    app: &'a TestApp,
+    doc: Value,
+    covered: BTreeSet<(String, String)>,
+}
+
+impl Conformance<'_> {
+    /// Sends `method path` (an instance of the route `route`) and checks that the status is
+    /// documented and the body validates against its schema.
+    async fn check(
+        &mut self,
+        method: &str,
+        route: &str,
+        path: &str,
+        auth: Auth,
+        body: Body,
+    ) -> (u16, Value) {
+        let mut request = self.app.client.request(
+            method.to_uppercase().parse::<Method>().unwrap(),
+            format!("{}{path}", self.app.address),
+        );
+        request = match auth {
+            Auth::Key => request.header("X-Knot-Key", &self.app.key),
+            Auth::Admin => request.bearer_auth(ADMIN_TOKEN),
+            Auth::Nobody => request,
+        };
+        request = match body {
+            Body::Empty => request,
+            Body::Json(value) => request.json(&value),
+            Body::Raw(content_type, text) => {
+                request.header("Content-Type", content_type).body(text)
+            }
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        let op = operation(&self.doc, method, route);
+        let documented = &op["responses"][status.to_string()];
+        assert!(
+            documented.is_object(),
+            "{method} {path} answered {status}, which its description does not list: {text}"
+        );
+        self.covered.insert((method.to_owned(), route.to_owned()));
+        let Some((media, content)) = documented["content"]
+            .as_object()
+            .and_then(|c| c.iter().next())
+        else {
+            return (status, Value::Null);
+        };
+        assert!(
+            content_type.starts_with(media.as_str()),
+            "{method} {path}: {content_type} is not {media}"
+        );
+        if media != "application/json" {
+            return (status, Value::Null);
+        }
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let mut schema = content["schema"].clone();
+        schema["components"] = self.doc["components"].clone();
+        let validator = jsonschema::draft202012::new(&schema)
+            .unwrap_or_else(|e| panic!("{method} {route} {status}: bad schema: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{method} {path} {status} breaks its schema: {errors:?}\nbody: {body}"
+        );
+        (status, body)
+    }
+}
+
+#[actix_web::test]
+async fn answers_of_every_route_validate_against_the_description() {
+    let (app, stripe) = ops_app(|s| s.queue.retry.max_attempts = 1).await;
+    let doc = description(&app).await;
+    let mut c = Conformance {
+        app: &app,
+        doc,
+        covered: BTreeSet::new(),
+    };
+    use Auth::*;
+
+    // Operations.
+    c.check("get", "/health", "/health", Nobody, Body::Empty).await;
+    c.check("get", "/ready", "/ready", Nobody, Body::Empty).await;
+    c.check("get", "/metrics", "/metrics", Nobody, Body::Empty).await;
+    c.check("get", "/api/v1/openapi.json", "/api/v1/openapi.json", Nobody, Body::Empty)
+        .await;
+
+    // Offers.
+    let route = "/api/v1/offers";
+    let (status, offer) = c
+        .check("post", route, route, Key, Body::Json(json!({"type": "discount", "value": 20,
+            "label": "20% off", "target_id": "cancel-btn", "triggers": ["click"], "min_mrr": 1.5,
+            "config": {"duration": "repeating", "duration_in_months": 3}, "priority": 3})))
+        .await;
+    assert_eq!(status, 201);
+    let offer_id = offer["id"].as_i64().unwrap();
+    let (status, _) = c
+        .check("post", route, route, Key, Body::Json(json!({"type": "nope"})))
+        .await;
+    assert_eq!(status, 422);
+    c.check("post", route, route, Key, Body::Raw("application/json", "{oops".into()))
+        .await;
+    c.check("post", route, route, Key, Body::Raw("text/plain", "{}".into()))
+        .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Raw("application/json", format!("{{\"label\":\"{}\"}}", "a".repeat(70_000))),
+    )
+    .await;
+    c.check("post", route, route, Nobody, Body::Json(json!({}))).await;
+    c.check("get", route, route, Key, Body::Empty).await;
+    let one = "/api/v1/offers/{id}";
+    let path = format!("/api/v1/offers/{offer_id}");
+    c.check("get", one, &path, Key, Body::Empty).await;
+    c.check("get", one, "/api/v1/offers/999999", Key, Body::Empty).await;
+    let (status, _) = c
+        .check("patch", one, &path, Key, Body::Json(json!({"label": "Stay", "min_mrr": null})))
+        .await;
+    assert_eq!(status, 200);
+    c.check("patch", one, &path, Key, Body::Json(json!({"value": 500}))).await;
+    let contact = app
+        .offer(json!({"type": "contact", "value": 0, "label": "Call us",
+                      "config": {"url": "https://cal.example.com"}}))
+        .await;
+    let (status, _) = c
+        .check("delete", one, &format!("/api/v1/offers/{contact}"), Key, Body::Empty)
+        .await;
+    assert_eq!(status, 200);
+
+    // The cancel flow.
+    let route = "/api/v1/intercept";
+    let (status, answer) = c
+        .check("post", route, route, Key, Body::Json(json!({"target_id": "cancel-btn",
+            "user_email": "user@example.com", "trigger": "click", "mrr_value": 29})))
+        .await;
+    assert_eq!((status, answer["offers"].as_array().unwrap().len()), (200, 1));
+    c.check("post", route, route, Key, Body::Json(json!({"user_email": "nope"})))
+        .await;
+    let route = "/api/v1/intercept/outcome";
+    c.check("post", route, route, Key, Body::Json(json!({"offer_id": offer_id,
+        "status": "saved", "user_email": "user@example.com", "mrr_value": 29})))
+        .await;
+    c.check("post", route, route, Key, Body::Json(json!({"offer_id": 0, "status": "x"})))
+        .await;
+    let route = "/api/v1/intercept/apply-offer";
+    let apply = |sub: &str| json!({"offer_id": offer_id, "stripe_subscription_id": sub});
+    let (status, _) = c
+        .check("post", route, route, Key, Body::Json(apply("sub_1")))
+        .await;
+    assert_eq!(status, 200);
+    let (status, refused) = c
+        .check("post", route, route, Key, Body::Json(apply("sub_missing")))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    stripe.fail_always_on("POST", "/v1/subscriptions", Fault::Status(503));
+    let (status, queued) = c
+        .check("post", route, route, Key, Body::Json(apply("sub_1")))
+        .await;
+    assert_eq!(status, 202);
+    let application = queued["application_id"].as_i64().unwrap();
+    let route = "/api/v1/intercept/applications/{id}";
+    c.check("get", route, &format!("/api/v1/intercept/applications/{application}"), Key, Body::Empty)
+        .await;
+    c.check("get", route, "/api/v1/intercept/applications/0", Key, Body::Empty)
+        .await;
+
+    // Payment health.
+    let route = "/api/v1/dunning";
+    c.check("post", route, route, Key, Body::Json(json!({"user_email": "user@example.com"})))
+        .await;
+    c.check("post", route, route, Key, Body::Json(json!({}))).await;
+    let route = "/api/v1/success-signal";
+    c.check("post", route, route, Key, Body::Json(json!({"event": "invoice.paid",
+        "stripe_customer_id": "cus_1"})))
+        .await;
+
+    // Analytics.
+    let route = "/api/v1/analytics/summary";
+    let (status, summary) = c.check("get", route, route, Key, Body::Empty).await;
+    // The client's save of user@example.com, and the anonymous applied offer.
+    assert_eq!((status, summary["saves"].as_u64()), (200, Some(2)));
+    c.check("get", route, &format!("{route}?from=2026-01-01&to=2025-01-01"), Key, Body::Empty)
+        .await;
+
+    // The operator API, with a dead job to look at.
+    app.drive_until(&app.workers(), application, "dead").await;
+    let route = "/api/v1/admin/queue";
+    c.check("get", route, route, Admin, Body::Empty).await;
+    c.check("get", route, route, Nobody, Body::Empty).await;
+    let route = "/api/v1/admin/queue/dead";
+    let (_, dead) = c.check("get", route, route, Admin, Body::Empty).await;
+    assert_eq!(dead["data"][0]["organization_id"], app.organization_id);
+    c.check("get", route, &format!("{route}?per_page=9999"), Admin, Body::Empty)
+        .await;
+    let job = format!("/api/v1/admin/queue/dead/apply_offer:{application}");
+    let route = "/api/v1/admin/queue/dead/{id}/retry";
+    let (status, _) = c.check("post", route, &format!("{job}/retry"), Admin, Body::Empty).await;
+    assert_eq!(status, 200);
+    app.drive_until(&app.workers(), application, "dead").await;
+    c.check("post", route, "/api/v1/admin/queue/dead/nothing/retry", Admin, Body::Empty)
+        .await;
+    let route = "/api/v1/admin/queue/dead/{id}";
+    let (status, _) = c.check("delete", route, &job, Admin, Body::Empty).await;
+    assert_eq!(status, 200);
+    c.check("delete", route, &job, Admin, Body::Empty).await;
+    let route = "/api/v1/admin/organizations";
+    let (status, org) = c
+        .check("post", route, route, Admin, Body::Json(json!({"name": "Initech"})))
+        .await;
+    assert_eq!(status, 201);
+    c.check("post", route, route, Admin, Body::Json(json!({"name": 7}))).await;
+    c.check("get", route, route, Admin, Body::Empty).await;
+    let route = "/api/v1/admin/organizations/{id}/keys";
+    let (status, key) = c
+        .check("post", route, &format!("/api/v1/admin/organizations/{}/keys", org["id"]), Admin, Body::Empty)
+        .await;
+    assert_eq!(status, 201);
+    c.check("post", route, "/api/v1/admin/organizations/424242/keys", Admin, Body::Empty)
+        .await;
+    let route = "/api/v1/admin/keys/{prefix}";
+    let revoke = format!("/api/v1/admin/keys/{}", key["key_prefix"].as_str().unwrap());
+    let (status, _) = c.check("delete", route, &revoke, Admin, Body::Empty).await;
+    assert_eq!(status, 200);
+    c.check("delete", route, &revoke, Admin, Body::Empty).await;
+
+    // A route added to the table must get a sample here too.
+    let all: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = all.difference(&c.covered).collect();
+    assert!(missing.is_empty(), "routes without a checked answer: {missing:?}");
+}
