@@ -444,10 +444,7 @@ pub async fn set_status(
         Status::Pending | Status::Applied => None,
     };
     if let Some(at) = next_attempt {
-        update = update.col_expr(
-            offer_application::Column::NextAttemptAt,
-            Expr::value(at),
-        );
+        update = update.col_expr(offer_application::Column::NextAttemptAt, Expr::value(at));
     }
     update
         .filter(offer_application::Column::Id.eq(application_id))

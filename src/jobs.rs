@@ -234,7 +234,10 @@ pub async fn organizations_of_jobs(
     job_ids: &[&str],
 ) -> anyhow::Result<HashMap<String, i64>> {
     let mut owners = HashMap::new();
-    let applications: Vec<i64> = job_ids.iter().filter_map(|id| APPLY_OFFER.row_of(id)).collect();
+    let applications: Vec<i64> = job_ids
+        .iter()
+        .filter_map(|id| APPLY_OFFER.row_of(id))
+        .collect();
     let tickets: Vec<i64> = job_ids
         .iter()
         .filter_map(|id| DELIVER_TICKET.row_of(id))

@@ -220,7 +220,10 @@ pub struct JobMetrics;
 
 impl QueueObserver for JobMetrics {
     fn job_started(&self, job: &Job) {
-        families().jobs_started.with_label_values(&[&job.kind]).inc();
+        families()
+            .jobs_started
+            .with_label_values(&[&job.kind])
+            .inc();
     }
 
     fn job_succeeded(&self, job: &Job, elapsed: Duration) {
@@ -232,7 +235,10 @@ impl QueueObserver for JobMetrics {
     }
 
     fn job_retried(&self, job: &Job, _delay: Duration, _error: &str) {
-        families().jobs_retried.with_label_values(&[&job.kind]).inc();
+        families()
+            .jobs_retried
+            .with_label_values(&[&job.kind])
+            .inc();
     }
 
     fn job_failed(&self, job: &Job, _error: &str) {

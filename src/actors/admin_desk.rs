@@ -160,7 +160,10 @@ impl Handler<SettleDeadJob> for AdminDesk {
                 tracing::info!(job = %msg.id, action = ?msg.action, "operator settled a dead job");
                 Ok(())
             } else {
-                Err(Failure::NotFound(format!("No dead job has the id {}.", msg.id)))
+                Err(Failure::NotFound(format!(
+                    "No dead job has the id {}.",
+                    msg.id
+                )))
             }
         })
     }
@@ -245,7 +248,10 @@ impl Handler<CreateOrganization> for AdminDesk {
         let db = self.db.clone();
         Box::pin(async move {
             let created = tenants::create_organization(&db, &msg.name).await?;
-            tracing::info!(organization = created.id, "operator created an organization");
+            tracing::info!(
+                organization = created.id,
+                "operator created an organization"
+            );
             Ok(created)
         })
     }

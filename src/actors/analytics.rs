@@ -22,8 +22,8 @@ use sea_orm::{
     Statement, Value as DbValue,
 };
 use serde::Serialize;
-use utoipa::ToSchema;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::Failure;
 use crate::domain::Mrr;
@@ -261,7 +261,8 @@ fn impressions_sql(backend: DatabaseBackend, by_target: bool) -> String {
         }
         _ => "FROM imps, json_each(imps.offer_ids) AS j",
     };
-    let tail = "CAST(NULL AS TEXT) AS status, CAST(COUNT(*) AS BIGINT) AS n, CAST(0 AS BIGINT) AS mrr";
+    let tail =
+        "CAST(NULL AS TEXT) AS status, CAST(COUNT(*) AS BIGINT) AS n, CAST(0 AS BIGINT) AS mrr";
     format!(
         "WITH imps AS ( \
             SELECT target_id, \"trigger\" AS trig, offer_ids, {day} AS day \

@@ -60,7 +60,9 @@ async fn ok(response: reqwest::Response) {
 async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_offer_once() {
     let (app, _stripe) = ops_app(|_| {}).await;
     let a = app
-        .offer(json!({"type": "discount", "value": 20, "label": "20% off", "target_id": "cancel-btn"}))
+        .offer(
+            json!({"type": "discount", "value": 20, "label": "20% off", "target_id": "cancel-btn"}),
+        )
         .await;
     let b = app
         .offer(json!({"type": "pause", "value": 1, "label": "Pause", "target_id": "pricing"}))
@@ -120,14 +122,21 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
     // 5 impressions; saves u1·A, u2·A, u4·B, anonymous·B; one abandon.
     assert_eq!(figures(&all), (5, 4, 1, json!(0.8), json!(94.5)), "{all}");
     assert!(all["target_id"].is_null());
-    assert_eq!(all["by_day"].as_array().unwrap().len(), 31, "the last 30 days, both ends");
+    assert_eq!(
+        all["by_day"].as_array().unwrap().len(),
+        31,
+        "the last 30 days, both ends"
+    );
     let day = entry(&all["by_day"], "date", json!(today.to_string()));
     assert_eq!(figures(day), (5, 4, 1, json!(0.8), json!(94.5)));
 
     // By offer: impressions count the offers shown.
     let offer_a = entry(&all["by_offer"], "offer_id", json!(a));
     assert_eq!(figures(offer_a), (3, 2, 1, json!(0.6667), json!(79)));
-    assert_eq!((offer_a["label"].as_str(), offer_a["type"].as_str()), (Some("20% off"), Some("discount")));
+    assert_eq!(
+        (offer_a["label"].as_str(), offer_a["type"].as_str()),
+        (Some("20% off"), Some("discount"))
+    );
     let offer_b = entry(&all["by_offer"], "offer_id", json!(b));
     assert_eq!(figures(offer_b), (2, 2, 0, json!(1.0), json!(15.5)));
 
@@ -166,7 +175,10 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
     let u1 = end_user_id(&app, "u1@example.com").await;
     let three_days_ago = Utc::now() - Duration::days(3);
     entity::outcome::Entity::update_many()
-        .col_expr(entity::outcome::Column::CreatedAt, sea_orm::sea_query::Expr::value(three_days_ago))
+        .col_expr(
+            entity::outcome::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(three_days_ago),
+        )
         .filter(entity::outcome::Column::EndUserId.eq(u1))
         .exec(&app.db)
         .await
@@ -181,15 +193,31 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
         .await
         .unwrap();
     let from_today = summary(&app, &format!("?from={today}")).await;
-    assert_eq!(figures(&from_today), (4, 3, 1, json!(0.75), json!(65.5)), "{from_today}");
+    assert_eq!(
+        figures(&from_today),
+        (4, 3, 1, json!(0.75), json!(65.5)),
+        "{from_today}"
+    );
     assert_eq!(from_today["by_day"].as_array().unwrap().len(), 1);
-    let week = summary(&app, &format!("?from={}&to={today}", today - Duration::days(6))).await;
+    let week = summary(
+        &app,
+        &format!("?from={}&to={today}", today - Duration::days(6)),
+    )
+    .await;
     assert_eq!(figures(&week), (5, 4, 1, json!(0.8), json!(94.5)));
     assert_eq!(week["by_day"].as_array().unwrap().len(), 7);
-    let back_then = entry(&week["by_day"], "date", json!((three_days_ago.date_naive()).to_string()));
+    let back_then = entry(
+        &week["by_day"],
+        "date",
+        json!((three_days_ago.date_naive()).to_string()),
+    );
     assert_eq!(figures(back_then), (1, 1, 0, json!(1.0), json!(29)));
     let click = entry(&week["by_trigger"], "trigger", json!("click"));
-    assert_eq!(figures(click), (2, 2, 0, json!(1.0), json!(79)), "attribution survives");
+    assert_eq!(
+        figures(click),
+        (2, 2, 0, json!(1.0), json!(79)),
+        "attribution survives"
+    );
     // RFC 3339 bounds, both inclusive.
     let around = |at: chrono::DateTime<Utc>| {
         format!(
@@ -199,10 +227,18 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
         )
     };
     let narrow = summary(&app, &around(three_days_ago)).await;
-    assert_eq!(figures(&narrow), (1, 1, 0, json!(1.0), json!(29)), "{narrow}");
+    assert_eq!(
+        figures(&narrow),
+        (1, 1, 0, json!(1.0), json!(29)),
+        "{narrow}"
+    );
     let future = summary(
         &app,
-        &format!("?from={}&to={}", today + Duration::days(1), today + Duration::days(2)),
+        &format!(
+            "?from={}&to={}",
+            today + Duration::days(1),
+            today + Duration::days(2)
+        ),
     )
     .await;
     assert_eq!(figures(&future), (0, 0, 0, Value::Null, json!(0)));
@@ -213,7 +249,12 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
 #[actix_web::test]
 async fn dunning_counts_flagged_end_users_and_those_a_payment_recovered() {
     let app = TestApp::spawn().await;
-    for email in ["d1@example.com", "d2@example.com", "d3@example.com", "d3@example.com"] {
+    for email in [
+        "d1@example.com",
+        "d2@example.com",
+        "d3@example.com",
+        "d3@example.com",
+    ] {
         ok(app.dunning(json!({"user_email": email})).await).await;
     }
     ok(app
@@ -235,7 +276,10 @@ async fn dunning_counts_flagged_end_users_and_those_a_payment_recovered() {
     );
     let tomorrow = Utc::now().date_naive() + Duration::days(1);
     let later = summary(&app, &format!("?from={tomorrow}&to={tomorrow}")).await;
-    assert_eq!(later["dunning"], json!({"flagged": 0, "recovered": 0, "recovery_rate": null}));
+    assert_eq!(
+        later["dunning"],
+        json!({"flagged": 0, "recovered": 0, "recovery_rate": null})
+    );
 }
 
 #[actix_web::test]
@@ -271,8 +315,11 @@ async fn the_period_is_validated_like_every_other_input() {
     .await;
     let (status, body) = parts(get("?from=2026-03-01&to=2026-03-01").await).await;
     assert_eq!(status, 200, "a single day");
-    assert_eq!(body["by_day"], json!([{"date": "2026-03-01", "impressions": 0, "saves": 0,
-        "abandons": 0, "save_rate": null, "saved_mrr": 0}]));
+    assert_eq!(
+        body["by_day"],
+        json!([{"date": "2026-03-01", "impressions": 0, "saves": 0,
+        "abandons": 0, "save_rate": null, "saved_mrr": 0}])
+    );
     assert_eq!(body["from"], "2026-03-01T00:00:00Z");
     assert_eq!(body["until"], "2026-03-02T00:00:00Z");
     let offset_from = (Utc::now() - Duration::days(10))

@@ -1,4 +1,5 @@
 //! Black-box tests: the real application on port 0 against a fresh database.
+mod analytics;
 mod apply_offer;
 mod auth;
 mod cancel_flow;
@@ -9,12 +10,11 @@ mod experiments;
 mod fake_stripe;
 mod helpers;
 mod http_errors;
-mod offers;
-mod sentiment;
-mod analytics;
 mod metrics;
+mod offers;
 mod openapi;
 mod operator;
 mod ops_support;
 mod rate_limit;
 mod readiness;
+mod sentiment;

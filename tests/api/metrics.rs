@@ -22,7 +22,10 @@ async fn queue_depth_retries_and_dead_jobs_show_while_stripe_fails() {
     let transient_before = metric(
         &before,
         "saveloops_stripe_requests_total",
-        &[("operation", "update_subscription"), ("outcome", "transient")],
+        &[
+            ("operation", "update_subscription"),
+            ("outcome", "transient"),
+        ],
     )
     .unwrap_or(0.0);
     // The queue's figures are exported even while it is empty.
@@ -40,14 +43,22 @@ async fn queue_depth_retries_and_dead_jobs_show_while_stripe_fails() {
 
     // Queued: one job waiting, and the request's failed Stripe call counted.
     let text = scrape(&app).await;
-    let waiting = metric(&text, "saveloops_queue_jobs", &[KIND, ("state", "scheduled")]).unwrap()
+    let waiting = metric(
+        &text,
+        "saveloops_queue_jobs",
+        &[KIND, ("state", "scheduled")],
+    )
+    .unwrap()
         + metric(&text, "saveloops_queue_jobs", &[KIND, ("state", "ready")]).unwrap();
     assert_eq!(waiting, 1.0, "{text}");
     assert!(
         metric(
             &text,
             "saveloops_stripe_requests_total",
-            &[("operation", "update_subscription"), ("outcome", "transient")],
+            &[
+                ("operation", "update_subscription"),
+                ("outcome", "transient")
+            ],
         )
         .unwrap()
             >= transient_before + 1.0
@@ -56,7 +67,11 @@ async fn queue_depth_retries_and_dead_jobs_show_while_stripe_fails() {
         metric(
             &text,
             "saveloops_http_requests_total",
-            &[("route", "/api/v1/intercept/apply-offer"), ("status", "202"), ("method", "POST")],
+            &[
+                ("route", "/api/v1/intercept/apply-offer"),
+                ("status", "202"),
+                ("method", "POST")
+            ],
         )
         .unwrap()
             >= 1.0
@@ -91,7 +106,13 @@ async fn queue_depth_retries_and_dead_jobs_show_while_stripe_fails() {
     assert!(metric(&text, "saveloops_jobs_retried_total", &[KIND]).unwrap() > retried_before);
     let (status, stats) = admin(&app, Method::GET, "/api/v1/admin/queue", None).await;
     assert_eq!(status, 200);
-    assert!(stats["kinds"]["apply_offer"]["retries_total"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(
+        stats["kinds"]["apply_offer"]["retries_total"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{stats}"
+    );
 
     // Out of attempts: the job is dead, in both places.
     app.drive_until(&workers, id, "dead").await;
@@ -102,7 +123,11 @@ async fn queue_depth_retries_and_dead_jobs_show_while_stripe_fails() {
         "{text}"
     );
     assert_eq!(
-        metric(&text, "saveloops_queue_jobs", &[KIND, ("state", "scheduled")]),
+        metric(
+            &text,
+            "saveloops_queue_jobs",
+            &[KIND, ("state", "scheduled")]
+        ),
         Some(0.0)
     );
     assert!(metric(&text, "saveloops_jobs_dead_total", &[KIND]).unwrap() >= dead_before + 1.0);
@@ -139,7 +164,11 @@ async fn requests_are_counted_by_route_pattern_not_by_path() {
         metric(
             &text,
             "saveloops_http_requests_total",
-            &[("method", "GET"), ("route", "/api/v1/offers/{id}"), ("status", "404")],
+            &[
+                ("method", "GET"),
+                ("route", "/api/v1/offers/{id}"),
+                ("status", "404")
+            ],
         )
         .unwrap()
             >= 1.0,
@@ -174,10 +203,29 @@ async fn a_metrics_token_protects_the_endpoint_when_set() {
     let (app, _stripe) = ops_app(|s| s.metrics.token = token.to_owned()).await;
     let url = format!("{}/metrics", app.address);
     let (status, body) = parts(app.client.get(&url).send().await.unwrap()).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("Unauthenticated.")));
-    let wrong = app.client.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Unauthenticated."))
+    );
+    let wrong = app
+        .client
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let right = app.client.get(&url).bearer_auth(token).send().await.unwrap();
+    let right = app
+        .client
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status(), 200);
-    assert!(right.text().await.unwrap().contains("saveloops_http_requests_total"));
+    assert!(right
+        .text()
+        .await
+        .unwrap()
+        .contains("saveloops_http_requests_total"));
 }

@@ -50,7 +50,10 @@ async fn every_route_is_described_and_nothing_else() {
             assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
         }
     }
-    assert_eq!(served, described, "served routes and described routes differ");
+    assert_eq!(
+        served, described,
+        "served routes and described routes differ"
+    );
 
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(
@@ -66,13 +69,26 @@ async fn every_route_is_described_and_nothing_else() {
         let responses = op["responses"].as_object().unwrap();
         let security = op["security"].to_string();
         if route.path.starts_with("/api/v1/admin/") {
-            assert_eq!(op["security"], json!([{"admin_bearer": []}]), "{}", route.path);
+            assert_eq!(
+                op["security"],
+                json!([{"admin_bearer": []}]),
+                "{}",
+                route.path
+            );
             for status in ["401", "404"] {
-                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+                assert!(
+                    responses.contains_key(status),
+                    "{} lacks {status}",
+                    route.path
+                );
             }
         } else if security.contains("api_key") {
             for status in ["401", "429"] {
-                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+                assert!(
+                    responses.contains_key(status),
+                    "{} lacks {status}",
+                    route.path
+                );
             }
             assert!(
                 responses["429"]["headers"]["Retry-After"].is_object(),
@@ -82,7 +98,11 @@ async fn every_route_is_described_and_nothing_else() {
         }
         if op.get("requestBody").is_some() {
             for status in ["400", "413", "415", "422"] {
-                assert!(responses.contains_key(status), "{} lacks {status}", route.path);
+                assert!(
+                    responses.contains_key(status),
+                    "{} lacks {status}",
+                    route.path
+                );
             }
         }
     }
@@ -196,72 +216,150 @@ async fn answers_of_every_route_validate_against_the_description() {
     use Auth::*;
 
     // Operations.
-    c.check("get", "/health", "/health", Nobody, Body::Empty).await;
-    c.check("get", "/ready", "/ready", Nobody, Body::Empty).await;
-    c.check("get", "/metrics", "/metrics", Nobody, Body::Empty).await;
-    c.check("get", "/api/v1/openapi.json", "/api/v1/openapi.json", Nobody, Body::Empty)
+    c.check("get", "/health", "/health", Nobody, Body::Empty)
         .await;
+    c.check("get", "/ready", "/ready", Nobody, Body::Empty)
+        .await;
+    c.check("get", "/metrics", "/metrics", Nobody, Body::Empty)
+        .await;
+    c.check(
+        "get",
+        "/api/v1/openapi.json",
+        "/api/v1/openapi.json",
+        Nobody,
+        Body::Empty,
+    )
+    .await;
 
     // Offers.
     let route = "/api/v1/offers";
     let (status, offer) = c
-        .check("post", route, route, Key, Body::Json(json!({"type": "discount", "value": 20,
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"type": "discount", "value": 20,
             "label": "20% off", "target_id": "cancel-btn", "triggers": ["click"], "min_mrr": 1.5,
-            "config": {"duration": "repeating", "duration_in_months": 3}, "priority": 3})))
+            "config": {"duration": "repeating", "duration_in_months": 3}, "priority": 3})),
+        )
         .await;
     assert_eq!(status, 201);
     let offer_id = offer["id"].as_i64().unwrap();
     let (status, _) = c
-        .check("post", route, route, Key, Body::Json(json!({"type": "nope"})))
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"type": "nope"})),
+        )
         .await;
     assert_eq!(status, 422);
-    c.check("post", route, route, Key, Body::Raw("application/json", "{oops".into()))
-        .await;
-    c.check("post", route, route, Key, Body::Raw("text/plain", "{}".into()))
-        .await;
     c.check(
         "post",
         route,
         route,
         Key,
-        Body::Raw("application/json", format!("{{\"label\":\"{}\"}}", "a".repeat(70_000))),
+        Body::Raw("application/json", "{oops".into()),
     )
     .await;
-    c.check("post", route, route, Nobody, Body::Json(json!({}))).await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Raw("text/plain", "{}".into()),
+    )
+    .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Raw(
+            "application/json",
+            format!("{{\"label\":\"{}\"}}", "a".repeat(70_000)),
+        ),
+    )
+    .await;
+    c.check("post", route, route, Nobody, Body::Json(json!({})))
+        .await;
     c.check("get", route, route, Key, Body::Empty).await;
     let one = "/api/v1/offers/{id}";
     let path = format!("/api/v1/offers/{offer_id}");
     c.check("get", one, &path, Key, Body::Empty).await;
-    c.check("get", one, "/api/v1/offers/999999", Key, Body::Empty).await;
+    c.check("get", one, "/api/v1/offers/999999", Key, Body::Empty)
+        .await;
     let (status, _) = c
-        .check("patch", one, &path, Key, Body::Json(json!({"label": "Stay", "min_mrr": null})))
+        .check(
+            "patch",
+            one,
+            &path,
+            Key,
+            Body::Json(json!({"label": "Stay", "min_mrr": null})),
+        )
         .await;
     assert_eq!(status, 200);
-    c.check("patch", one, &path, Key, Body::Json(json!({"value": 500}))).await;
+    c.check("patch", one, &path, Key, Body::Json(json!({"value": 500})))
+        .await;
     let contact = app
         .offer(json!({"type": "contact", "value": 0, "label": "Call us",
                       "config": {"url": "https://cal.example.com"}}))
         .await;
     let (status, _) = c
-        .check("delete", one, &format!("/api/v1/offers/{contact}"), Key, Body::Empty)
+        .check(
+            "delete",
+            one,
+            &format!("/api/v1/offers/{contact}"),
+            Key,
+            Body::Empty,
+        )
         .await;
     assert_eq!(status, 200);
 
     // The cancel flow.
     let route = "/api/v1/intercept";
     let (status, answer) = c
-        .check("post", route, route, Key, Body::Json(json!({"target_id": "cancel-btn",
-            "user_email": "user@example.com", "trigger": "click", "mrr_value": 29})))
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"target_id": "cancel-btn",
+            "user_email": "user@example.com", "trigger": "click", "mrr_value": 29})),
+        )
         .await;
-    assert_eq!((status, answer["offers"].as_array().unwrap().len()), (200, 1));
-    c.check("post", route, route, Key, Body::Json(json!({"user_email": "nope"})))
-        .await;
+    assert_eq!(
+        (status, answer["offers"].as_array().unwrap().len()),
+        (200, 1)
+    );
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"user_email": "nope"})),
+    )
+    .await;
     let route = "/api/v1/intercept/outcome";
-    c.check("post", route, route, Key, Body::Json(json!({"offer_id": offer_id,
-        "status": "saved", "user_email": "user@example.com", "mrr_value": 29})))
-        .await;
-    c.check("post", route, route, Key, Body::Json(json!({"offer_id": 0, "status": "x"})))
-        .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"offer_id": offer_id,
+        "status": "saved", "user_email": "user@example.com", "mrr_value": 29})),
+    )
+    .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"offer_id": 0, "status": "x"})),
+    )
+    .await;
     let route = "/api/v1/intercept/apply-offer";
     let apply = |sub: &str| json!({"offer_id": offer_id, "stripe_subscription_id": sub});
     let (status, _) = c
@@ -279,28 +377,59 @@ async fn answers_of_every_route_validate_against_the_description() {
     assert_eq!(status, 202);
     let application = queued["application_id"].as_i64().unwrap();
     let route = "/api/v1/intercept/applications/{id}";
-    c.check("get", route, &format!("/api/v1/intercept/applications/{application}"), Key, Body::Empty)
-        .await;
-    c.check("get", route, "/api/v1/intercept/applications/0", Key, Body::Empty)
-        .await;
+    c.check(
+        "get",
+        route,
+        &format!("/api/v1/intercept/applications/{application}"),
+        Key,
+        Body::Empty,
+    )
+    .await;
+    c.check(
+        "get",
+        route,
+        "/api/v1/intercept/applications/0",
+        Key,
+        Body::Empty,
+    )
+    .await;
 
     // Payment health.
     let route = "/api/v1/dunning";
-    c.check("post", route, route, Key, Body::Json(json!({"user_email": "user@example.com"})))
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"user_email": "user@example.com"})),
+    )
+    .await;
+    c.check("post", route, route, Key, Body::Json(json!({})))
         .await;
-    c.check("post", route, route, Key, Body::Json(json!({}))).await;
     let route = "/api/v1/success-signal";
-    c.check("post", route, route, Key, Body::Json(json!({"event": "invoice.paid",
-        "stripe_customer_id": "cus_1"})))
-        .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"event": "invoice.paid",
+        "stripe_customer_id": "cus_1"})),
+    )
+    .await;
 
     // Analytics.
     let route = "/api/v1/analytics/summary";
     let (status, summary) = c.check("get", route, route, Key, Body::Empty).await;
     // The client's save of user@example.com, and the anonymous applied offer.
     assert_eq!((status, summary["saves"].as_u64()), (200, Some(2)));
-    c.check("get", route, &format!("{route}?from=2026-01-01&to=2025-01-01"), Key, Body::Empty)
-        .await;
+    c.check(
+        "get",
+        route,
+        &format!("{route}?from=2026-01-01&to=2025-01-01"),
+        Key,
+        Body::Empty,
+    )
+    .await;
 
     // The operator API, with a dead job to look at.
     app.drive_until(&app.workers(), application, "dead").await;
@@ -310,33 +439,66 @@ async fn answers_of_every_route_validate_against_the_description() {
     let route = "/api/v1/admin/queue/dead";
     let (_, dead) = c.check("get", route, route, Admin, Body::Empty).await;
     assert_eq!(dead["data"][0]["organization_id"], app.organization_id);
-    c.check("get", route, &format!("{route}?per_page=9999"), Admin, Body::Empty)
-        .await;
+    c.check(
+        "get",
+        route,
+        &format!("{route}?per_page=9999"),
+        Admin,
+        Body::Empty,
+    )
+    .await;
     let job = format!("/api/v1/admin/queue/dead/apply_offer:{application}");
     let route = "/api/v1/admin/queue/dead/{id}/retry";
-    let (status, _) = c.check("post", route, &format!("{job}/retry"), Admin, Body::Empty).await;
+    let (status, _) = c
+        .check("post", route, &format!("{job}/retry"), Admin, Body::Empty)
+        .await;
     assert_eq!(status, 200);
     app.drive_until(&app.workers(), application, "dead").await;
-    c.check("post", route, "/api/v1/admin/queue/dead/nothing/retry", Admin, Body::Empty)
-        .await;
+    c.check(
+        "post",
+        route,
+        "/api/v1/admin/queue/dead/nothing/retry",
+        Admin,
+        Body::Empty,
+    )
+    .await;
     let route = "/api/v1/admin/queue/dead/{id}";
     let (status, _) = c.check("delete", route, &job, Admin, Body::Empty).await;
     assert_eq!(status, 200);
     c.check("delete", route, &job, Admin, Body::Empty).await;
     let route = "/api/v1/admin/organizations";
     let (status, org) = c
-        .check("post", route, route, Admin, Body::Json(json!({"name": "Initech"})))
+        .check(
+            "post",
+            route,
+            route,
+            Admin,
+            Body::Json(json!({"name": "Initech"})),
+        )
         .await;
     assert_eq!(status, 201);
-    c.check("post", route, route, Admin, Body::Json(json!({"name": 7}))).await;
+    c.check("post", route, route, Admin, Body::Json(json!({"name": 7})))
+        .await;
     c.check("get", route, route, Admin, Body::Empty).await;
     let route = "/api/v1/admin/organizations/{id}/keys";
     let (status, key) = c
-        .check("post", route, &format!("/api/v1/admin/organizations/{}/keys", org["id"]), Admin, Body::Empty)
+        .check(
+            "post",
+            route,
+            &format!("/api/v1/admin/organizations/{}/keys", org["id"]),
+            Admin,
+            Body::Empty,
+        )
         .await;
     assert_eq!(status, 201);
-    c.check("post", route, "/api/v1/admin/organizations/424242/keys", Admin, Body::Empty)
-        .await;
+    c.check(
+        "post",
+        route,
+        "/api/v1/admin/organizations/424242/keys",
+        Admin,
+        Body::Empty,
+    )
+    .await;
     let route = "/api/v1/admin/keys/{prefix}";
     let revoke = format!("/api/v1/admin/keys/{}", key["key_prefix"].as_str().unwrap());
     let (status, _) = c.check("delete", route, &revoke, Admin, Body::Empty).await;
@@ -349,5 +511,8 @@ async fn answers_of_every_route_validate_against_the_description() {
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect();
     let missing: Vec<_> = all.difference(&c.covered).collect();
-    assert!(missing.is_empty(), "routes without a checked answer: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes without a checked answer: {missing:?}"
+    );
 }

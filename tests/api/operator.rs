@@ -27,10 +27,9 @@ async fn without_a_token_configured_the_operator_api_does_not_exist() {
     let app = TestApp::spawn().await;
     for (verb, path) in ADMIN_ROUTES {
         for token in [None, Some(ADMIN_TOKEN), Some(app.key.as_str())] {
-            let (status, body) = parts(
-                admin_as(&app, token, method(verb), path, Some(json!({"name": "x"}))).await,
-            )
-            .await;
+            let (status, body) =
+                parts(admin_as(&app, token, method(verb), path, Some(json!({"name": "x"}))).await)
+                    .await;
             assert_eq!(status, 404, "{verb} {path}: {body}");
         }
         // An organization key in its own header does not open it either.
@@ -50,7 +49,12 @@ async fn a_missing_or_wrong_token_is_401_and_organization_keys_never_pass() {
     let (app, _stripe) = ops_app(|_| {}).await;
     let almost = format!("{}x", &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1]);
     for (verb, path) in ADMIN_ROUTES {
-        for token in [None, Some("wrong"), Some(almost.as_str()), Some(app.key.as_str())] {
+        for token in [
+            None,
+            Some("wrong"),
+            Some(almost.as_str()),
+            Some(app.key.as_str()),
+        ] {
             let response =
                 admin_as(&app, token, method(verb), path, Some(json!({"name": "x"}))).await;
             assert_eq!(
@@ -83,9 +87,11 @@ async fn a_too_short_operator_token_is_refused_at_start_up() {
 /// Applies an offer while Stripe fails until its job is dead; returns the application id.
 async fn dead_application(app: &TestApp, offer: i64, subscription: &str) -> i64 {
     let (status, body) = parts(
-        app.apply_offer(json!({"offer_id": offer, "stripe_subscription_id": subscription,
-                               "user_email": "u@example.com"}))
-            .await,
+        app.apply_offer(
+            json!({"offer_id": offer, "stripe_subscription_id": subscription,
+                               "user_email": "u@example.com"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 202, "{body}");
@@ -105,7 +111,10 @@ async fn dead_jobs_are_listed_with_their_organization_retried_and_deleted_over_h
 
     let (status, page) = admin(&app, Method::GET, "/api/v1/admin/queue/dead", None).await;
     assert_eq!(status, 200, "{page}");
-    assert_eq!((page["total"].as_u64(), page["page"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (page["total"].as_u64(), page["page"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(page["per_page"], 50);
     let jobs = page["data"].as_array().unwrap();
     assert_eq!(jobs.len(), 2);
@@ -134,8 +143,14 @@ async fn dead_jobs_are_listed_with_their_organization_retried_and_deleted_over_h
     )
     .await;
     assert_eq!(status, 422);
-    assert_eq!(body["errors"]["per_page"][0], "The per page field must be at least 1.");
-    assert_eq!(body["errors"]["page"][0], "The page field must be an integer.");
+    assert_eq!(
+        body["errors"]["per_page"][0],
+        "The per page field must be at least 1."
+    );
+    assert_eq!(
+        body["errors"]["page"][0],
+        "The page field must be an integer."
+    );
 
     // Retry the first over HTTP: the ledger is back to retrying and, Stripe healed, it lands.
     stripe.heal();
@@ -160,7 +175,10 @@ async fn dead_jobs_are_listed_with_their_organization_retried_and_deleted_over_h
     let application = app.application(second).await;
     assert_eq!(application["status"], "failed");
     let note = application["last_error"].as_str().unwrap();
-    assert!(note.contains("Discarded by an operator") && note.contains("503"), "{note}");
+    assert!(
+        note.contains("Discarded by an operator") && note.contains("503"),
+        "{note}"
+    );
     // A job that is no longer dead is neither retried nor deleted again.
     let (status, _) = admin(&app, Method::DELETE, &path, None).await;
     assert_eq!(status, 404);
@@ -222,8 +240,14 @@ async fn organizations_and_keys_are_managed_over_http() {
     assert_eq!(status, 201, "{key}");
     assert_eq!(key["organization_id"], org);
     let second_key = key["api_key"].as_str().unwrap().to_owned();
-    assert_eq!(app.get_as(&second_key, "/api/v1/offers").await.status(), 200);
-    for missing in ["/api/v1/admin/organizations/999999/keys", "/api/v1/admin/organizations/abc/keys"] {
+    assert_eq!(
+        app.get_as(&second_key, "/api/v1/offers").await.status(),
+        200
+    );
+    for missing in [
+        "/api/v1/admin/organizations/999999/keys",
+        "/api/v1/admin/organizations/abc/keys",
+    ] {
         let (status, _) = admin(&app, Method::POST, missing, None).await;
         assert_eq!(status, 404);
     }
@@ -251,7 +275,10 @@ async fn organizations_and_keys_are_managed_over_http() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["revoked"], prefix);
     let (status, body) = parts(app.get_as(&second_key, "/api/v1/offers").await).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("Invalid API key.")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid API key."))
+    );
     assert_eq!(app.get_as(&first_key, "/api/v1/offers").await.status(), 200);
     let (status, _) = admin(
         &app,
@@ -261,6 +288,12 @@ async fn organizations_and_keys_are_managed_over_http() {
     )
     .await;
     assert_eq!(status, 404, "already revoked");
-    let (_, page) = admin(&app, Method::GET, "/api/v1/admin/organizations?per_page=1&page=2", None).await;
+    let (_, page) = admin(
+        &app,
+        Method::GET,
+        "/api/v1/admin/organizations?per_page=1&page=2",
+        None,
+    )
+    .await;
     assert_eq!(page["data"][0]["active_keys"], 1);
 }

@@ -34,9 +34,7 @@ pub async fn admin_as(
     path: &str,
     body: Option<Value>,
 ) -> Response {
-    let mut request = app
-        .client
-        .request(method, format!("{}{path}", app.address));
+    let mut request = app.client.request(method, format!("{}{path}", app.address));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -84,9 +82,11 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         if series_name != name {
             continue;
         }
-        let matches = labels
-            .iter()
-            .all(|(k, v)| series_labels.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+        let matches = labels.iter().all(|(k, v)| {
+            series_labels
+                .split(',')
+                .any(|pair| pair == format!("{k}=\"{v}\""))
+        });
         if matches {
             *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
         }

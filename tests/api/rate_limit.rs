@@ -22,7 +22,13 @@ async fn assert_limited(response: reqwest::Response) {
     assert_eq!(status, 429, "{body}");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     assert_eq!(body["retry_after"], retry_after);
-    assert!(body["message"].as_str().unwrap().contains("Too many requests"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Too many requests"),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -35,13 +41,20 @@ async fn a_key_over_its_burst_gets_429_with_retry_after_in_process() {
         assert_eq!(app.get("/api/v1/offers").await.status(), 200);
     }
     // Every keyed endpoint shares the key's bucket.
-    assert_limited(app.post("/api/v1/intercept", &json!({"target_id": "x"})).await).await;
+    assert_limited(
+        app.post("/api/v1/intercept", &json!({"target_id": "x"}))
+            .await,
+    )
+    .await;
     assert_limited(app.get("/api/v1/offers").await).await;
     // Other keys, unauthenticated requests and the unkeyed endpoints are not affected.
     let (_, other) = app.second_organization().await;
     assert_eq!(app.get_as(&other, "/api/v1/offers").await.status(), 200);
     let (status, body) = parts(app.get_as("slk_nope", "/api/v1/offers").await).await;
-    assert_eq!((status, body["message"].as_str()), (401, Some("Invalid API key.")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (401, Some("Invalid API key."))
+    );
     let health = app
         .client
         .get(format!("{}/health", app.address))
@@ -93,5 +106,8 @@ async fn with_the_redis_backend_instances_share_a_keys_bucket() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(ready, json!({"database": "ok", "redis": "ok", "status": "ready"}));
+    assert_eq!(
+        ready,
+        json!({"database": "ok", "redis": "ok", "status": "ready"})
+    );
 }

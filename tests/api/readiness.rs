@@ -71,7 +71,11 @@ async fn redis_down_makes_the_service_unready_and_says_so() {
     settings.queue.redis_url = format!("redis://127.0.0.1:{}", proxy.port);
     let app = TestApp::spawn_with(settings).await;
     let (status, body) = ready(&app).await;
-    assert_eq!((status, body["redis"].as_str()), (200, Some("ok")), "{body}");
+    assert_eq!(
+        (status, body["redis"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
 
     proxy.cut();
     let (status, body) = ready(&app).await;
@@ -79,7 +83,10 @@ async fn redis_down_makes_the_service_unready_and_says_so() {
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["redis"], "down");
     assert_eq!(body["database"], "ok");
-    assert!(body["message"].as_str().unwrap().starts_with("redis: "), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("redis: "),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -105,5 +112,8 @@ async fn a_database_that_stops_answering_makes_the_service_unready() {
     let (status, body) = ready(&app).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["database"], "down");
-    assert!(body["message"].as_str().unwrap().starts_with("database: "), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().starts_with("database: "),
+        "{body}"
+    );
 }

@@ -38,9 +38,8 @@ pub async fn summary(
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, ApiError> {
     let mut query = Query::of(&req)?;
-    let invalid_date = |field: &str| {
-        format!("The {field} field must be a valid date (RFC 3339 or YYYY-MM-DD).")
-    };
+    let invalid_date =
+        |field: &str| format!("The {field} field must be a valid date (RFC 3339 or YYYY-MM-DD).");
     let from = query.get("from").map(|raw| parse_bound(raw, false));
     let until = query.get("to").map(|raw| parse_bound(raw, true));
     if matches!(from, Some(None)) {

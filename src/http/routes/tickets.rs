@@ -8,8 +8,7 @@ use super::path_id;
 use crate::actors::ticket_desk::WorkTickets;
 use crate::actors::Actors;
 use crate::http::docs::{
-    BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus,
-    Unprocessable,
+    BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus, Unprocessable,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
