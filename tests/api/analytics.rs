@@ -341,3 +341,57 @@ async fn the_period_is_validated_like_every_other_input() {
         .unwrap();
     assert_eq!(unauthenticated.status(), 401);
 }
+
+#[actix_web::test]
+async fn cancellation_reasons_are_counted_by_suggested_action_and_category() {
+    let app = TestApp::spawn().await;
+    let text = crate::ops_support::scrape(&app).await;
+    let created_before =
+        crate::ops_support::metric(&text, "saveloops_tickets_total", &[("event", "created")])
+            .unwrap();
+    for (reason, target) in [
+        ("Too expensive for now", Some("cancel-btn")),
+        ("It's too expensive for our small team", None),
+        (
+            "Our business is seasonal, we'll be back in the spring",
+            Some("cancel-btn"),
+        ),
+        (
+            "Your app has been DOWN all week and support never answered!!! Worst service ever",
+            Some("cancel-btn"),
+        ),
+    ] {
+        let mut body = json!({"reason": reason});
+        if let Some(target) = target {
+            body["target_id"] = json!(target);
+        }
+        ok(app.post("/api/v1/intercept/sentiment", &body).await).await;
+    }
+    let all = summary(&app, "").await;
+    let reasons = &all["cancellation_reasons"];
+    assert_eq!(reasons["total"], 4, "{reasons}");
+    assert_eq!(
+        reasons["by_suggested_action"],
+        json!([{"value": "discount", "count": 2}, {"value": "pause", "count": 1},
+               {"value": "support", "count": 1}])
+    );
+    let by_category: u64 = reasons["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_category, 4);
+    let at_the_button = summary(&app, "?target_id=cancel-btn").await;
+    assert_eq!(at_the_button["cancellation_reasons"]["total"], 3);
+    let tomorrow = Utc::now().date_naive() + Duration::days(1);
+    let later = summary(&app, &format!("?from={tomorrow}&to={tomorrow}")).await;
+    assert_eq!(later["cancellation_reasons"]["total"], 0);
+
+    // The support reason opened a ticket, and the metrics counted it.
+    let text = crate::ops_support::scrape(&app).await;
+    let created =
+        crate::ops_support::metric(&text, "saveloops_tickets_total", &[("event", "created")])
+            .unwrap();
+    assert!(created > created_before, "{created} after {created_before}");
+}

@@ -394,6 +394,60 @@ async fn answers_of_every_route_validate_against_the_description() {
     )
     .await;
 
+    // Reasons and support tickets.
+    let route = "/api/v1/intercept/sentiment";
+    let (status, answer) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(
+                json!({"reason": "Everything is broken and support never answers!!!",
+                "user_email": "user@example.com", "target_id": "cancel-btn"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let ticket = answer["ticket_id"]
+        .as_i64()
+        .expect("a support reason opens a ticket");
+    c.check("post", route, route, Key, Body::Json(json!({"reason": ""})))
+        .await;
+    let route = "/api/v1/tickets";
+    c.check("get", route, route, Key, Body::Empty).await;
+    c.check(
+        "get",
+        route,
+        &format!("{route}?per_page=0"),
+        Key,
+        Body::Empty,
+    )
+    .await;
+    let route = "/api/v1/tickets/{id}";
+    let path = format!("/api/v1/tickets/{ticket}");
+    c.check("get", route, &path, Key, Body::Empty).await;
+    c.check("get", route, "/api/v1/tickets/999999", Key, Body::Empty)
+        .await;
+    let (status, _) = c
+        .check(
+            "patch",
+            route,
+            &path,
+            Key,
+            Body::Json(json!({"status": "pending", "assignee": "sam", "note": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    c.check(
+        "patch",
+        route,
+        &path,
+        Key,
+        Body::Json(json!({"status": "lost"})),
+    )
+    .await;
+
     // Payment health.
     let route = "/api/v1/dunning";
     c.check(
