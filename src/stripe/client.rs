@@ -460,7 +460,13 @@ impl StripeClient {
         // stand-in that rejects unknown parameters) could refuse.
         let path = ["v1", "subscriptions", non_empty(id, "subscription id")?];
         let (value, meta) = self
-            .post_form("update_subscription", key, &path, form.to_vec(), idempotency_key)
+            .post_form(
+                "update_subscription",
+                key,
+                &path,
+                form.to_vec(),
+                idempotency_key,
+            )
             .await?;
         Ok((decode(value, "subscription")?, meta))
     }

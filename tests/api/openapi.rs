@@ -318,6 +318,86 @@ async fn answers_of_every_route_validate_against_the_description() {
         .await;
     assert_eq!(status, 200);
 
+    // Experiments and settings.
+    let pause = app
+        .offer(json!({"type": "pause", "value": 1, "label": "Pause", "active": false}))
+        .await;
+    let route = "/api/v1/experiments";
+    let (status, experiment) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"name": "Discount or pause", "target_id": "cancel-btn",
+                "arms": [{"name": "control", "offer_ids": [offer_id], "weight": 50, "control": true},
+                         {"name": "pause", "offer_ids": [pause], "weight": 50}]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{experiment}");
+    let experiment_id = experiment["id"].as_i64().unwrap();
+    c.check("post", route, route, Key, Body::Json(json!({"name": "x"})))
+        .await;
+    c.check("get", route, route, Key, Body::Empty).await;
+    let one = "/api/v1/experiments/{id}";
+    let path = format!("/api/v1/experiments/{experiment_id}");
+    c.check("get", one, &path, Key, Body::Empty).await;
+    c.check("get", one, "/api/v1/experiments/999999", Key, Body::Empty)
+        .await;
+    c.check(
+        "patch",
+        one,
+        &path,
+        Key,
+        Body::Json(json!({"name": "Renamed"})),
+    )
+    .await;
+    c.check(
+        "patch",
+        one,
+        &path,
+        Key,
+        Body::Json(json!({"status": "nope"})),
+    )
+    .await;
+    let results = "/api/v1/experiments/{id}/results";
+    c.check("get", results, &format!("{path}/results"), Key, Body::Empty)
+        .await;
+    c.check(
+        "get",
+        results,
+        "/api/v1/experiments/999999/results",
+        Key,
+        Body::Empty,
+    )
+    .await;
+    let route = "/api/v1/settings";
+    c.check("get", route, route, Key, Body::Empty).await;
+    c.check(
+        "patch",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"offer_cooldown_days": 7})),
+    )
+    .await;
+    c.check(
+        "patch",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"offer_cooldown_days": -1})),
+    )
+    .await;
+    c.check(
+        "patch",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"offer_cooldown_days": null})),
+    )
+    .await;
+
     // The cancel flow.
     let route = "/api/v1/intercept";
     let (status, answer) = c
