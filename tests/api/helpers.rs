@@ -337,3 +337,16 @@ pub async fn assert_invalid(response: Response, field: &str, message: &str) {
     );
     assert!(body["message"].is_string());
 }
+
+/// A test's SQLite file (and its WAL files) goes with the test; PostgreSQL test databases
+/// are dropped by `.ci/run` before the next run.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(path) = self.settings.database.url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
+    }
+}
