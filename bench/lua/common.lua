@@ -1,0 +1,48 @@
+-- Shared by the endpoint scripts: JSON POSTs with the organization's key, a per-thread
+-- random stream, and a one-line JSON summary that bench/run reads.
+local M = {}
+
+M.key = os.getenv("BENCH_KEY") or "slk_missing"
+M.users = tonumber(os.getenv("BENCH_USERS") or "100000")
+M.offers = {}
+for id in string.gmatch(os.getenv("BENCH_OFFER_IDS") or "1", "%d+") do
+  M.offers[#M.offers + 1] = tonumber(id)
+end
+
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("thread_id", counter)
+end
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["X-Knot-Key"] = M.key
+end
+
+-- A seeded end user, by email.
+function M.email()
+  return string.format("user%d@bench.test", math.random(1, M.users))
+end
+
+function M.offer()
+  return M.offers[math.random(1, #M.offers)]
+end
+
+function M.post(path, body)
+  return wrk.format("POST", path, nil, body)
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"seconds":%.3f,"rps":%.1f,"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"non2xx":%d,"socket_errors":%d}\n',
+    summary.requests, seconds, summary.requests / seconds,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+
+return M

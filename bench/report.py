@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Turns bench/run's results (JSON lines) into the BENCHMARKS.md table, printed and written."""
+import datetime
+import json
+import os
+import sys
+
+TARGET_RATIO = {"intercept": 0.35, "outcome": 0.25, "dunning": 0.25, "success_signal": 0.25,
+                "sentiment": 0.20}
+QUEUE_TARGET = {"redis": 2000, "database": 500}
+RSS_TARGET_MB = 100
+STARTUP_TARGET_MS = 1000
+SCALE_TARGET = 0.25
+INTERCEPT_P99_MS = 10
+
+
+def mark(ok):
+    return "met" if ok else "**missed**"
+
+
+def main(results_path, out_path):
+    rows = [json.loads(line) for line in open(results_path) if line.strip()]
+    ceiling = next(r for r in rows if r["kind"] == "ceiling")
+    ceiling_rps = ceiling["result"]["rps"]
+    dbs = []
+    for r in rows:
+        if "db" in r and r["db"] not in dbs:
+            dbs.append(r["db"])
+
+    out = []
+    w = out.append
+    w("# Benchmarks\n")
+    w("Produced by `bench/run` (see the README's *Benchmarks* section). Numbers are from one run "
+      "on a shared machine; the load generator runs on the same cores as the service.\n")
+    w(f"- machine: {os.environ.get('BENCH_MACHINE_NPROC', '?')} cores "
+      f"({os.environ.get('BENCH_MACHINE_CPU', '?')}), {os.environ.get('BENCH_MACHINE_MEM', '?')} memory")
+    w(f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+    w(f"- commit: {os.environ.get('BENCH_COMMIT', '?')}")
+    w(f"- settings: {os.environ.get('BENCH_SETTINGS', '?')}")
+    w("- load generator: wrk (Debian package), fixed concurrency, scripts in `bench/lua/`")
+    w("- SQLite runs use the database queue; PostgreSQL runs use the Redis queue (both are "
+      "measured below for the retry queue)\n")
+
+    w("## Endpoints\n")
+    w(f"Ceiling: a minimal actix-web app (`bench/ceiling`) that parses the same intercept body, "
+      f"checks the key header and returns a fixed intercept-shaped answer: "
+      f"**{ceiling_rps:,.0f} req/s**, p50 {ceiling['result']['p50_ms']:.2f} ms, "
+      f"p99 {ceiling['result']['p99_ms']:.2f} ms.\n")
+    w("| endpoint | database | req/s | p50 ms | p99 ms | ratio to ceiling | target | verdict | errors |")
+    w("|---|---|---:|---:|---:|---:|---|---|---:|")
+    for r in rows:
+        if r["kind"] != "endpoint":
+            continue
+        res, ep = r["result"], r["endpoint"]
+        ratio = res["rps"] / ceiling_rps if ceiling_rps else 0
+        errors = res["non2xx"] + res["socket_errors"]
+        if ep in TARGET_RATIO:
+            target = f"≥ {TARGET_RATIO[ep]:.0%}"
+            ok = ratio >= TARGET_RATIO[ep] and errors == 0
+            if ep == "intercept":
+                target += f", p99 ≤ {INTERCEPT_P99_MS} ms"
+                ok = ok and res["p99_ms"] <= INTERCEPT_P99_MS
+            verdict = mark(ok)
+        else:
+            target, verdict = "(none)", "—"
+        w(f"| {ep.replace('_', '-')} | {r['db']} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | "
+          f"{res['p99_ms']:.2f} | {ratio:.1%} | {target} | {verdict} | {errors} |")
+    w("")
+
+    w("## Retry queue\n")
+    w("Applications waiting for a retry are seeded in the ledger and the queue, then "
+      "`saveloops work` (default concurrency) drains them against the instant fake Stripe "
+      "(`bench-fake-stripe`; discount offers: coupon create, coupon read, subscription update). "
+      "Rate = applications applied ÷ time from the first to the last `applied_at`. With "
+      "*fail half*, the fake answers 500 to half of the first subscription updates; those "
+      "applications succeed on their retry.\n")
+    w("| database | queue | Stripe | applications | applied/s | attempts | target | verdict |")
+    w("|---|---|---|---:|---:|---:|---|---|")
+    for r in rows:
+        if r["kind"] != "queue":
+            continue
+        d = r["drain"]
+        span = d["last"] - d["first"]
+        rate = (d["applied"] - 1) / span if span > 0 and d["applied"] > 1 else 0.0
+        target = QUEUE_TARGET[r["backend"]]
+        done = d["applied"] >= r["jobs"]
+        stripe = "instant" if not r["fail_first"] else "fail half"
+        verdict = mark(rate >= target and done) + ("" if done else f" ({d['applied']} applied)")
+        w(f"| {r['db']} | {r['backend']} | {stripe} | {r['jobs']:,} | {rate:,.0f} | "
+          f"{d['attempts']:,} | ≥ {target:,}/s | {verdict} |")
+    w("")
+
+    w("## Scale (intercept)\n")
+    w("p99 of intercept for an organization with 10 offers and 1,000 end users (base), for one "
+      "with 1,000 offers (same answer size: the extra offers target other pages), and for the "
+      "first one grown to the large number of end users by bulk inserts.\n")
+    w("| database | base p99 ms | 1,000 offers p99 ms | growth | many users | p99 ms | growth | target | verdict |")
+    w("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for r in rows:
+        if r["kind"] != "scale":
+            continue
+        base = r["base"]["p99_ms"]
+        offers = r["offers_1000"]["p99_ms"]
+        users = r["users_large"]["p99_ms"]
+        g_offers = offers / base - 1 if base else 0
+        g_users = users / base - 1 if base else 0
+        ok = g_offers < SCALE_TARGET and g_users < SCALE_TARGET
+        w(f"| {r['db']} | {base:.2f} | {offers:.2f} | {g_offers:+.0%} | {r['users']:,} | "
+          f"{users:.2f} | {g_users:+.0%} | < +25% | {mark(ok)} |")
+    w("")
+
+    w("## Service\n")
+    w("| database | peak RSS under load (VmHWM) | start-up to ready (existing database) | start-up, large database | target | verdict |")
+    w("|---|---:|---:|---:|---|---|")
+    for db in dbs:
+        rss = max([r["rss_mb"] for r in rows if r.get("db") == db and r["kind"] in ("endpoint", "scale")] or [0])
+        starts = [r["ms"] for r in rows if r.get("db") == db and r["kind"] == "startup"]
+        large = [r for r in rows if r.get("db") == db and r["kind"] == "startup_large"]
+        start = max(starts) if starts else 0
+        large_txt = f"{large[0]['ms']} ms ({large[0]['users']:,} users)" if large else "—"
+        worst = max([start] + [r["ms"] for r in large])
+        ok = rss <= RSS_TARGET_MB and worst <= STARTUP_TARGET_MS
+        w(f"| {db} | {rss:.1f} MB | {start} ms | {large_txt} | ≤ {RSS_TARGET_MB} MB, ≤ {STARTUP_TARGET_MS} ms | {mark(ok)} |")
+    queue_rss = [r["rss_mb"] for r in rows if r["kind"] == "queue"]
+    if queue_rss:
+        w(f"\nPeak RSS of `saveloops work` during the queue runs: {max(queue_rss):.1f} MB.")
+    w(f"\nCeiling app peak RSS: {ceiling['rss_mb']:.1f} MB.\n")
+
+    text = "\n".join(out) + "\n"
+    notes = os.environ.get("BENCH_NOTES_FILE")
+    if notes and os.path.exists(notes):
+        text += "\n" + open(notes).read()
+    with open(out_path, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

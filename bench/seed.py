@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Bulk seeding for the benchmark: offers, end users, pending offer applications and their
+queue jobs, written straight into the database (SQLite through the sqlite3 module,
+PostgreSQL through `psql` and COPY), never through the API. The organization itself is
+created by `saveloops org create`, so its key is a real one.
+
+    seed.py offers       --db DB --org ID --count N              prints the offer ids
+    seed.py users        --db DB --org ID --count N [--dunning F]
+    seed.py applications --db DB --org ID --offer ID --count N [--queue-db]
+    seed.py redis-jobs   --from A --to B --prefix P    (RESP for `redis-cli --pipe`)
+    seed.py drain        --db DB --from A --to B       (applied count, first/last applied)
+
+DB is `sqlite:PATH` or `postgres:CONNINFO` (a psql connection string).
+"""
+import argparse
+import datetime
+import io
+import json
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+
+NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def ts(dt):
+    # sqlx's own text form of a DateTime<Utc> on SQLite; PostgreSQL parses it as well.
+    return dt.isoformat()
+
+
+class Db:
+    def __init__(self, spec):
+        self.kind, _, self.target = spec.partition(":")
+        if self.kind == "sqlite":
+            self.conn = sqlite3.connect(self.target, timeout=30)
+        elif self.kind != "postgres":
+            sys.exit(f"unknown database {spec}")
+
+    def copy(self, table, columns, rows):
+        """Inserts rows (tuples; None is NULL) in one transaction."""
+        if self.kind == "sqlite":
+            marks = ",".join("?" for _ in columns)
+            with self.conn:
+                self.conn.executemany(
+                    f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
+            return
+        buf = io.StringIO()
+        for row in rows:
+            buf.write("\t".join(pg_text(v) for v in row))
+            buf.write("\n")
+        sql = f"COPY {table} ({','.join(columns)}) FROM STDIN"
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", self.target, "-c", sql],
+                       input=buf.getvalue(), text=True, check=True)
+
+    def query(self, sql):
+        if self.kind == "sqlite":
+            return [tuple(r) for r in self.conn.execute(sql).fetchall()]
+        out = subprocess.run(["psql", "-qAt", "-F", "\t", self.target, "-c", sql],
+                             capture_output=True, text=True, check=True).stdout
+        return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+    def execute(self, sql):
+        if self.kind == "sqlite":
+            with self.conn:
+                self.conn.execute(sql)
+        else:
+            subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", self.target, "-c", sql],
+                           check=True, capture_output=True)
+
+    def bool(self, b):
+        return (1 if b else 0) if self.kind == "sqlite" else ("t" if b else "f")
+
+
+def pg_text(v):
+    if v is None:
+        return "\\N"
+    if isinstance(v, bool):
+        return "t" if v else "f"
+    return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def offer_rows(db, org, count):
+    """`count` offers. A handful fit the benchmark's intercept (target `cancel-btn` or no
+    target, some limited by trigger or MRR); the rest belong to other targets, so the
+    answer stays the same size while the catalog grows."""
+    kinds = [
+        ("discount", 20, {"duration": "once"}),
+        ("pause", 1, {"behavior": "void"}),
+        ("trial_extension", 14, {}),
+        ("downgrade", 1, {"price_id": "price_basic"}),
+        ("contact", 0, {"url": "https://example.com/call"}),
+        ("discount", 30, {"duration": "repeating", "duration_in_months": 3}),
+    ]
+    rows = []
+    for i in range(count):
+        kind, value, config = kinds[i % len(kinds)]
+        if i < 6:
+            target = "cancel-btn" if i % 3 else None
+        else:
+            target = f"page-{i}"
+        triggers = ["click"] if i % 4 == 1 else ([] if i % 4 else ["click", "exit_intent"])
+        min_mrr = 10 * 10_000 if i % 5 == 2 else None
+        max_mrr = 1000 * 10_000 if i % 5 == 2 else None
+        rows.append((org, kind, float(value), f"Offer {i + 1}: {kind}", json.dumps(config),
+                     target, json.dumps(triggers), min_mrr, max_mrr, count - i,
+                     db.bool(True), ts(NOW), ts(NOW)))
+    return rows
+
+
+def cmd_offers(a):
+    db = Db(a.db)
+    db.copy("offers", ["organization_id", "type", "value", "label", "config", "target_id",
+                       "triggers", "min_mrr_e4", "max_mrr_e4", "priority", "active",
+                       "created_at", "updated_at"], offer_rows(db, a.org, a.count))
+    ids = db.query(f"SELECT id FROM offers WHERE organization_id = {a.org} ORDER BY id")
+    print(",".join(str(r[0]) for r in ids))
+
+
+def cmd_users(a):
+    db = Db(a.db)
+    rnd = random.Random(7)
+    rows = []
+    for i in range(a.start, a.start + a.count):
+        dunning = rnd.random() < a.dunning
+        succeeded = rnd.random() < 0.5
+        failed_at = ts(NOW - datetime.timedelta(days=rnd.randint(1, 20))) if dunning else None
+        rows.append((a.org, f"user{i}@bench.test", f"cus_bench{i}", db.bool(dunning),
+                     rnd.randint(1, 3) if dunning else 0, failed_at, failed_at,
+                     ts(NOW - datetime.timedelta(days=30)) if succeeded else None,
+                     "invoice.paid" if succeeded else None, ts(NOW), ts(NOW)))
+        if len(rows) == 50_000:
+            copy_users(db, rows)
+            rows = []
+    if rows:
+        copy_users(db, rows)
+    if db.kind == "postgres":
+        db.execute("ANALYZE end_users")
+
+
+def copy_users(db, rows):
+    db.copy("end_users", ["organization_id", "email", "stripe_customer_id",
+                          "needs_payment_update", "payment_failures", "first_failed_at",
+                          "last_failed_at", "last_success_at", "last_success_event",
+                          "created_at", "updated_at"], rows)
+
+
+def cmd_applications(a):
+    """Applications waiting for a retry (as after Stripe failed the request's attempt),
+    with their queue jobs in the database queue when --queue-db."""
+    db = Db(a.db)
+    tag = f"{int(time.time() * 1000):x}"
+    rows = [(a.org, a.offer, i, f"sub_{i}", f"saveloops-apply-{a.offer}-bench{tag}x{i:08d}",
+             "retrying", 1, "Stripe returned HTTP 503 (bench seed)", 49 * 10_000, ts(NOW),
+             ts(NOW), ts(NOW)) for i in range(1, a.count + 1)]
+    db.copy("offer_applications", ["organization_id", "offer_id", "end_user_id",
+                                   "stripe_subscription_id", "idempotency_key", "status",
+                                   "attempts", "last_error", "mrr_e4", "next_attempt_at",
+                                   "created_at", "updated_at"], rows)
+    ids = [int(r[0]) for r in db.query(
+        f"SELECT id FROM offer_applications WHERE idempotency_key LIKE '%bench{tag}x%' ORDER BY id")]
+    if a.queue_db:
+        now_ms = int(time.time() * 1000)
+        db.copy("queue_jobs", ["id", "kind", "payload", "state", "run_at", "due_at", "attempts",
+                               "enqueued_at", "updated_at"],
+                [(f"apply_offer:{i}", "apply_offer", json.dumps({"application_id": i}),
+                  "scheduled", now_ms, now_ms, 0, now_ms, now_ms) for i in ids])
+    print(f"{ids[0]} {ids[-1]}" if ids else "0 0")
+
+
+def cmd_drain(a):
+    """Applications in [first, last]: how many are applied, and the first and last applied
+    time (unix seconds)."""
+    db = Db(a.db)
+    where = f"id BETWEEN {a.first} AND {a.last} AND status = 'applied'"
+    if db.kind == "postgres":
+        row = db.query(f"SELECT COUNT(*), EXTRACT(EPOCH FROM MIN(applied_at)), "
+                       f"EXTRACT(EPOCH FROM MAX(applied_at)) FROM offer_applications WHERE {where}")[0]
+        count, first, last = int(row[0]), float(row[1] or 0), float(row[2] or 0)
+    else:
+        row = db.query(f"SELECT COUNT(*), MIN(applied_at), MAX(applied_at) FROM offer_applications WHERE {where}")[0]
+        count = int(row[0])
+        parse = lambda t: datetime.datetime.fromisoformat(t.replace(" ", "T")).timestamp() if t else 0.0
+        first, last = parse(row[1]), parse(row[2])
+    attempts = db.query(f"SELECT COUNT(*) FROM application_attempts WHERE application_id BETWEEN {a.first} AND {a.last}")[0][0]
+    print(json.dumps({"applied": count, "first": first, "last": last, "attempts": int(attempts)}))
+
+
+def resp(*parts):
+    out = [f"*{len(parts)}\r\n"]
+    for p in parts:
+        p = str(p)
+        out.append(f"${len(p.encode())}\r\n{p}\r\n")
+    return "".join(out)
+
+
+def cmd_redis_jobs(a):
+    """The queue's own enqueue script (workers/src/lua/enqueue.lua) for each job, as RESP."""
+    with open(a.script) as f:
+        script = f.read()
+    now_ms = int(time.time() * 1000)
+    w = sys.stdout
+    for i in range(a.first, a.last + 1):
+        jid = f"apply_offer:{i}"
+        w.write(resp("EVAL", script, 3, f"{a.prefix}job:{jid}", f"{a.prefix}scheduled",
+                     f"{a.prefix}kinds", a.prefix, jid, "apply_offer",
+                     json.dumps({"application_id": i}), now_ms, now_ms))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    o = sub.add_parser("offers")
+    o.add_argument("--db", required=True)
+    o.add_argument("--org", type=int, required=True)
+    o.add_argument("--count", type=int, default=20)
+    u = sub.add_parser("users")
+    u.add_argument("--db", required=True)
+    u.add_argument("--org", type=int, required=True)
+    u.add_argument("--count", type=int, default=100_000)
+    u.add_argument("--dunning", type=float, default=0.1)
+    u.add_argument("--start", type=int, default=1, help="number of the first user")
+    ap = sub.add_parser("applications")
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--org", type=int, required=True)
+    ap.add_argument("--offer", type=int, required=True)
+    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--queue-db", action="store_true")
+    r = sub.add_parser("redis-jobs")
+    r.add_argument("--from", dest="first", type=int, required=True)
+    r.add_argument("--to", dest="last", type=int, required=True)
+    r.add_argument("--prefix", required=True)
+    r.add_argument("--script", default="workers/src/lua/enqueue.lua")
+    d = sub.add_parser("drain")
+    d.add_argument("--db", required=True)
+    d.add_argument("--from", dest="first", type=int, required=True)
+    d.add_argument("--to", dest="last", type=int, required=True)
+    a = p.parse_args()
+    {"offers": cmd_offers, "users": cmd_users, "applications": cmd_applications,
+     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
