@@ -52,6 +52,14 @@ pub struct RateLimitSettings {
     pub burst: u32,
 }
 
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    #[default]
+    Normal,
+    Full,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecuritySettings {
     /// Base64 of 32 random bytes; when unset, `master_key_file` is used (and created).
@@ -107,6 +115,11 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub acquire_timeout_seconds: u64,
+    /// SQLite only: `normal` (WAL's recommended setting: a commit survives a crash of the
+    /// process, and may be lost with the last few others on a power failure or OS crash)
+    /// or `full` (every commit waits for fsync).
+    #[serde(default)]
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -3,21 +3,29 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Synchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
-use crate::config::DatabaseSettings;
+use crate::config::{DatabaseSettings, SqliteSynchronous};
 
 #[tracing::instrument(skip_all)]
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let synchronous = match settings.sqlite_synchronous {
+        SqliteSynchronous::Normal => Synchronous::Normal,
+        SqliteSynchronous::Full => Synchronous::Full,
+    };
     let mut options = ConnectOptions::new(settings.url.clone());
     options
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
         .sqlx_logging(false)
         // WAL lets readers run beside the writer; waiting on a lock beats failing on it.
-        .map_sqlx_sqlite_opts(|opts| {
+        // In WAL mode `synchronous = NORMAL` fsyncs at checkpoints instead of at every
+        // commit (SQLite's recommended pairing); `database.sqlite_synchronous = "full"`
+        // restores an fsync per commit.
+        .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(synchronous)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
