@@ -6,7 +6,7 @@ use std::mem;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use entity::{experiment_assignment, impression, outcome};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
@@ -14,6 +14,10 @@ use crate::experiments::Exposure;
 
 /// Largest batch one transaction takes; more waits for the next.
 const MAX_BATCH: usize = 512;
+/// Transactions in flight at once on PostgreSQL: while one waits for its WAL flush the
+/// next batch is already being written (the server flushes them together). SQLite has one
+/// writer, so it gets one.
+const POSTGRES_COMMITS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct NewImpression {
@@ -85,23 +89,29 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 pub struct OutcomeRecorder {
     db: DatabaseConnection,
     pending: Vec<(Record, DateTime<Utc>, Waiter)>,
-    committing: bool,
+    committing: usize,
+    max_committing: usize,
 }
 
 impl OutcomeRecorder {
     pub fn new(db: DatabaseConnection) -> Self {
+        let max_committing = match db.get_database_backend() {
+            DbBackend::Postgres => POSTGRES_COMMITS_IN_FLIGHT,
+            _ => 1,
+        };
         OutcomeRecorder {
             db,
             pending: Vec::new(),
-            committing: false,
+            committing: 0,
+            max_committing,
         }
     }
 
     fn commit_next_batch(&mut self, ctx: &mut Context<Self>) {
-        if self.committing || self.pending.is_empty() {
+        if self.committing >= self.max_committing || self.pending.is_empty() {
             return;
         }
-        self.committing = true;
+        self.committing += 1;
         let take = self.pending.len().min(MAX_BATCH);
         let rest = self.pending.split_off(take);
         let batch = mem::replace(&mut self.pending, rest);
@@ -121,7 +131,7 @@ impl OutcomeRecorder {
             }
         };
         ctx.spawn(fut::wrap_future(work).map(|_, act: &mut Self, ctx| {
-            act.committing = false;
+            act.committing -= 1;
             act.commit_next_batch(ctx);
         }));
     }
@@ -187,6 +197,9 @@ async fn write_batch(
             Record::Assignment(a) => assign(a.organization_id, a.end_user_id, &a.exposure, at),
         }
     }
+    // Two batches can be in flight on PostgreSQL: inserting assignments in one order keeps
+    // their row locks from deadlocking.
+    assignments.sort_by_key(|a| (a.experiment_id.clone().unwrap(), a.end_user_id.clone().unwrap()));
     let txn = db.begin().await?;
     if !impressions.is_empty() {
         impression::Entity::insert_many(impressions)
