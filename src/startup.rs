@@ -124,7 +124,7 @@ pub fn start_actors(
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let outcomes = OutcomeRecorder::new(db.clone()).start();
-    let dunning = DunningTracker::new(db.clone()).start();
+    let dunning = DunningTracker::with_ttl(db.clone(), ttl).start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
     let keys = KeyVerifier::new(db.clone(), ttl).start();
     let readiness = Readiness {

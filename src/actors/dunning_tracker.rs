@@ -1,4 +1,15 @@
 //! DunningTracker: end users, their payment health (dunning) and success signals.
+//!
+//! Every cancel-flow request names an end user, so finding one is on the hot path. The
+//! tracker keeps recently seen end users in memory for the cache TTL (its own writes
+//! invalidate them at once; another process's writes are seen within the TTL, as for keys
+//! and offers), and looks up the rest in batches: requests that arrive while lookups are
+//! in flight share the next query.
+use std::collections::HashMap;
+use std::future::Future;
+use std::mem;
+use std::time::{Duration, Instant};
+
 use actix::prelude::*;
 use chrono::Utc;
 use entity::{dunning_episode, end_user};
@@ -7,18 +18,302 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, SqlErr,
 };
+use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 
+/// Bounds the memory of the end-user cache (it is emptied when full).
+const MAX_CACHED_USERS: usize = 50_000;
+/// Lookup queries in flight at once; more requests wait and share the next one.
+const MAX_LOOKUPS_IN_FLIGHT: usize = 2;
+/// Most end users one lookup query asks for.
+const MAX_LOOKUP_BATCH: usize = 64;
+
+/// An end user as the tracker remembers it.
+#[derive(Debug, Clone)]
+struct Known {
+    id: i64,
+    email: Option<String>,
+    customer: Option<String>,
+    state: EndUserState,
+    loaded_at: Instant,
+}
+
+impl Known {
+    fn of(user: &end_user::Model) -> Known {
+        Known {
+            id: user.id,
+            email: user.email.clone(),
+            customer: user.stripe_customer_id.clone(),
+            state: EndUserState::from(user),
+            loaded_at: Instant::now(),
+        }
+    }
+}
+
+/// One organization's cached end users, by email and by Stripe customer id.
+#[derive(Default)]
+struct OrgUsers {
+    by_email: HashMap<String, Known>,
+    by_customer: HashMap<String, Known>,
+}
+
+type LookupWaiter = oneshot::Sender<Result<Known, String>>;
+
+struct Lookup {
+    organization_id: i64,
+    who: EndUserRef,
+    waiter: LookupWaiter,
+}
+
 pub struct DunningTracker {
     db: DatabaseConnection,
+    ttl: Duration,
+    users: HashMap<i64, OrgUsers>,
+    cached: usize,
+    /// Bumped by every write of this tracker; a lookup that overlapped a write does not
+    /// fill the cache (it may have read the row before the write).
+    generation: u64,
+    waiting: Vec<Lookup>,
+    in_flight: usize,
 }
 
 impl DunningTracker {
     pub fn new(db: DatabaseConnection) -> Self {
-        DunningTracker { db }
+        Self::with_ttl(db, Duration::from_secs(5))
     }
+
+    pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
+        DunningTracker {
+            db,
+            ttl,
+            users: HashMap::new(),
+            cached: 0,
+            generation: 0,
+            waiting: Vec::new(),
+            in_flight: 0,
+        }
+    }
+
+    /// The end user `who` names, from memory when that gives the same answer as the
+    /// database would: found by customer id (the stronger identity) when one is given and
+    /// nothing is missing from the row, else by email.
+    fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
+        let org = self.users.get(&organization_id)?;
+        let known = match (&who.stripe_customer_id, &who.email) {
+            (Some(customer), email) => {
+                let known = org.by_customer.get(customer.as_str())?;
+                if email.is_some() && known.email.is_none() {
+                    return None;
+                }
+                known
+            }
+            (None, Some(email)) => org.by_email.get(email.as_str())?,
+            (None, None) => return None,
+        };
+        (known.loaded_at.elapsed() < self.ttl).then(|| known.clone())
+    }
+
+    fn remember(&mut self, organization_id: i64, known: &Known) {
+        if self.cached >= MAX_CACHED_USERS {
+            self.users.clear();
+            self.cached = 0;
+        }
+        let org = self.users.entry(organization_id).or_default();
+        if let Some(email) = &known.email {
+            if org.by_email.insert(email.clone(), known.clone()).is_none() {
+                self.cached += 1;
+            }
+        }
+        if let Some(customer) = &known.customer {
+            if org
+                .by_customer
+                .insert(customer.clone(), known.clone())
+                .is_none()
+            {
+                self.cached += 1;
+            }
+        }
+    }
+
+    /// After a write: the row's state changed, so it is read again next time.
+    fn forget(&mut self, organization_id: i64, user: &Known) {
+        self.generation += 1;
+        if let Some(org) = self.users.get_mut(&organization_id) {
+            if let Some(email) = &user.email {
+                org.by_email.remove(email.as_str());
+            }
+            if let Some(customer) = &user.customer {
+                org.by_customer.remove(customer.as_str());
+            }
+        }
+    }
+
+    /// Finds (or creates) the end user: from memory, else through a batched lookup.
+    fn identify(
+        &mut self,
+        organization_id: i64,
+        who: EndUserRef,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<Known, Failure>> + 'static {
+        let remembered = self.remembered(organization_id, &who);
+        let pending = match remembered {
+            Some(_) => None,
+            None => {
+                let (waiter, found) = oneshot::channel();
+                self.waiting.push(Lookup {
+                    organization_id,
+                    who,
+                    waiter,
+                });
+                self.start_lookups(ctx);
+                Some(found)
+            }
+        };
+        async move {
+            match (remembered, pending) {
+                (Some(known), _) => Ok(known),
+                (None, Some(found)) => match found.await {
+                    Ok(Ok(known)) => Ok(known),
+                    Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(
+                        "could not identify the end user: {e}"
+                    ))),
+                    Err(_) => Err(Failure::Unexpected(anyhow::anyhow!(
+                        "the dunning tracker stopped before identifying the end user"
+                    ))),
+                },
+                (None, None) => unreachable!("either remembered or looked up"),
+            }
+        }
+    }
+
+    fn start_lookups(&mut self, ctx: &mut Context<Self>) {
+        while self.in_flight < MAX_LOOKUPS_IN_FLIGHT && !self.waiting.is_empty() {
+            let take = self.waiting.len().min(MAX_LOOKUP_BATCH);
+            let rest = self.waiting.split_off(take);
+            let batch = mem::replace(&mut self.waiting, rest);
+            self.in_flight += 1;
+            let generation = self.generation;
+            let db = self.db.clone();
+            let work = async move {
+                let mut found = Vec::with_capacity(batch.len());
+                for (organization_id, lookups) in by_organization(batch) {
+                    let results = identify_batch(&db, organization_id, &lookups).await;
+                    for (lookup, result) in lookups.into_iter().zip(results) {
+                        found.push((lookup, result));
+                    }
+                }
+                found
+            };
+            ctx.spawn(
+                fut::wrap_future(work).map(move |found, act: &mut Self, ctx| {
+                    act.in_flight -= 1;
+                    let fresh = act.generation == generation;
+                    for (lookup, result) in found {
+                        let answer = match result {
+                            Ok(known) => {
+                                if fresh {
+                                    act.remember(lookup.organization_id, &known);
+                                }
+                                Ok(known)
+                            }
+                            Err(e) => Err(format!("{e}")),
+                        };
+                        let _ = lookup.waiter.send(answer);
+                    }
+                    act.start_lookups(ctx);
+                }),
+            );
+        }
+    }
+}
+
+fn by_organization(batch: Vec<Lookup>) -> Vec<(i64, Vec<Lookup>)> {
+    let mut groups: Vec<(i64, Vec<Lookup>)> = Vec::new();
+    for lookup in batch {
+        match groups
+            .iter_mut()
+            .find(|(org, _)| *org == lookup.organization_id)
+        {
+            Some((_, group)) => group.push(lookup),
+            None => groups.push((lookup.organization_id, vec![lookup])),
+        }
+    }
+    groups
+}
+
+/// One query for every end user the lookups name; each lookup then picks its row exactly
+/// as `find_or_create` does. Lookups whose row is missing or incomplete go through
+/// `find_or_create` one by one (creating or completing the row).
+#[tracing::instrument(skip_all, fields(org = organization_id, lookups = lookups.len()))]
+async fn identify_batch(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    lookups: &[Lookup],
+) -> Vec<Result<Known, Failure>> {
+    let mut emails: Vec<&str> = Vec::new();
+    let mut customers: Vec<&str> = Vec::new();
+    for lookup in lookups {
+        if let Some(email) = &lookup.who.email {
+            emails.push(email.as_str());
+        }
+        if let Some(customer) = &lookup.who.stripe_customer_id {
+            customers.push(customer.as_str());
+        }
+    }
+    emails.sort_unstable();
+    emails.dedup();
+    customers.sort_unstable();
+    customers.dedup();
+    let mut any = Condition::any();
+    if !emails.is_empty() {
+        any = any.add(end_user::Column::Email.is_in(emails));
+    }
+    if !customers.is_empty() {
+        any = any.add(end_user::Column::StripeCustomerId.is_in(customers));
+    }
+    let rows = end_user::Entity::find()
+        .filter(end_user::Column::OrganizationId.eq(organization_id))
+        .filter(any)
+        .all(db)
+        .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            let message = format!("{e}");
+            return lookups
+                .iter()
+                .map(|_| {
+                    Err(Failure::Unexpected(anyhow::anyhow!(
+                        "looking up end users: {message}"
+                    )))
+                })
+                .collect();
+        }
+    };
+    let mut results = Vec::with_capacity(lookups.len());
+    for lookup in lookups {
+        let email = lookup.who.email.as_ref().map(|e| e.as_str());
+        let customer = lookup.who.stripe_customer_id.as_deref();
+        let by_customer = customer.and_then(|c| {
+            rows.iter()
+                .find(|u| u.stripe_customer_id.as_deref() == Some(c))
+        });
+        let chosen = by_customer
+            .or_else(|| email.and_then(|e| rows.iter().find(|u| u.email.as_deref() == Some(e))));
+        let complete = chosen.filter(|u| {
+            !(u.email.is_none() && email.is_some()
+                || u.stripe_customer_id.is_none() && customer.is_some())
+        });
+        results.push(match complete {
+            Some(user) => Ok(Known::of(user)),
+            None => find_or_create(db, organization_id, &lookup.who)
+                .await
+                .map(|user| Known::of(&user)),
+        });
+    }
+    results
 }
 
 impl Actor for DunningTracker {
@@ -63,12 +358,9 @@ pub struct Identify {
 impl Handler<Identify> for DunningTracker {
     type Result = ResponseFuture<Result<EndUserState, Failure>>;
 
-    fn handle(&mut self, msg: Identify, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move {
-            let user = find_or_create(&db, msg.organization_id, &msg.who).await?;
-            Ok(EndUserState::from(&user))
-        })
+    fn handle(&mut self, msg: Identify, ctx: &mut Self::Context) -> Self::Result {
+        let found = self.identify(msg.organization_id, msg.who, ctx);
+        Box::pin(async move { Ok(found.await?.state) })
     }
 }
 
@@ -81,15 +373,17 @@ pub struct RecordPaymentFailure {
 }
 
 impl Handler<RecordPaymentFailure> for DunningTracker {
-    type Result = ResponseFuture<Result<i64, Failure>>;
+    type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
-    fn handle(&mut self, msg: RecordPaymentFailure, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: RecordPaymentFailure, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
-            let user = find_or_create(&db, msg.organization_id, &msg.who).await?;
+        let organization_id = msg.organization_id;
+        let found = self.identify(organization_id, msg.who, ctx);
+        let work = async move {
+            let user = found.await?;
             let now = Utc::now();
             // One statement, so concurrent failures all count.
-            end_user::Entity::update_many()
+            let written = end_user::Entity::update_many()
                 .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
                 .col_expr(
                     end_user::Column::PaymentFailures,
@@ -104,12 +398,24 @@ impl Handler<RecordPaymentFailure> for DunningTracker {
                 .filter(end_user::Column::Id.eq(user.id))
                 .exec(&db)
                 .await
-                .map_err(|e| anyhow::Error::new(e).context("recording a payment failure"))?;
-            record_episode_failure(&db, msg.organization_id, user.id, now)
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("recording the dunning episode"))?;
-            Ok(user.id)
-        })
+                .map_err(|e| anyhow::Error::new(e).context("recording a payment failure"));
+            let written = match written {
+                Ok(_) => record_episode_failure(&db, organization_id, user.id, now)
+                    .await
+                    .map_err(|e| anyhow::Error::new(e).context("recording the dunning episode")),
+                Err(e) => Err(e),
+            };
+            Ok::<_, Failure>((user, written))
+        };
+        Box::pin(
+            fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+                let (user, written) = result?;
+                // Whether or not the write landed, the row is read again next time.
+                act.forget(organization_id, &user);
+                written?;
+                Ok(user.id)
+            }),
+        )
     }
 }
 
@@ -123,12 +429,14 @@ pub struct RecordSuccess {
 }
 
 impl Handler<RecordSuccess> for DunningTracker {
-    type Result = ResponseFuture<Result<i64, Failure>>;
+    type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
-    fn handle(&mut self, msg: RecordSuccess, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: RecordSuccess, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
-            let user = find_or_create(&db, msg.organization_id, &msg.who).await?;
+        let organization_id = msg.organization_id;
+        let found = self.identify(organization_id, msg.who, ctx);
+        let work = async move {
+            let user = found.await?;
             let now = Utc::now();
             let mut update = end_user::Entity::update_many()
                 .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
@@ -146,13 +454,13 @@ impl Handler<RecordSuccess> for DunningTracker {
                         Expr::value(Option::<chrono::DateTime<Utc>>::None),
                     );
             }
-            update
+            let written = update
                 .filter(end_user::Column::Id.eq(user.id))
                 .exec(&db)
                 .await
-                .map_err(|e| anyhow::Error::new(e).context("recording a success signal"))?;
-            if is_payment_event(&msg.event) {
-                dunning_episode::Entity::update_many()
+                .map_err(|e| anyhow::Error::new(e).context("recording a success signal"));
+            let written = match written {
+                Ok(_) if is_payment_event(&msg.event) => dunning_episode::Entity::update_many()
                     .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
                     .col_expr(
                         dunning_episode::Column::RecoveryEvent,
@@ -162,10 +470,21 @@ impl Handler<RecordSuccess> for DunningTracker {
                     .filter(dunning_episode::Column::RecoveredAt.is_null())
                     .exec(&db)
                     .await
-                    .map_err(|e| anyhow::Error::new(e).context("closing the dunning episode"))?;
-            }
-            Ok(user.id)
-        })
+                    .map(|_| ())
+                    .map_err(|e| anyhow::Error::new(e).context("closing the dunning episode")),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            Ok::<_, Failure>((user, written))
+        };
+        Box::pin(
+            fut::wrap_future(work).map(move |result, act: &mut Self, _| {
+                let (user, written) = result?;
+                act.forget(organization_id, &user);
+                written?;
+                Ok(user.id)
+            }),
+        )
     }
 }
 
