@@ -1,6 +1,8 @@
 //! Offer applications: the durable ledger of accepted offers being applied to Stripe, and
 //! one attempt of an application (shared by the request path and the retry worker).
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -73,6 +75,42 @@ pub struct OfferApplier {
     pub secrets: SecretBox,
     pub queue: Arc<dyn Queue>,
     pub idempotency_window: TimeDelta,
+    pub keys: KeyCache,
+}
+
+/// Organizations' decrypted Stripe keys, kept for the cache TTL so that a request or an
+/// attempt does not read and decrypt the key each time. Only keys that exist are kept: a
+/// key stored after "not configured" applies at once, a replaced one within the TTL.
+pub struct KeyCache {
+    ttl: Duration,
+    keys: Mutex<HashMap<i64, (SecretKey, Instant)>>,
+}
+
+/// Bounds the key cache (it is emptied when full).
+const MAX_CACHED_STRIPE_KEYS: usize = 10_000;
+
+impl KeyCache {
+    pub fn new(ttl: Duration) -> KeyCache {
+        KeyCache {
+            ttl,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, organization_id: i64) -> Option<SecretKey> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(&organization_id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, organization_id: i64, key: &SecretKey) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() >= MAX_CACHED_STRIPE_KEYS {
+            keys.clear();
+        }
+        keys.insert(organization_id, (key.clone(), Instant::now()));
+    }
 }
 
 /// A request to apply an offer, validated.
@@ -90,17 +128,24 @@ pub struct NewApplication {
 impl OfferApplier {
     /// The organization's Stripe key, if one is set.
     pub async fn stripe_key(&self, organization_id: i64) -> anyhow::Result<Option<SecretKey>> {
+        if let Some(key) = self.keys.get(organization_id) {
+            return Ok(Some(key));
+        }
         let org = organization::Entity::find_by_id(organization_id)
             .one(&self.db)
             .await
             .context("reading the organization")?
             .with_context(|| format!("organization {organization_id} is gone"))?;
         match org.stripe_key_ciphertext {
-            Some(sealed) => Ok(Some(SecretKey::new(
-                self.secrets
-                    .open(&sealed)
-                    .context("opening the organization's Stripe key")?,
-            ))),
+            Some(sealed) => {
+                let key = SecretKey::new(
+                    self.secrets
+                        .open(&sealed)
+                        .context("opening the organization's Stripe key")?,
+                );
+                self.keys.put(organization_id, &key);
+                Ok(Some(key))
+            }
             None => Ok(None),
         }
     }

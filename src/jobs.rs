@@ -51,6 +51,7 @@ pub fn offer_applier(
         secrets: SecretBox::load(&settings.security)?,
         queue,
         idempotency_window: TimeDelta::seconds(settings.stripe.idempotency_window_seconds),
+        keys: crate::applications::KeyCache::new(Duration::from_secs(settings.cache.ttl_seconds)),
     })
 }
 
