@@ -81,7 +81,13 @@ fn coupon_json(id: &str, percent: Option<&str>, duration: &str) -> Value {
 }
 
 fn subscription_json(id: &str, params: &[(String, String)]) -> Value {
-    let get = |k: &str| params.iter().rev().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(p, _)| p == k)
+            .map(|(_, v)| v.as_str())
+    };
     let discounts: Vec<Value> = get("discounts[0][coupon]")
         .map(|c| {
             vec![json!({"id": "di_bench", "object": "discount",
@@ -90,7 +96,10 @@ fn subscription_json(id: &str, params: &[(String, String)]) -> Value {
         .unwrap_or_default();
     let mut metadata = serde_json::Map::new();
     for (k, v) in params {
-        if let Some(name) = k.strip_prefix("metadata[").and_then(|k| k.strip_suffix(']')) {
+        if let Some(name) = k
+            .strip_prefix("metadata[")
+            .and_then(|k| k.strip_suffix(']'))
+        {
             metadata.insert(name.to_owned(), Value::String(v.clone()));
         }
     }
@@ -119,9 +128,18 @@ fn key_of(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn create_coupon(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
+async fn create_coupon(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<State>,
+) -> HttpResponse {
     if !authorized(&req) {
-        return error(401, "invalid_request_error", None, "Invalid API Key provided.");
+        return error(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided.",
+        );
     }
     let params = form(&body);
     let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
@@ -131,25 +149,52 @@ async fn create_coupon(req: HttpRequest, body: web::Bytes, state: web::Data<Stat
     };
     let fresh = state.coupons.lock().unwrap().insert(id.clone());
     if !fresh {
-        return error(400, "invalid_request_error", Some("resource_already_exists"),
-                     "Coupon already exists.");
+        return error(
+            400,
+            "invalid_request_error",
+            Some("resource_already_exists"),
+            "Coupon already exists.",
+        );
     }
-    HttpResponse::Ok().json(coupon_json(&id, get("percent_off"), get("duration").unwrap_or("once")))
+    HttpResponse::Ok().json(coupon_json(
+        &id,
+        get("percent_off"),
+        get("duration").unwrap_or("once"),
+    ))
 }
 
-async fn get_coupon(req: HttpRequest, id: web::Path<String>, state: web::Data<State>) -> HttpResponse {
+async fn get_coupon(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<State>,
+) -> HttpResponse {
     if !authorized(&req) {
-        return error(401, "invalid_request_error", None, "Invalid API Key provided.");
+        return error(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided.",
+        );
     }
     if !state.coupons.lock().unwrap().contains(id.as_str()) {
-        return error(404, "invalid_request_error", Some("resource_missing"), "No such coupon");
+        return error(
+            404,
+            "invalid_request_error",
+            Some("resource_missing"),
+            "No such coupon",
+        );
     }
     HttpResponse::Ok().json(coupon_json(&id, None, "once"))
 }
 
 async fn get_subscription(req: HttpRequest, id: web::Path<String>) -> HttpResponse {
     if !authorized(&req) {
-        return error(401, "invalid_request_error", None, "Invalid API Key provided.");
+        return error(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided.",
+        );
     }
     HttpResponse::Ok().json(subscription_json(&id, &[]))
 }
@@ -161,7 +206,12 @@ async fn update_subscription(
     state: web::Data<State>,
 ) -> HttpResponse {
     if !authorized(&req) {
-        return error(401, "invalid_request_error", None, "Invalid API Key provided.");
+        return error(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided.",
+        );
     }
     if state.fail_first > 0.0 {
         if let Some(key) = key_of(&req) {
@@ -170,7 +220,12 @@ async fn update_subscription(
             let unlucky = (hasher.finish() % 10_000) as f64 / 10_000.0 < state.fail_first;
             if unlucky && state.failed.lock().unwrap().insert(key) {
                 state.failures.fetch_add(1, Ordering::Relaxed);
-                return error(500, "api_error", None, "An unknown error occurred (bench fault).");
+                return error(
+                    500,
+                    "api_error",
+                    None,
+                    "An unknown error occurred (bench fault).",
+                );
             }
         }
     }
@@ -187,8 +242,14 @@ async fn stats(state: web::Data<State>) -> HttpResponse {
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(18091);
-    let fail_first: f64 = std::env::var("FAIL_FIRST").ok().and_then(|p| p.parse().ok()).unwrap_or(0.0);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(18091);
+    let fail_first: f64 = std::env::var("FAIL_FIRST")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0.0);
     let state = web::Data::new(State {
         coupons: Mutex::new(HashSet::new()),
         failed: Mutex::new(HashSet::new()),
@@ -204,7 +265,10 @@ async fn main() -> std::io::Result<()> {
             .route("/v1/coupons", web::post().to(create_coupon))
             .route("/v1/coupons/{id}", web::get().to(get_coupon))
             .route("/v1/subscriptions/{id}", web::get().to(get_subscription))
-            .route("/v1/subscriptions/{id}", web::post().to(update_subscription))
+            .route(
+                "/v1/subscriptions/{id}",
+                web::post().to(update_subscription),
+            )
             .route("/bench/stats", web::get().to(stats))
     })
     .workers(1)
