@@ -199,7 +199,12 @@ async fn write_batch(
     }
     // Two batches can be in flight on PostgreSQL: inserting assignments in one order keeps
     // their row locks from deadlocking.
-    assignments.sort_by_key(|a| (a.experiment_id.clone().unwrap(), a.end_user_id.clone().unwrap()));
+    assignments.sort_by_key(|a| {
+        (
+            a.experiment_id.clone().unwrap(),
+            a.end_user_id.clone().unwrap(),
+        )
+    });
     let txn = db.begin().await?;
     if !impressions.is_empty() {
         impression::Entity::insert_many(impressions)
