@@ -2,7 +2,9 @@
 //! offers fit a cancel-flow context (placement, experiment arm, eligibility). Offers,
 //! experiments and settings are managed through it too, so this process's cache is always
 //! current; changes made by other instances are picked up after the cache TTL.
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
 
 use super::dunning_tracker::{DunningTracker, EndUserState, Identify};
 use super::outcome_recorder::{NewAssignment, NewImpression, OutcomeRecorder, Record};
@@ -183,10 +186,16 @@ impl OfferCheck for CatalogData {
 
 type Catalog = Arc<CatalogData>;
 
+/// Requests waiting for a catalog load in flight.
+type CatalogWaiters = Rc<RefCell<Vec<oneshot::Sender<Result<Catalog, String>>>>>;
+
 pub struct OfferSelector {
     db: DatabaseConnection,
     ttl: Duration,
     catalogs: HashMap<i64, (Catalog, Instant)>,
+    /// One load per organization at a time: requests that find the catalog stale while it
+    /// is being loaded wait for that load instead of each starting their own.
+    loading: HashMap<i64, CatalogWaiters>,
     dunning: Addr<DunningTracker>,
     recorder: Addr<OutcomeRecorder>,
 }
@@ -202,6 +211,7 @@ impl OfferSelector {
             db,
             ttl,
             catalogs: HashMap::new(),
+            loading: HashMap::new(),
             dunning,
             recorder,
         }
@@ -217,15 +227,54 @@ impl OfferSelector {
                 return fut::ready(Ok(catalog.clone())).boxed_local();
             }
         }
+        if let Some(waiters) = self.loading.get(&organization_id) {
+            let (waiter, loaded) = oneshot::channel();
+            waiters.borrow_mut().push(waiter);
+            return fut::wrap_future(async move {
+                match loaded.await {
+                    Ok(Ok(catalog)) => Ok(catalog),
+                    Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(
+                        "loading the offers failed: {e}"
+                    ))),
+                    Err(_) => Err(Failure::Unexpected(anyhow::anyhow!(
+                        "the offer selector stopped while loading the offers"
+                    ))),
+                }
+            })
+            .boxed_local();
+        }
+        let waiters = CatalogWaiters::default();
+        self.loading.insert(organization_id, waiters.clone());
         let db = self.db.clone();
         fut::wrap_future(load_catalog(db, organization_id))
             .map(move |loaded, act: &mut Self, _| {
+                // A change made through this process while loading replaced (or removed)
+                // this load: its result then answers only the requests that joined it.
+                let current = act
+                    .loading
+                    .get(&organization_id)
+                    .is_some_and(|w| Rc::ptr_eq(w, &waiters));
+                if current {
+                    act.loading.remove(&organization_id);
+                }
+                let shared = loaded.as_ref().map(Arc::clone).map_err(|e| e.to_string());
+                for waiter in waiters.borrow_mut().drain(..) {
+                    let _ = waiter.send(shared.clone());
+                }
                 let catalog = loaded?;
-                act.catalogs
-                    .insert(organization_id, (catalog.clone(), Instant::now()));
+                if current {
+                    act.catalogs
+                        .insert(organization_id, (catalog.clone(), Instant::now()));
+                }
                 Ok(catalog)
             })
             .boxed_local()
+    }
+
+    /// After a change: the catalog is loaded again on next use.
+    fn forget_catalog(&mut self, organization_id: i64) {
+        self.catalogs.remove(&organization_id);
+        self.loading.remove(&organization_id);
     }
 }
 
@@ -737,7 +786,7 @@ impl Handler<ManageOffers> for OfferSelector {
                 };
                 Box::pin(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
                 )
@@ -764,7 +813,7 @@ impl Handler<ManageOffers> for OfferSelector {
                 };
                 Box::pin(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
                 )
@@ -789,7 +838,7 @@ impl Handler<ManageOffers> for OfferSelector {
                         })
                     })
                     .map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
             ),
@@ -1228,7 +1277,7 @@ impl Handler<ManageExperiments> for OfferSelector {
                         })
                     })
                     .map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
             ),
@@ -1245,7 +1294,7 @@ impl Handler<ManageExperiments> for OfferSelector {
                         })
                     })
                     .map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
             ),
@@ -1291,7 +1340,7 @@ impl Handler<ManageSettings> for OfferSelector {
                         })
                     })
                     .map(move |result, act: &mut Self, _| {
-                        act.catalogs.remove(&organization_id);
+                        act.forget_catalog(organization_id);
                         result
                     }),
             ),
