@@ -120,6 +120,14 @@ pub struct DatabaseSettings {
     /// or `full` (every commit waits for fsync).
     #[serde(default)]
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite only: how often a background task checkpoints the WAL (0: each commit that
+    /// crosses 1,000 WAL pages does it, SQLite's default).
+    #[serde(default = "default_checkpoint_interval_ms")]
+    pub sqlite_checkpoint_interval_ms: u64,
+}
+
+fn default_checkpoint_interval_ms() -> u64 {
+    250
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,6 +11,11 @@ use saveloops::tickets::TicketCourier;
 use saveloops::{database, sentiment, telemetry, tenants};
 use tokio::sync::watch;
 
+/// glibc's malloc spent a seventh of the service's CPU under load (many small, short-lived
+/// allocations across threads); mimalloc's per-thread free lists cost a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
@@ -171,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Work => {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
+            database::start_checkpointer(&settings.database).await?;
             let queue = jobs::connect_queue(&settings, &db).await?;
             let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);
             let courier = Arc::new(TicketCourier::new(db, applier.secrets.clone(), queue)?);

@@ -51,6 +51,7 @@ impl Application {
         crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
+        database::start_checkpointer(&settings.database).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
         // With the Redis queue, readiness checks Redis and rate limits are shared through it.
         let redis = match settings.queue.backend {
@@ -126,7 +127,9 @@ pub fn start_actors(
     let outcomes = OutcomeRecorder::new(db.clone()).start();
     let dunning = DunningTracker::with_ttl(db.clone(), ttl).start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
-    let keys = KeyVerifier::new(db.clone(), ttl).start();
+    let verifier = KeyVerifier::new(db.clone(), ttl);
+    let known_keys = verifier.known_keys();
+    let keys = verifier.start();
     let readiness = Readiness {
         db: db.clone(),
         redis,
@@ -156,6 +159,7 @@ pub fn start_actors(
     .start();
     Actors {
         keys,
+        known_keys,
         offers,
         outcomes,
         dunning,

@@ -11,12 +11,13 @@ use std::mem;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{dunning_episode, end_user};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
 };
 use tokio::sync::oneshot;
 
@@ -29,6 +30,8 @@ const MAX_CACHED_USERS: usize = 50_000;
 const MAX_LOOKUPS_IN_FLIGHT: usize = 2;
 /// Most end users one lookup query asks for.
 const MAX_LOOKUP_BATCH: usize = 64;
+/// Most payment-health writes one transaction takes.
+const MAX_WRITE_BATCH: usize = 256;
 
 /// An end user as the tracker remembers it.
 #[derive(Debug, Clone)]
@@ -77,6 +80,10 @@ pub struct DunningTracker {
     generation: u64,
     waiting: Vec<Lookup>,
     in_flight: usize,
+    /// Payment-health writes waiting for the next transaction.
+    pending_writes: Vec<PendingWrite>,
+    /// A transaction of them is in flight.
+    writing: bool,
 }
 
 impl DunningTracker {
@@ -93,6 +100,8 @@ impl DunningTracker {
             generation: 0,
             waiting: Vec::new(),
             in_flight: 0,
+            pending_writes: Vec::new(),
+            writing: false,
         }
     }
 
@@ -376,46 +385,13 @@ impl Handler<RecordPaymentFailure> for DunningTracker {
     type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
     fn handle(&mut self, msg: RecordPaymentFailure, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
         let organization_id = msg.organization_id;
-        let found = self.identify(organization_id, msg.who, ctx);
-        let work = async move {
-            let user = found.await?;
-            let now = Utc::now();
-            // One statement, so concurrent failures all count.
-            let written = end_user::Entity::update_many()
-                .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
-                .col_expr(
-                    end_user::Column::PaymentFailures,
-                    Expr::col(end_user::Column::PaymentFailures).add(1),
-                )
-                .col_expr(
-                    end_user::Column::FirstFailedAt,
-                    Expr::col(end_user::Column::FirstFailedAt).if_null(now),
-                )
-                .col_expr(end_user::Column::LastFailedAt, Expr::value(now))
-                .col_expr(end_user::Column::UpdatedAt, Expr::value(now))
-                .filter(end_user::Column::Id.eq(user.id))
-                .exec(&db)
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("recording a payment failure"));
-            let written = match written {
-                Ok(_) => record_episode_failure(&db, organization_id, user.id, now)
-                    .await
-                    .map_err(|e| anyhow::Error::new(e).context("recording the dunning episode")),
-                Err(e) => Err(e),
-            };
-            Ok::<_, Failure>((user, written))
-        };
-        Box::pin(
-            fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                let (user, written) = result?;
-                // Whether or not the write landed, the row is read again next time.
-                act.forget(organization_id, &user);
-                written?;
-                Ok(user.id)
-            }),
-        )
+        self.identify_then_write(organization_id, msg.who, ctx, move |user| {
+            HealthWrite::Failure {
+                organization_id,
+                end_user_id: user.id,
+            }
+        })
     }
 }
 
@@ -432,109 +408,217 @@ impl Handler<RecordSuccess> for DunningTracker {
     type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
     fn handle(&mut self, msg: RecordSuccess, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        let organization_id = msg.organization_id;
-        let found = self.identify(organization_id, msg.who, ctx);
-        let work = async move {
-            let user = found.await?;
-            let now = Utc::now();
-            let mut update = end_user::Entity::update_many()
-                .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
-                .col_expr(
-                    end_user::Column::LastSuccessEvent,
-                    Expr::value(msg.event.clone()),
-                )
-                .col_expr(end_user::Column::UpdatedAt, Expr::value(now));
-            if is_payment_event(&msg.event) {
-                update = update
-                    .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
-                    .col_expr(end_user::Column::PaymentFailures, Expr::value(0))
-                    .col_expr(
-                        end_user::Column::FirstFailedAt,
-                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
-                    );
+        let event = msg.event;
+        self.identify_then_write(msg.organization_id, msg.who, ctx, move |user| {
+            HealthWrite::Success {
+                end_user_id: user.id,
+                event,
             }
-            let written = update
-                .filter(end_user::Column::Id.eq(user.id))
-                .exec(&db)
-                .await
-                .map_err(|e| anyhow::Error::new(e).context("recording a success signal"));
-            let written = match written {
-                Ok(_) if is_payment_event(&msg.event) => dunning_episode::Entity::update_many()
-                    .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
-                    .col_expr(
-                        dunning_episode::Column::RecoveryEvent,
-                        Expr::value(Some(msg.event.clone())),
-                    )
-                    .filter(dunning_episode::Column::EndUserId.eq(user.id))
-                    .filter(dunning_episode::Column::RecoveredAt.is_null())
-                    .exec(&db)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| anyhow::Error::new(e).context("closing the dunning episode")),
-                Ok(_) => Ok(()),
-                Err(e) => Err(e),
-            };
-            Ok::<_, Failure>((user, written))
-        };
+        })
+    }
+}
+
+/// A change to an end user's payment health, waiting for the next group commit.
+enum HealthWrite {
+    Failure {
+        organization_id: i64,
+        end_user_id: i64,
+    },
+    Success {
+        end_user_id: i64,
+        event: String,
+    },
+}
+
+struct PendingWrite {
+    organization_id: i64,
+    user: Known,
+    write: HealthWrite,
+    at: DateTime<Utc>,
+    waiter: oneshot::Sender<Result<(), String>>,
+}
+
+impl DunningTracker {
+    /// Finds the end user, then queues the write `make` describes for the next group commit;
+    /// answers with the end user's id once it is committed.
+    fn identify_then_write(
+        &mut self,
+        organization_id: i64,
+        who: EndUserRef,
+        ctx: &mut Context<Self>,
+        make: impl FnOnce(&Known) -> HealthWrite + 'static,
+    ) -> ResponseActFuture<Self, Result<i64, Failure>> {
+        let found = self.identify(organization_id, who, ctx);
         Box::pin(
-            fut::wrap_future(work).map(move |result, act: &mut Self, _| {
-                let (user, written) = result?;
-                act.forget(organization_id, &user);
-                written?;
-                Ok(user.id)
+            fut::wrap_future(found).then(move |user, act: &mut Self, ctx| {
+                let committed = user.map(|user| {
+                    let (waiter, committed) = oneshot::channel();
+                    let id = user.id;
+                    act.pending_writes.push(PendingWrite {
+                        organization_id,
+                        write: make(&user),
+                        user,
+                        at: Utc::now(),
+                        waiter,
+                    });
+                    act.commit_next_writes(ctx);
+                    (id, committed)
+                });
+                fut::wrap_future(async move {
+                    let (id, committed) = committed?;
+                    match committed.await {
+                        Ok(Ok(())) => Ok(id),
+                        Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(
+                            "could not record the payment event: {e}"
+                        ))),
+                        Err(_) => Err(Failure::Unexpected(anyhow::anyhow!(
+                            "the dunning tracker stopped before committing"
+                        ))),
+                    }
+                })
             }),
         )
     }
+
+    /// Group commit: the writes that arrived while a transaction was in flight share the
+    /// next one (in arrival order, so one end user's events apply in order). Each request is
+    /// answered once its write is committed, after the tracker has forgotten the end user's
+    /// cached state.
+    fn commit_next_writes(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.pending_writes.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let take = self.pending_writes.len().min(MAX_WRITE_BATCH);
+        let rest = self.pending_writes.split_off(take);
+        let batch = mem::replace(&mut self.pending_writes, rest);
+        let db = self.db.clone();
+        let work = async move {
+            let result = write_health(&db, &batch).await.map_err(|e| {
+                tracing::error!(error = %e, "payment health group commit failed");
+                e.to_string()
+            });
+            (batch, result)
+        };
+        ctx.spawn(
+            fut::wrap_future(work).map(|(batch, result), act: &mut Self, ctx| {
+                act.writing = false;
+                for pending in batch {
+                    // Whether or not the write landed, the row is read again next time.
+                    act.forget(pending.organization_id, &pending.user);
+                    let _ = pending.waiter.send(result.clone());
+                }
+                act.commit_next_writes(ctx);
+            }),
+        );
+    }
+}
+
+/// Writes a batch of payment-health changes in one transaction.
+#[tracing::instrument(skip_all, fields(rows = batch.len()))]
+async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for pending in batch {
+        let now = pending.at;
+        match &pending.write {
+            HealthWrite::Failure {
+                organization_id,
+                end_user_id,
+            } => {
+                // Single statements, so that concurrent failures all count.
+                end_user::Entity::update_many()
+                    .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
+                    .col_expr(
+                        end_user::Column::PaymentFailures,
+                        Expr::col(end_user::Column::PaymentFailures).add(1),
+                    )
+                    .col_expr(
+                        end_user::Column::FirstFailedAt,
+                        Expr::col(end_user::Column::FirstFailedAt).if_null(now),
+                    )
+                    .col_expr(end_user::Column::LastFailedAt, Expr::value(now))
+                    .col_expr(end_user::Column::UpdatedAt, Expr::value(now))
+                    .filter(end_user::Column::Id.eq(*end_user_id))
+                    .exec(&txn)
+                    .await?;
+                record_episode_failure(&txn, *organization_id, *end_user_id, now).await?;
+            }
+            HealthWrite::Success { end_user_id, event } => {
+                let payment = is_payment_event(event);
+                let mut update = end_user::Entity::update_many()
+                    .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
+                    .col_expr(
+                        end_user::Column::LastSuccessEvent,
+                        Expr::value(event.clone()),
+                    )
+                    .col_expr(end_user::Column::UpdatedAt, Expr::value(now));
+                if payment {
+                    update = update
+                        .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
+                        .col_expr(end_user::Column::PaymentFailures, Expr::value(0))
+                        .col_expr(
+                            end_user::Column::FirstFailedAt,
+                            Expr::value(Option::<DateTime<Utc>>::None),
+                        );
+                }
+                update
+                    .filter(end_user::Column::Id.eq(*end_user_id))
+                    .exec(&txn)
+                    .await?;
+                if payment {
+                    dunning_episode::Entity::update_many()
+                        .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
+                        .col_expr(
+                            dunning_episode::Column::RecoveryEvent,
+                            Expr::value(Some(event.clone())),
+                        )
+                        .filter(dunning_episode::Column::EndUserId.eq(*end_user_id))
+                        .filter(dunning_episode::Column::RecoveredAt.is_null())
+                        .exec(&txn)
+                        .await?;
+                }
+            }
+        }
+    }
+    txn.commit().await
+}
+
+/// Counts a failed payment in the end user's open dunning episode, opening one when there is
+/// none (analytics reads episodes: flagged, recovered, recovery rate). One upsert on the
+/// partial unique index of open episodes: no race between "is one open?" and "open one",
+/// and nothing that could abort the surrounding transaction.
+async fn record_episode_failure(
+    txn: &DatabaseTransaction,
+    organization_id: i64,
+    end_user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let failures = Expr::col((dunning_episode::Entity, dunning_episode::Column::Failures));
+    dunning_episode::Entity::insert(dunning_episode::ActiveModel {
+        organization_id: Set(organization_id),
+        end_user_id: Set(end_user_id),
+        started_at: Set(now),
+        last_failed_at: Set(now),
+        failures: Set(1),
+        recovered_at: Set(None),
+        recovery_event: Set(None),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(dunning_episode::Column::EndUserId)
+            .target_and_where(Expr::col(dunning_episode::Column::RecoveredAt).is_null())
+            .value(dunning_episode::Column::Failures, failures.add(1))
+            .value(dunning_episode::Column::LastFailedAt, Expr::value(now))
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
 }
 
 /// Finds the end user by Stripe customer id or email within the organization, filling in
 /// whichever identifier it lacks; creates it when neither is known. Safe under concurrency:
 /// a lost insert race reads the winner's row.
-/// Counts a failed payment in the end user's open dunning episode, opening one when there is
-/// none (analytics reads episodes: flagged, recovered, recovery rate).
-async fn record_episode_failure(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    end_user_id: i64,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), DbErr> {
-    for _ in 0..2 {
-        let extended = dunning_episode::Entity::update_many()
-            .col_expr(
-                dunning_episode::Column::Failures,
-                Expr::col(dunning_episode::Column::Failures).add(1),
-            )
-            .col_expr(dunning_episode::Column::LastFailedAt, Expr::value(now))
-            .filter(dunning_episode::Column::EndUserId.eq(end_user_id))
-            .filter(dunning_episode::Column::RecoveredAt.is_null())
-            .exec(db)
-            .await?;
-        if extended.rows_affected > 0 {
-            return Ok(());
-        }
-        let opened = dunning_episode::ActiveModel {
-            organization_id: Set(organization_id),
-            end_user_id: Set(end_user_id),
-            started_at: Set(now),
-            last_failed_at: Set(now),
-            failures: Set(1),
-            recovered_at: Set(None),
-            recovery_event: Set(None),
-            ..Default::default()
-        }
-        .insert(db)
-        .await;
-        match opened {
-            Ok(_) => return Ok(()),
-            // A concurrent failure opened it first: count this one in it.
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 #[tracing::instrument(skip(db))]
 pub async fn find_or_create(
     db: &DatabaseConnection,

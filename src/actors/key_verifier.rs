@@ -2,7 +2,12 @@
 //! read the database to authenticate. Entries expire after the cache TTL, so a key revoked
 //! from another process stops working within that time; revocations in this process apply
 //! at once.
+//!
+//! The verifier owns the cache and is its only writer; HTTP workers read it through
+//! `KnownKeys` without a message, so a request with a known key does not cross threads to
+//! be authenticated. Only a miss (or an expired entry) goes to the actor.
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -23,19 +28,55 @@ struct CachedKey {
     loaded_at: Instant,
 }
 
+/// The verifier's cache, readable from any thread.
+#[derive(Clone)]
+pub struct KnownKeys {
+    ttl: Duration,
+    entries: Arc<RwLock<HashMap<String, CachedKey>>>,
+}
+
+impl KnownKeys {
+    /// The key's organization from memory: `Some(answer)` when the cache knows the key and
+    /// its entry is fresh (the answer is None for a revoked or wrong key), None otherwise.
+    pub fn verdict(&self, key: &ApiKey) -> Option<Option<i64>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(key.prefix())?;
+        (entry.loaded_at.elapsed() < self.ttl).then(|| verdict(entry, key))
+    }
+
+    fn insert(&self, prefix: String, entry: CachedKey) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.clear();
+        }
+        entries.insert(prefix, entry);
+    }
+
+    fn remove(&self, prefix: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        entries.remove(prefix);
+    }
+}
+
 pub struct KeyVerifier {
     db: DatabaseConnection,
-    ttl: Duration,
-    cache: HashMap<String, CachedKey>,
+    cache: KnownKeys,
 }
 
 impl KeyVerifier {
     pub fn new(db: DatabaseConnection, ttl: Duration) -> Self {
         KeyVerifier {
             db,
-            ttl,
-            cache: HashMap::new(),
+            cache: KnownKeys {
+                ttl,
+                entries: Arc::default(),
+            },
         }
+    }
+
+    /// The cache, for the HTTP workers to read.
+    pub fn known_keys(&self) -> KnownKeys {
+        self.cache.clone()
     }
 }
 
@@ -60,10 +101,8 @@ impl Handler<Authenticate> for KeyVerifier {
     type Result = ResponseActFuture<Self, Result<Option<i64>, Failure>>;
 
     fn handle(&mut self, Authenticate(key): Authenticate, _: &mut Self::Context) -> Self::Result {
-        if let Some(entry) = self.cache.get(key.prefix()) {
-            if entry.loaded_at.elapsed() < self.ttl {
-                return Box::pin(fut::ready(Ok(verdict(entry, &key))));
-            }
+        if let Some(answer) = self.cache.verdict(&key) {
+            return Box::pin(fut::ready(Ok(answer)));
         }
         let db = self.db.clone();
         let prefix = key.prefix().to_owned();
@@ -83,9 +122,6 @@ impl Handler<Authenticate> for KeyVerifier {
                 loaded_at: Instant::now(),
             };
             let answer = verdict(&entry, &key);
-            if act.cache.len() >= MAX_CACHED_KEYS {
-                act.cache.clear();
-            }
             act.cache.insert(row.prefix, entry);
             Ok(answer)
         }))

@@ -55,6 +55,8 @@ impl From<Failure> for ApiError {
 #[derive(Clone)]
 pub struct Actors {
     pub keys: actix::Addr<key_verifier::KeyVerifier>,
+    /// KeyVerifier's cache, read by the HTTP workers.
+    pub known_keys: key_verifier::KnownKeys,
     pub offers: actix::Addr<offer_selector::OfferSelector>,
     pub outcomes: actix::Addr<outcome_recorder::OutcomeRecorder>,
     pub dunning: actix::Addr<dunning_tracker::DunningTracker>,

@@ -48,6 +48,9 @@ pub struct CatalogOffer {
     pub rules: OfferRules,
     /// The offer as intercept shows it.
     pub shown: Value,
+    /// `shown` as JSON text up to (not including) its last field, `experiment`: intercept
+    /// writes its answer from these without building or cloning JSON values per request.
+    shown_head: String,
     /// The offer as the offers API shows it.
     pub resource: Value,
 }
@@ -88,6 +91,10 @@ impl CatalogOffer {
             "config": config,
             "experiment": null,
         });
+        let mut shown_head = shown.to_string();
+        let tail = r#","experiment":null}"#;
+        debug_assert!(shown_head.ends_with(tail), "experiment is the last field");
+        shown_head.truncate(shown_head.len() - tail.len());
         let resource = json!({
             "id": row.id,
             "type": row.kind,
@@ -117,8 +124,18 @@ impl CatalogOffer {
             active: row.active,
             rules,
             shown,
+            shown_head,
             resource,
         })
+    }
+
+    /// Appends the offer as intercept shows it (JSON text), with its experiment tag (JSON
+    /// text, `null` when none).
+    fn write_shown(&self, out: &mut String, experiment: &str) {
+        out.push_str(&self.shown_head);
+        out.push_str(r#","experiment":"#);
+        out.push_str(experiment);
+        out.push('}');
     }
 
     /// The offer as intercept shows it, carrying the experiment it came from.
@@ -421,7 +438,8 @@ pub struct Intercept {
 
 #[derive(Debug, Clone)]
 pub struct InterceptAnswer {
-    pub offers: Vec<Value>,
+    /// The offers shown, as a JSON array (text).
+    pub offers: String,
     pub show_update_card: bool,
     pub show_onboarding_prompt: bool,
 }
@@ -510,8 +528,23 @@ impl Handler<Intercept> for OfferSelector {
                             }))
                             .await
                             .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
+                        let tag = tag.map_or_else(|| "null".to_owned(), |t| t.to_string());
+                        let mut offers = String::with_capacity(
+                            2 + chosen
+                                .iter()
+                                .map(|o| o.shown_head.len() + 32)
+                                .sum::<usize>(),
+                        );
+                        offers.push('[');
+                        for (n, offer) in chosen.iter().enumerate() {
+                            if n > 0 {
+                                offers.push(',');
+                            }
+                            offer.write_shown(&mut offers, &tag);
+                        }
+                        offers.push(']');
                         Ok(InterceptAnswer {
-                            offers: chosen.iter().map(|o| o.shown_with(tag.as_ref())).collect(),
+                            offers,
                             show_update_card: user.is_some_and(|u| u.show_update_card),
                             show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
                         })

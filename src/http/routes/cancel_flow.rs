@@ -46,11 +46,15 @@ pub async fn intercept(
             subscription_known,
         })
         .await??;
-    Ok(HttpResponse::Ok().json(json!({
-        "offers": answer.offers,
-        "show_update_card": answer.show_update_card,
-        "show_onboarding_prompt": answer.show_onboarding_prompt,
-    })))
+    // The offers arrive as JSON text (rendered once per catalog load): the body is written
+    // around them rather than rebuilt as values.
+    let body = format!(
+        r#"{{"offers":{},"show_update_card":{},"show_onboarding_prompt":{}}}"#,
+        answer.offers, answer.show_update_card, answer.show_onboarding_prompt
+    );
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 /// Records whether the end user saved (accepted an offer) or abandoned.
