@@ -20,7 +20,8 @@ use crate::ledger_jobs::LedgerJob;
 
 use crate::secrets::SecretBox;
 use crate::stripe::{
-    prepare_change, send_change, ApplyError, OfferKind, OfferSpec, SecretKey, StripeClient,
+    prepare_change, send_change, ApplyError, KnownCoupons, OfferKind, OfferSpec, SecretKey,
+    StripeClient,
 };
 
 /// An application retry: job `apply_offer:<application id>`.
@@ -76,6 +77,8 @@ pub struct OfferApplier {
     pub queue: Arc<dyn Queue>,
     pub idempotency_window: TimeDelta,
     pub keys: KeyCache,
+    /// Coupons known to exist, per Stripe account.
+    pub coupons: KnownCoupons,
 }
 
 /// Organizations' decrypted Stripe keys, kept for the cache TTL so that a request or an
@@ -252,6 +255,7 @@ impl OfferApplier {
             None => {
                 let prepared = prepare_change(
                     &self.stripe,
+                    &self.coupons,
                     &key,
                     &spec,
                     &application.stripe_subscription_id,

@@ -52,6 +52,7 @@ pub fn offer_applier(
         queue,
         idempotency_window: TimeDelta::seconds(settings.stripe.idempotency_window_seconds),
         keys: crate::applications::KeyCache::new(Duration::from_secs(settings.cache.ttl_seconds)),
+        coupons: Default::default(),
     })
 }
 

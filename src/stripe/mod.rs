@@ -14,6 +14,7 @@ pub use client::{
 };
 pub use error::{ApiErrorBody, StripeError, TransportKind};
 pub use offer_change::{
+    KnownCoupons,
     change_visible, plan_change, prepare_change, send_change, AppliedChange, ApplyError,
     ChangePlan, NoStripeAction, OfferKind, OfferSpec, PauseBehavior, PendingChange,
 };

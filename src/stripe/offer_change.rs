@@ -22,8 +22,11 @@
 //! metadata, no expansions in request bodies — so a strict server that rejects
 //! unknown parameters accepts every request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Months, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -493,11 +496,12 @@ impl ApplyError {
 /// * `now`: the application's creation time.
 #[tracing::instrument(
     name = "stripe.prepare_change",
-    skip(client, key, spec),
+    skip(client, coupons, key, spec),
     fields(offer_id = spec.offer_id, org_id = spec.org_id, kind = %spec.kind, subscription_id = %subscription_id)
 )]
 pub async fn prepare_change(
     client: &StripeClient,
+    coupons: &KnownCoupons,
     key: &SecretKey,
     spec: &OfferSpec,
     subscription_id: &str,
@@ -507,7 +511,7 @@ pub async fn prepare_change(
     validate_idempotency_key(idempotency_key)?;
     Ok(match plan_change(spec, now)? {
         ChangePlan::Discount { coupon } => {
-            discount_form(&ensure_coupon(client, key, &coupon, idempotency_key).await?)
+            discount_form(&ensure_coupon(client, coupons, key, &coupon, idempotency_key).await?)
         }
         ChangePlan::Update { form } => form,
         ChangePlan::NeedsSubscription(pending) => {
@@ -566,9 +570,63 @@ pub async fn send_change(
     }
 }
 
+/// Coupons known to exist in a Stripe account, so that an offer accepted again does not
+/// create, and then read, its coupon each time (two Stripe calls of the three a discount
+/// costs). A coupon's id encodes its terms and Stripe does not let terms change, so only a
+/// deletion in the Stripe dashboard can make an entry wrong: entries expire after
+/// `KNOWN_COUPON_TTL`, after which the coupon is checked (and re-created) again.
+#[derive(Default)]
+pub struct KnownCoupons {
+    /// (account, coupon id) → when it was last seen to exist.
+    seen: Mutex<HashMap<(u64, String), Instant>>,
+}
+
+const KNOWN_COUPON_TTL: Duration = Duration::from_secs(600);
+/// Bounds the memory (emptied when full).
+const MAX_KNOWN_COUPONS: usize = 10_000;
+
+impl KnownCoupons {
+    /// The Stripe account a key belongs to, as far as this process can tell: the key itself,
+    /// hashed so that the map does not hold secrets.
+    fn account(key: &SecretKey) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        key.expose_secret().hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn knows(&self, key: &SecretKey, coupon_id: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&(Self::account(key), coupon_id.to_owned()))
+            .is_some_and(|at| at.elapsed() < KNOWN_COUPON_TTL)
+    }
+
+    fn remember(&self, key: &SecretKey, coupon_id: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MAX_KNOWN_COUPONS {
+            seen.clear();
+        }
+        seen.insert((Self::account(key), coupon_id.to_owned()), Instant::now());
+    }
+}
+
 /// Creates the offer's coupon, or reuses it if it already exists (an earlier
 /// attempt or another customer accepting the same offer created it).
 async fn ensure_coupon(
+    client: &StripeClient,
+    coupons: &KnownCoupons,
+    key: &SecretKey,
+    params: &CouponParams,
+    idempotency_key: &str,
+) -> Result<String, StripeError> {
+    if coupons.knows(key, &params.id) {
+        return Ok(params.id.clone());
+    }
+    let id = find_or_create_coupon(client, key, params, idempotency_key).await?;
+    coupons.remember(key, &id);
+    Ok(id)
+}
+
+async fn find_or_create_coupon(
     client: &StripeClient,
     key: &SecretKey,
     params: &CouponParams,
