@@ -4,6 +4,12 @@
 //! Redis queue backend the buckets live in Redis (one Lua script, atomic, on the server's
 //! clock), so every instance shares them; otherwise they live in this process and cost no
 //! network round trip. Applied by the `Tenant` extractor, so every keyed endpoint has it.
+//!
+//! With Redis, an instance takes up to `LEASE_WINDOW` worth of a key's rate from the shared
+//! bucket at once and spends it locally, so that a busy key costs one Redis round trip per
+//! batch of requests rather than one per request. What a lease does not spend before it
+//! expires is lost (never handed to anyone else twice): the shared limit is never exceeded,
+//! and at a rate too low to batch (under one request per window) every request asks Redis.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -15,6 +21,17 @@ use crate::config::RateLimitSettings;
 
 /// Buckets kept in memory before idle (full) ones are dropped.
 const PRUNE_ABOVE: usize = 10_000;
+/// How much of a key's rate one Redis round trip takes for this instance, and how long the
+/// instance may spend it.
+const LEASE_WINDOW: Duration = Duration::from_millis(50);
+/// Most requests one lease grants.
+const MAX_LEASE: u64 = 1_000;
+
+/// Requests of one key this instance may still let pass without asking Redis.
+struct Lease {
+    left: u64,
+    until: Instant,
+}
 
 /// The verdict on one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +77,9 @@ pub enum RateLimiter {
         conn: ConnectionManager,
         script: Script,
         key_prefix: String,
+        /// Requests per Redis round trip: the rate over `LEASE_WINDOW` (at least 1).
+        lease_size: u64,
+        leases: Mutex<HashMap<String, Lease>>,
     },
 }
 
@@ -89,6 +109,9 @@ impl RateLimiter {
                 conn,
                 script: Script::new(include_str!("lua/rate_limit.lua")),
                 key_prefix,
+                lease_size: ((LEASE_WINDOW.as_secs_f64() * settings.requests_per_second) as u64)
+                    .clamp(1, MAX_LEASE),
+                leases: Mutex::new(HashMap::new()),
             },
         }
     }
@@ -123,15 +146,28 @@ impl RateLimiter {
                 conn,
                 script,
                 key_prefix,
+                lease_size,
+                leases,
             } => {
+                if spend_lease(leases, key) {
+                    return Verdict::Allowed;
+                }
                 let result: redis::RedisResult<(i64, i64)> = script
                     .key(format!("{key_prefix}{key}"))
                     .arg(u64::try_from(rate.interval.as_micros()).unwrap_or(u64::MAX))
                     .arg(u64::try_from(rate.tolerance.as_micros()).unwrap_or(u64::MAX))
+                    .arg(*lease_size)
                     .invoke_async(&mut conn.clone())
                     .await;
                 match result {
-                    Ok((1, _)) => Verdict::Allowed,
+                    Ok((granted, _)) if granted >= 1 => {
+                        // This request takes one; the rest is this instance's to spend.
+                        let rest = u64::try_from(granted - 1).unwrap_or(0);
+                        if rest > 0 {
+                            add_lease(leases, key, rest);
+                        }
+                        Verdict::Allowed
+                    }
                     Ok((_, wait)) => {
                         Verdict::Limited(Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
                     }
@@ -144,6 +180,35 @@ impl RateLimiter {
             }
         }
     }
+}
+
+/// Takes one request from this instance's lease of the key, if it has a live one.
+fn spend_lease(leases: &Mutex<HashMap<String, Lease>>, key: &str) -> bool {
+    let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
+    match leases.get_mut(key) {
+        Some(lease) if lease.left > 0 && lease.until > Instant::now() => {
+            lease.left -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+fn add_lease(leases: &Mutex<HashMap<String, Lease>>, key: &str, granted: u64) {
+    let mut leases = leases.lock().unwrap_or_else(|e| e.into_inner());
+    let now = Instant::now();
+    if leases.len() > PRUNE_ABOVE && !leases.contains_key(key) {
+        leases.retain(|_, lease| lease.until > now && lease.left > 0);
+    }
+    let lease = leases.entry(key.to_owned()).or_insert(Lease {
+        left: 0,
+        until: now,
+    });
+    if lease.until <= now {
+        lease.left = 0;
+    }
+    lease.left += granted;
+    lease.until = now + LEASE_WINDOW;
 }
 
 /// Whole seconds to announce in `Retry-After` (at least 1).

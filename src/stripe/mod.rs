@@ -14,7 +14,6 @@ pub use client::{
 };
 pub use error::{ApiErrorBody, StripeError, TransportKind};
 pub use offer_change::{
-    KnownCoupons,
     change_visible, plan_change, prepare_change, send_change, AppliedChange, ApplyError,
-    ChangePlan, NoStripeAction, OfferKind, OfferSpec, PauseBehavior, PendingChange,
+    ChangePlan, KnownCoupons, NoStripeAction, OfferKind, OfferSpec, PauseBehavior, PendingChange,
 };

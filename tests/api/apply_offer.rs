@@ -95,7 +95,13 @@ async fn a_discount_creates_the_coupon_and_sets_it_on_the_subscription() {
     body["stripe_subscription_id"] = json!("sub_2");
     let (status, _) = parts(app.apply_offer(body).await).await;
     assert_eq!(status, 200);
-    assert_eq!(stripe.coupon_ids(), vec![coupon_id]);
+    assert_eq!(stripe.coupon_ids(), vec![coupon_id.clone()]);
+    // Known to exist, the coupon is neither created nor read again.
+    assert_eq!(stripe.requests_to("POST", "/v1/coupons").len(), 1);
+    assert!(stripe
+        .requests_to("GET", &format!("/v1/coupons/{coupon_id}"))
+        .is_empty());
+    assert_eq!(stripe.applied_updates("sub_2"), 1);
 }
 
 #[actix_web::test]

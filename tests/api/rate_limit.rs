@@ -111,3 +111,34 @@ async fn with_the_redis_backend_instances_share_a_keys_bucket() {
         json!({"database": "ok", "redis": "ok", "status": "ready"})
     );
 }
+
+#[actix_web::test]
+async fn leased_from_redis_two_instances_together_stay_within_the_bucket() {
+    let Some(redis_url) = test_redis_url().await else {
+        return;
+    };
+    let mut settings = test_settings().await;
+    settings.queue.backend = saveloops::config::QueueBackend::Redis;
+    settings.queue.redis_url = redis_url;
+    // 100/s: each instance takes five requests' worth of the bucket per Redis round trip.
+    let (rate, burst) = (100.0, 20);
+    limited(&mut settings, rate, burst);
+    let first = TestApp::spawn_with(settings.clone()).await;
+    let second = TestApp::spawn_with(settings).await;
+    let key = first.key.clone();
+    let started = std::time::Instant::now();
+    // At once, so that the bucket has little time to refill.
+    let statuses = futures_util::future::join_all((0..60).map(|n| {
+        let instance = if n % 2 == 0 { &first } else { &second };
+        instance.get_as(&key, "/api/v1/offers")
+    }))
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let passed = statuses.iter().filter(|r| r.status() == 200).count() as f64;
+    let refused = statuses.iter().filter(|r| r.status() == 429).count() as f64;
+    assert_eq!(passed + refused, 60.0, "every answer is 200 or 429");
+    // GCRA's bound over any stretch of time: the burst plus what the rate refilled.
+    let bound = f64::from(burst) + rate * elapsed + 1.0;
+    assert!(passed <= bound, "{passed} passed, at most {bound} may");
+    assert!(refused > 0.0 || bound >= 60.0, "the shared bucket ran dry");
+}
