@@ -28,7 +28,7 @@ const LEASE_WINDOW: Duration = Duration::from_millis(50);
 const MAX_LEASE: u64 = 1_000;
 
 /// Requests of one key this instance may still let pass without asking Redis.
-struct Lease {
+pub struct Lease {
     left: u64,
     until: Instant,
 }
