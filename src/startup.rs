@@ -150,7 +150,7 @@ pub fn start_actors(
     });
     let tickets = TicketDesk::new(db.clone(), courier).start();
     let sentiment = SentimentAnalyzer::new(
-        db,
+        outcomes.clone(),
         classifier,
         offers.clone(),
         dunning.clone(),

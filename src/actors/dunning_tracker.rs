@@ -5,7 +5,7 @@
 //! invalidate them at once; another process's writes are seen within the TTL, as for keys
 //! and offers), and looks up the rest in batches: requests that arrive while lookups are
 //! in flight share the next query.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::mem;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
 };
 use tokio::sync::oneshot;
 
@@ -82,8 +82,12 @@ pub struct DunningTracker {
     in_flight: usize,
     /// Payment-health writes waiting for the next transaction.
     pending_writes: Vec<PendingWrite>,
-    /// A transaction of them is in flight.
-    writing: bool,
+    /// Transactions of them in flight, and how many may be.
+    writing: usize,
+    max_writing: usize,
+    /// End users with a write in a transaction in flight: their next writes wait for it,
+    /// so that one end user's events apply in the order they arrived.
+    busy_users: HashSet<i64>,
 }
 
 impl DunningTracker {
@@ -93,7 +97,6 @@ impl DunningTracker {
 
     pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
         DunningTracker {
-            db,
             ttl,
             users: HashMap::new(),
             cached: 0,
@@ -101,7 +104,15 @@ impl DunningTracker {
             waiting: Vec::new(),
             in_flight: 0,
             pending_writes: Vec::new(),
-            writing: false,
+            writing: 0,
+            busy_users: HashSet::new(),
+            // PostgreSQL flushes its WAL at each commit: while one batch waits for that,
+            // the next is written. SQLite has one writer.
+            max_writing: match db.get_database_backend() {
+                DbBackend::Postgres => 2,
+                _ => 1,
+            },
+            db,
         }
     }
 
@@ -485,13 +496,35 @@ impl DunningTracker {
     /// answered once its write is committed, after the tracker has forgotten the end user's
     /// cached state.
     fn commit_next_writes(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.pending_writes.is_empty() {
+        if self.writing >= self.max_writing || self.pending_writes.is_empty() {
             return;
         }
-        self.writing = true;
-        let take = self.pending_writes.len().min(MAX_WRITE_BATCH);
-        let rest = self.pending_writes.split_off(take);
-        let batch = mem::replace(&mut self.pending_writes, rest);
+        // In arrival order, skipping end users busy in the other transaction (and so all of
+        // their later writes too).
+        let mut batch = Vec::new();
+        let mut rest = Vec::new();
+        let mut skipped = HashSet::new();
+        for pending in mem::take(&mut self.pending_writes) {
+            let user = pending.user.id;
+            if batch.len() < MAX_WRITE_BATCH
+                && !self.busy_users.contains(&user)
+                && !skipped.contains(&user)
+            {
+                batch.push(pending);
+            } else {
+                skipped.insert(user);
+                rest.push(pending);
+            }
+        }
+        self.pending_writes = rest;
+        if batch.is_empty() {
+            return;
+        }
+        self.writing += 1;
+        self.busy_users.extend(batch.iter().map(|p| p.user.id));
+        // Two batches in flight lock end users in the same (ascending) order, so they cannot
+        // deadlock; the sort is stable, so one end user's writes keep their order.
+        batch.sort_by_key(|pending| pending.user.id);
         let db = self.db.clone();
         let work = async move {
             let result = write_health(&db, &batch).await.map_err(|e| {
@@ -502,7 +535,10 @@ impl DunningTracker {
         };
         ctx.spawn(
             fut::wrap_future(work).map(|(batch, result), act: &mut Self, ctx| {
-                act.writing = false;
+                act.writing -= 1;
+                for pending in &batch {
+                    act.busy_users.remove(&pending.user.id);
+                }
                 for pending in batch {
                     // Whether or not the write landed, the row is read again next time.
                     act.forget(pending.organization_id, &pending.user);
@@ -511,6 +547,8 @@ impl DunningTracker {
                 act.commit_next_writes(ctx);
             }),
         );
+        // Another transaction may start beside this one.
+        self.commit_next_writes(ctx);
     }
 }
 

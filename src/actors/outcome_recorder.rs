@@ -1,11 +1,11 @@
-//! OutcomeRecorder: impressions and outcomes, group-committed. Writes that arrive while a
+//! OutcomeRecorder: impressions, outcomes and analysed cancellation reasons, group-committed. Writes that arrive while a
 //! transaction is in flight wait in a batch and share the next transaction; each request is
 //! answered only once its own row is committed.
 use std::mem;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use entity::{experiment_assignment, impression, outcome};
+use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
@@ -75,6 +75,20 @@ pub struct NewOutcome {
     pub exposure: Option<Exposure>,
 }
 
+/// A cancellation reason as the sentiment analyzer read it.
+#[derive(Debug, Clone)]
+pub struct NewReason {
+    pub organization_id: i64,
+    pub end_user_id: Option<i64>,
+    pub target_id: Option<String>,
+    pub reason: String,
+    pub suggested_action: &'static str,
+    pub category: String,
+    pub confidence: f64,
+    pub sentiment: f64,
+    pub ticket_id: Option<i64>,
+}
+
 /// One row to write durably.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<(), Failure>")]
@@ -82,6 +96,7 @@ pub enum Record {
     Impression(NewImpression),
     Outcome(NewOutcome),
     Assignment(NewAssignment),
+    Reason(NewReason),
 }
 
 type Waiter = oneshot::Sender<Result<(), String>>;
@@ -145,6 +160,7 @@ async fn write_batch(
     let mut impressions = Vec::new();
     let mut outcomes = Vec::new();
     let mut assignments = Vec::new();
+    let mut reasons = Vec::new();
     // A known end user is assigned once per experiment: skip repeats within the batch (the
     // unique index and ON CONFLICT DO NOTHING take care of earlier batches).
     let mut assigned = std::collections::HashSet::new();
@@ -195,6 +211,19 @@ async fn write_batch(
                 ..Default::default()
             }),
             Record::Assignment(a) => assign(a.organization_id, a.end_user_id, &a.exposure, at),
+            Record::Reason(r) => reasons.push(cancellation_reason::ActiveModel {
+                organization_id: Set(r.organization_id),
+                end_user_id: Set(r.end_user_id),
+                target_id: Set(r.target_id),
+                reason: Set(r.reason),
+                suggested_action: Set(r.suggested_action.to_owned()),
+                category: Set(r.category),
+                confidence: Set(r.confidence),
+                sentiment: Set(r.sentiment),
+                ticket_id: Set(r.ticket_id),
+                created_at: Set(at),
+                ..Default::default()
+            }),
         }
     }
     // Two batches can be in flight on PostgreSQL: inserting assignments in one order keeps
@@ -222,6 +251,11 @@ async fn write_batch(
     }
     if !outcomes.is_empty() {
         outcome::Entity::insert_many(outcomes)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    if !reasons.is_empty() {
+        cancellation_reason::Entity::insert_many(reasons)
             .exec_without_returning(&txn)
             .await?;
     }

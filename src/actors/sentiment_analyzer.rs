@@ -1,13 +1,11 @@
 //! SentimentAnalyzer: reads a cancellation reason, suggests the save action with matching
 //! offers, records the reason, and opens a ticket when a human is needed.
 use actix::prelude::*;
-use chrono::Utc;
-use entity::cancellation_reason;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use serde_json::Value;
 
 use super::dunning_tracker::{DunningTracker, Identify};
 use super::offer_selector::{OfferSelector, OffersOfTypes};
+use super::outcome_recorder::{NewReason, OutcomeRecorder, Record};
 use super::reason_classifier::{Classify, ReasonClassifier};
 use super::ticket_desk::{OpenTicket, TicketDesk};
 use super::{Failure, MAILBOX_CAPACITY};
@@ -15,7 +13,7 @@ use crate::domain::{EndUserRef, OfferType};
 use crate::sentiment::SuggestedAction;
 
 pub struct SentimentAnalyzer {
-    db: DatabaseConnection,
+    recorder: Addr<OutcomeRecorder>,
     classifier: Addr<ReasonClassifier>,
     offers: Addr<OfferSelector>,
     dunning: Addr<DunningTracker>,
@@ -24,14 +22,14 @@ pub struct SentimentAnalyzer {
 
 impl SentimentAnalyzer {
     pub fn new(
-        db: DatabaseConnection,
+        recorder: Addr<OutcomeRecorder>,
         classifier: Addr<ReasonClassifier>,
         offers: Addr<OfferSelector>,
         dunning: Addr<DunningTracker>,
         tickets: Addr<TicketDesk>,
     ) -> Self {
         SentimentAnalyzer {
-            db,
+            recorder,
             classifier,
             offers,
             dunning,
@@ -91,7 +89,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
         });
         let offers = self.offers.clone();
         let tickets = self.tickets.clone();
-        let db = self.db.clone();
+        let recorder = self.recorder.clone();
         Box::pin(async move {
             let reading = reading
                 .await
@@ -138,21 +136,21 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
             } else {
                 None
             };
-            cancellation_reason::ActiveModel {
-                organization_id: Set(msg.organization_id),
-                end_user_id: Set(end_user_id),
-                target_id: Set(msg.target_id),
-                reason: Set(msg.reason),
-                suggested_action: Set(action.as_str().to_owned()),
-                category: Set(reading.prediction.category.clone()),
-                confidence: Set(reading.prediction.confidence),
-                sentiment: Set(reading.sentiment),
-                ticket_id: Set(ticket_id),
-                created_at: Set(Utc::now()),
-                ..Default::default()
-            }
-            .insert(&db)
-            .await?;
+            // Group-committed with impressions and outcomes; answered once committed.
+            recorder
+                .send(Record::Reason(NewReason {
+                    organization_id: msg.organization_id,
+                    end_user_id,
+                    target_id: msg.target_id,
+                    reason: msg.reason,
+                    suggested_action: action.as_str(),
+                    category: reading.prediction.category.clone(),
+                    confidence: reading.prediction.confidence,
+                    sentiment: reading.sentiment,
+                    ticket_id,
+                }))
+                .await
+                .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
             Ok(SentimentAnswer {
                 suggested_action: action,
                 confidence: reading.prediction.confidence,
