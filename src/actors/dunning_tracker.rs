@@ -5,7 +5,7 @@
 //! invalidate them at once; another process's writes are seen within the TTL, as for keys
 //! and offers), and looks up the rest in batches: requests that arrive while lookups are
 //! in flight share the next query.
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::mem;
 use std::time::{Duration, Instant};
@@ -445,7 +445,6 @@ struct PendingWrite {
     organization_id: i64,
     user: Known,
     write: HealthWrite,
-    at: DateTime<Utc>,
     waiter: oneshot::Sender<Result<(), String>>,
 }
 
@@ -469,7 +468,6 @@ impl DunningTracker {
                         organization_id,
                         write: make(&user),
                         user,
-                        at: Utc::now(),
                         waiter,
                     });
                     act.commit_next_writes(ctx);
@@ -499,16 +497,19 @@ impl DunningTracker {
         if self.writing >= self.max_writing || self.pending_writes.is_empty() {
             return;
         }
-        // In arrival order, skipping end users busy in the other transaction (and so all of
-        // their later writes too).
+        // In arrival order, one write per end user (the statements below are set-based),
+        // skipping end users busy in the other transaction; a skipped end user's later writes
+        // wait too, so that each end user's events apply in the order they arrived.
         let mut batch = Vec::new();
         let mut rest = Vec::new();
+        let mut taken = HashSet::new();
         let mut skipped = HashSet::new();
         for pending in mem::take(&mut self.pending_writes) {
             let user = pending.user.id;
             if batch.len() < MAX_WRITE_BATCH
                 && !self.busy_users.contains(&user)
                 && !skipped.contains(&user)
+                && taken.insert(user)
             {
                 batch.push(pending);
             } else {
@@ -521,10 +522,8 @@ impl DunningTracker {
             return;
         }
         self.writing += 1;
-        self.busy_users.extend(batch.iter().map(|p| p.user.id));
-        // Two batches in flight lock end users in the same (ascending) order, so they cannot
-        // deadlock; the sort is stable, so one end user's writes keep their order.
-        batch.sort_by_key(|pending| pending.user.id);
+        // Transactions in flight never share an end user, so their row locks cannot meet.
+        self.busy_users.extend(taken);
         let db = self.db.clone();
         let work = async move {
             let result = write_health(&db, &batch).await.map_err(|e| {
@@ -552,105 +551,116 @@ impl DunningTracker {
     }
 }
 
-/// Writes a batch of payment-health changes in one transaction.
+/// Writes a batch of payment-health changes (at most one per end user) in one transaction,
+/// with a few set-based statements whatever the batch's size: failures in one update and
+/// one upsert of their dunning episodes; successes in one update per distinct event (and
+/// for payment events one update closing the episodes).
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let now = Utc::now();
+    let mut failed: Vec<(i64, i64)> = Vec::new();
+    let mut succeeded: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for pending in batch {
-        let now = pending.at;
         match &pending.write {
             HealthWrite::Failure {
                 organization_id,
                 end_user_id,
-            } => {
-                // Single statements, so that concurrent failures all count.
-                end_user::Entity::update_many()
-                    .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
-                    .col_expr(
-                        end_user::Column::PaymentFailures,
-                        Expr::col(end_user::Column::PaymentFailures).add(1),
-                    )
-                    .col_expr(
-                        end_user::Column::FirstFailedAt,
-                        Expr::col(end_user::Column::FirstFailedAt).if_null(now),
-                    )
-                    .col_expr(end_user::Column::LastFailedAt, Expr::value(now))
-                    .col_expr(end_user::Column::UpdatedAt, Expr::value(now))
-                    .filter(end_user::Column::Id.eq(*end_user_id))
-                    .exec(&txn)
-                    .await?;
-                record_episode_failure(&txn, *organization_id, *end_user_id, now).await?;
-            }
-            HealthWrite::Success { end_user_id, event } => {
-                let payment = is_payment_event(event);
-                let mut update = end_user::Entity::update_many()
-                    .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
-                    .col_expr(
-                        end_user::Column::LastSuccessEvent,
-                        Expr::value(event.clone()),
-                    )
-                    .col_expr(end_user::Column::UpdatedAt, Expr::value(now));
-                if payment {
-                    update = update
-                        .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
-                        .col_expr(end_user::Column::PaymentFailures, Expr::value(0))
-                        .col_expr(
-                            end_user::Column::FirstFailedAt,
-                            Expr::value(Option::<DateTime<Utc>>::None),
-                        );
-                }
-                update
-                    .filter(end_user::Column::Id.eq(*end_user_id))
-                    .exec(&txn)
-                    .await?;
-                if payment {
-                    dunning_episode::Entity::update_many()
-                        .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
-                        .col_expr(
-                            dunning_episode::Column::RecoveryEvent,
-                            Expr::value(Some(event.clone())),
-                        )
-                        .filter(dunning_episode::Column::EndUserId.eq(*end_user_id))
-                        .filter(dunning_episode::Column::RecoveredAt.is_null())
-                        .exec(&txn)
-                        .await?;
-                }
-            }
+            } => failed.push((*organization_id, *end_user_id)),
+            HealthWrite::Success { end_user_id, event } => succeeded
+                .entry(event.as_str())
+                .or_default()
+                .push(*end_user_id),
+        }
+    }
+    let txn = db.begin().await?;
+    if !failed.is_empty() {
+        let ids = failed.iter().map(|&(_, user)| user);
+        // Counted in the statement, so that failures recorded by other instances all count.
+        end_user::Entity::update_many()
+            .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
+            .col_expr(
+                end_user::Column::PaymentFailures,
+                Expr::col(end_user::Column::PaymentFailures).add(1),
+            )
+            .col_expr(
+                end_user::Column::FirstFailedAt,
+                Expr::col(end_user::Column::FirstFailedAt).if_null(now),
+            )
+            .col_expr(end_user::Column::LastFailedAt, Expr::value(now))
+            .col_expr(end_user::Column::UpdatedAt, Expr::value(now))
+            .filter(end_user::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+        record_episode_failures(&txn, &failed, now).await?;
+    }
+    for (event, users) in succeeded {
+        let payment = is_payment_event(event);
+        let mut update = end_user::Entity::update_many()
+            .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
+            .col_expr(end_user::Column::LastSuccessEvent, Expr::value(event))
+            .col_expr(end_user::Column::UpdatedAt, Expr::value(now));
+        if payment {
+            update = update
+                .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
+                .col_expr(end_user::Column::PaymentFailures, Expr::value(0))
+                .col_expr(
+                    end_user::Column::FirstFailedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        update
+            .filter(end_user::Column::Id.is_in(users.iter().copied()))
+            .exec(&txn)
+            .await?;
+        if payment {
+            dunning_episode::Entity::update_many()
+                .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
+                .col_expr(
+                    dunning_episode::Column::RecoveryEvent,
+                    Expr::value(Some(event)),
+                )
+                .filter(dunning_episode::Column::EndUserId.is_in(users))
+                .filter(dunning_episode::Column::RecoveredAt.is_null())
+                .exec(&txn)
+                .await?;
         }
     }
     txn.commit().await
 }
 
-/// Counts a failed payment in the end user's open dunning episode, opening one when there is
-/// none (analytics reads episodes: flagged, recovered, recovery rate). One upsert on the
+/// Counts a failed payment in each end user's open dunning episode, opening one where there
+/// is none (analytics reads episodes: flagged, recovered, recovery rate). One upsert on the
 /// partial unique index of open episodes: no race between "is one open?" and "open one",
 /// and nothing that could abort the surrounding transaction.
-async fn record_episode_failure(
+async fn record_episode_failures(
     txn: &DatabaseTransaction,
-    organization_id: i64,
-    end_user_id: i64,
+    failed: &[(i64, i64)],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let failures = Expr::col((dunning_episode::Entity, dunning_episode::Column::Failures));
-    dunning_episode::Entity::insert(dunning_episode::ActiveModel {
-        organization_id: Set(organization_id),
-        end_user_id: Set(end_user_id),
-        started_at: Set(now),
-        last_failed_at: Set(now),
-        failures: Set(1),
-        recovered_at: Set(None),
-        recovery_event: Set(None),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(dunning_episode::Column::EndUserId)
-            .target_and_where(Expr::col(dunning_episode::Column::RecoveredAt).is_null())
-            .value(dunning_episode::Column::Failures, failures.add(1))
-            .value(dunning_episode::Column::LastFailedAt, Expr::value(now))
-            .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
+    let opened =
+        failed.iter().map(
+            |&(organization_id, end_user_id)| dunning_episode::ActiveModel {
+                organization_id: Set(organization_id),
+                end_user_id: Set(end_user_id),
+                started_at: Set(now),
+                last_failed_at: Set(now),
+                failures: Set(1),
+                recovered_at: Set(None),
+                recovery_event: Set(None),
+                ..Default::default()
+            },
+        );
+    dunning_episode::Entity::insert_many(opened)
+        .on_conflict(
+            OnConflict::column(dunning_episode::Column::EndUserId)
+                .target_and_where(Expr::col(dunning_episode::Column::RecoveredAt).is_null())
+                .value(dunning_episode::Column::Failures, failures.add(1))
+                .value(dunning_episode::Column::LastFailedAt, Expr::value(now))
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 

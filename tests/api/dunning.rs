@@ -164,3 +164,50 @@ async fn concurrent_failures_for_one_new_end_user_make_one_row_and_count_all() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].payment_failures, 12);
 }
+
+#[actix_web::test]
+async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each() {
+    let app = TestApp::spawn().await;
+    let emails = ["a@example.com", "b@example.com", "c@example.com"];
+    // Ten failures per end user at once: they share group commits, and an end user's
+    // repeats wait for later batches.
+    let answers = futures_util::future::join_all(
+        (0..30).map(|n| app.dunning(json!({"user_email": emails[n % 3]}))),
+    )
+    .await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users
+        .iter()
+        .all(|u| u.needs_payment_update && u.payment_failures == 10));
+    let episodes = entity::dunning_episode::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(episodes.len(), 3, "one open episode per end user");
+    assert!(episodes
+        .iter()
+        .all(|e| e.failures == 10 && e.recovered_at.is_none()));
+
+    // A payment for two of them, at once with a login of the third.
+    let answers = futures_util::future::join_all([
+        app.success_signal(json!({"event": "payment_succeeded", "user_email": emails[0]})),
+        app.success_signal(json!({"event": "payment_succeeded", "user_email": emails[1]})),
+        app.success_signal(json!({"event": "login", "user_email": emails[2]})),
+    ])
+    .await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    for (email, flagged) in [(emails[0], false), (emails[1], false), (emails[2], true)] {
+        let who = json!({ "user_email": email });
+        assert_eq!(flags(&app, who).await, (flagged, false), "{email}");
+    }
+    let open = entity::dunning_episode::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.recovered_at.is_none())
+        .count();
+    assert_eq!(open, 1, "the payments closed two episodes");
+}
