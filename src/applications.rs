@@ -356,19 +356,20 @@ impl OfferApplier {
             .await
             .context("updating the application")?
             .rows_affected;
-        application_attempt::ActiveModel {
+        // Inserts without RETURNING: nothing reads the rows back.
+        application_attempt::Entity::insert(application_attempt::ActiveModel {
             application_id: Set(application.id),
             attempt: Set(number),
             outcome: Set(outcome_name.to_owned()),
             error: Set(error),
             created_at: Set(now),
             ..Default::default()
-        }
-        .insert(&txn)
+        })
+        .exec_without_returning(&txn)
         .await
         .context("recording the attempt")?;
         if changed == 1 && status == Status::Applied {
-            outcome::ActiveModel {
+            outcome::Entity::insert(outcome::ActiveModel {
                 organization_id: Set(application.organization_id),
                 offer_id: Set(application.offer_id),
                 end_user_id: Set(application.end_user_id),
@@ -379,8 +380,8 @@ impl OfferApplier {
                 experiment_arm: Set(application.experiment_arm.clone()),
                 created_at: Set(now),
                 ..Default::default()
-            }
-            .insert(&txn)
+            })
+            .exec_without_returning(&txn)
             .await
             .context("recording the save")?;
         }
