@@ -120,10 +120,18 @@ pub struct DatabaseSettings {
     /// or `full` (every commit waits for fsync).
     #[serde(default)]
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite only: the pool's size there (SQLite has one writer, so more connections only
+    /// add threads and page caches; `max_connections` is PostgreSQL's).
+    #[serde(default = "default_sqlite_max_connections")]
+    pub sqlite_max_connections: u32,
     /// SQLite only: how often a background task checkpoints the WAL (0: each commit that
     /// crosses 1,000 WAL pages does it, SQLite's default).
     #[serde(default = "default_checkpoint_interval_ms")]
     pub sqlite_checkpoint_interval_ms: u64,
+}
+
+fn default_sqlite_max_connections() -> u32 {
+    5
 }
 
 fn default_checkpoint_interval_ms() -> u64 {

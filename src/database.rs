@@ -64,12 +64,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     } else {
         1_000
     };
-    let options = options(
-        settings,
-        settings.max_connections,
-        Duration::from_secs(10),
-        autocheckpoint,
-    );
+    let pool_size = if settings.url.starts_with("sqlite:") {
+        settings.sqlite_max_connections
+    } else {
+        settings.max_connections
+    };
+    let options = options(settings, pool_size, Duration::from_secs(10), autocheckpoint);
     Database::connect(options).await.with_context(|| {
         format!(
             "could not connect to the database at {}",
