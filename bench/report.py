@@ -70,7 +70,7 @@ def main(results_path, out_path):
     w("## Retry queue\n")
     w("Applications waiting for a retry are seeded in the ledger and the queue, then "
       "`saveloops work` (default concurrency) drains them against the instant fake Stripe "
-      "(`bench-fake-stripe`; discount offers: coupon create, coupon read, subscription update). "
+      "(`bench-fake-stripe`; discount offers: the coupon is created, or found, once per process, then each application is one subscription update). "
       "Rate = applications applied ÷ time from the first to the last `applied_at`. With "
       "*fail half*, the fake answers 500 to half of the first subscription updates; those "
       "applications succeed on their retry.\n")
