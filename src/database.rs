@@ -51,9 +51,13 @@ fn options(
     options
 }
 
+fn is_sqlite(settings: &DatabaseSettings) -> bool {
+    settings.url.starts_with("sqlite:")
+}
+
 fn background_checkpoints(settings: &DatabaseSettings) -> bool {
     let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
-    settings.url.starts_with("sqlite:") && !in_memory && settings.sqlite_checkpoint_interval_ms > 0
+    is_sqlite(settings) && !in_memory && settings.sqlite_checkpoint_interval_ms > 0
 }
 
 #[tracing::instrument(skip_all)]
@@ -64,7 +68,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     } else {
         1_000
     };
-    let pool_size = if settings.url.starts_with("sqlite:") {
+    let pool_size = if is_sqlite(settings) {
         settings.sqlite_max_connections
     } else {
         settings.max_connections

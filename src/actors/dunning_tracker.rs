@@ -396,13 +396,7 @@ impl Handler<RecordPaymentFailure> for DunningTracker {
     type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
     fn handle(&mut self, msg: RecordPaymentFailure, ctx: &mut Self::Context) -> Self::Result {
-        let organization_id = msg.organization_id;
-        self.identify_then_write(organization_id, msg.who, ctx, move |user| {
-            HealthWrite::Failure {
-                organization_id,
-                end_user_id: user.id,
-            }
-        })
+        self.identify_then_write(msg.organization_id, msg.who, ctx, HealthWrite::Failure)
     }
 }
 
@@ -419,28 +413,18 @@ impl Handler<RecordSuccess> for DunningTracker {
     type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
     fn handle(&mut self, msg: RecordSuccess, ctx: &mut Self::Context) -> Self::Result {
-        let event = msg.event;
-        self.identify_then_write(msg.organization_id, msg.who, ctx, move |user| {
-            HealthWrite::Success {
-                end_user_id: user.id,
-                event,
-            }
-        })
+        let write = HealthWrite::Success { event: msg.event };
+        self.identify_then_write(msg.organization_id, msg.who, ctx, write)
     }
 }
 
-/// A change to an end user's payment health, waiting for the next group commit.
+/// A change to an end user's payment health.
 enum HealthWrite {
-    Failure {
-        organization_id: i64,
-        end_user_id: i64,
-    },
-    Success {
-        end_user_id: i64,
-        event: String,
-    },
+    Failure,
+    Success { event: String },
 }
 
+/// A change waiting for the next group commit, for the end user it concerns.
 struct PendingWrite {
     organization_id: i64,
     user: Known,
@@ -449,14 +433,14 @@ struct PendingWrite {
 }
 
 impl DunningTracker {
-    /// Finds the end user, then queues the write `make` describes for the next group commit;
-    /// answers with the end user's id once it is committed.
+    /// Finds the end user, then queues the write for the next group commit; answers with
+    /// the end user's id once it is committed.
     fn identify_then_write(
         &mut self,
         organization_id: i64,
         who: EndUserRef,
         ctx: &mut Context<Self>,
-        make: impl FnOnce(&Known) -> HealthWrite + 'static,
+        write: HealthWrite,
     ) -> ResponseActFuture<Self, Result<i64, Failure>> {
         let found = self.identify(organization_id, who, ctx);
         Box::pin(
@@ -466,7 +450,7 @@ impl DunningTracker {
                     let id = user.id;
                     act.pending_writes.push(PendingWrite {
                         organization_id,
-                        write: make(&user),
+                        write,
                         user,
                         waiter,
                     });
@@ -562,14 +546,11 @@ async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result
     let mut succeeded: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for pending in batch {
         match &pending.write {
-            HealthWrite::Failure {
-                organization_id,
-                end_user_id,
-            } => failed.push((*organization_id, *end_user_id)),
-            HealthWrite::Success { end_user_id, event } => succeeded
+            HealthWrite::Failure => failed.push((pending.organization_id, pending.user.id)),
+            HealthWrite::Success { event } => succeeded
                 .entry(event.as_str())
                 .or_default()
-                .push(*end_user_id),
+                .push(pending.user.id),
         }
     }
     let txn = db.begin().await?;

@@ -8,6 +8,18 @@ fn limited(settings: &mut saveloops::config::Settings, rps: f64, burst: u32) {
     settings.rate_limit.burst = burst;
 }
 
+/// Two instances on one database and one Redis namespace, limited alike; None without Redis.
+async fn instances_sharing_redis(rps: f64, burst: u32) -> Option<(TestApp, TestApp)> {
+    let redis_url = test_redis_url().await?;
+    let mut settings = test_settings().await;
+    settings.queue.backend = saveloops::config::QueueBackend::Redis;
+    settings.queue.redis_url = redis_url;
+    limited(&mut settings, rps, burst);
+    let first = TestApp::spawn_with(settings.clone()).await;
+    let second = TestApp::spawn_with(settings).await;
+    Some((first, second))
+}
+
 /// Asserts a 429 with `Retry-After` and a JSON message.
 async fn assert_limited(response: reqwest::Response) {
     let retry_after: u64 = response
@@ -76,16 +88,9 @@ async fn zero_requests_per_second_turns_the_limit_off() {
 
 #[actix_web::test]
 async fn with_the_redis_backend_instances_share_a_keys_bucket() {
-    let Some(redis_url) = test_redis_url().await else {
+    let Some((first, second)) = instances_sharing_redis(1.0 / 60.0, 3).await else {
         return;
     };
-    let mut settings = test_settings().await;
-    settings.queue.backend = saveloops::config::QueueBackend::Redis;
-    settings.queue.redis_url = redis_url;
-    limited(&mut settings, 1.0 / 60.0, 3);
-    // Two instances on one database and one Redis namespace.
-    let first = TestApp::spawn_with(settings.clone()).await;
-    let second = TestApp::spawn_with(settings).await;
     let key = first.key.clone();
     assert_eq!(first.get_as(&key, "/api/v1/offers").await.status(), 200);
     assert_eq!(second.get_as(&key, "/api/v1/offers").await.status(), 200);
@@ -114,17 +119,11 @@ async fn with_the_redis_backend_instances_share_a_keys_bucket() {
 
 #[actix_web::test]
 async fn leased_from_redis_two_instances_together_stay_within_the_bucket() {
-    let Some(redis_url) = test_redis_url().await else {
-        return;
-    };
-    let mut settings = test_settings().await;
-    settings.queue.backend = saveloops::config::QueueBackend::Redis;
-    settings.queue.redis_url = redis_url;
     // 100/s: each instance takes five requests' worth of the bucket per Redis round trip.
     let (rate, burst) = (100.0, 20);
-    limited(&mut settings, rate, burst);
-    let first = TestApp::spawn_with(settings.clone()).await;
-    let second = TestApp::spawn_with(settings).await;
+    let Some((first, second)) = instances_sharing_redis(rate, burst).await else {
+        return;
+    };
     let key = first.key.clone();
     let started = std::time::Instant::now();
     // At once, so that the bucket has little time to refill.

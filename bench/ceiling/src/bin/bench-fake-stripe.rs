@@ -23,11 +23,23 @@ struct State {
     failures: AtomicU64,
 }
 
-fn authorized(req: &HttpRequest) -> bool {
-    req.headers()
+/// Stripe's 401 unless the request carries a secret key.
+fn authorize(req: &HttpRequest) -> Result<(), HttpResponse> {
+    let authorized = req
+        .headers()
         .get("Authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer sk_"))
+        .is_some_and(|v| v.starts_with("Bearer sk_"));
+    if authorized {
+        Ok(())
+    } else {
+        Err(error(
+            401,
+            "invalid_request_error",
+            None,
+            "Invalid API Key provided.",
+        ))
+    }
 }
 
 fn error(status: u16, kind: &str, code: Option<&str>, message: &str) -> HttpResponse {
@@ -133,13 +145,8 @@ async fn create_coupon(
     body: web::Bytes,
     state: web::Data<State>,
 ) -> HttpResponse {
-    if !authorized(&req) {
-        return error(
-            401,
-            "invalid_request_error",
-            None,
-            "Invalid API Key provided.",
-        );
+    if let Err(refused) = authorize(&req) {
+        return refused;
     }
     let params = form(&body);
     let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
@@ -168,13 +175,8 @@ async fn get_coupon(
     id: web::Path<String>,
     state: web::Data<State>,
 ) -> HttpResponse {
-    if !authorized(&req) {
-        return error(
-            401,
-            "invalid_request_error",
-            None,
-            "Invalid API Key provided.",
-        );
+    if let Err(refused) = authorize(&req) {
+        return refused;
     }
     if !state.coupons.lock().unwrap().contains(id.as_str()) {
         return error(
@@ -188,13 +190,8 @@ async fn get_coupon(
 }
 
 async fn get_subscription(req: HttpRequest, id: web::Path<String>) -> HttpResponse {
-    if !authorized(&req) {
-        return error(
-            401,
-            "invalid_request_error",
-            None,
-            "Invalid API Key provided.",
-        );
+    if let Err(refused) = authorize(&req) {
+        return refused;
     }
     HttpResponse::Ok().json(subscription_json(&id, &[]))
 }
@@ -205,13 +202,8 @@ async fn update_subscription(
     body: web::Bytes,
     state: web::Data<State>,
 ) -> HttpResponse {
-    if !authorized(&req) {
-        return error(
-            401,
-            "invalid_request_error",
-            None,
-            "Invalid API Key provided.",
-        );
+    if let Err(refused) = authorize(&req) {
+        return refused;
     }
     if state.fail_first > 0.0 {
         if let Some(key) = key_of(&req) {
