@@ -8,7 +8,8 @@ created by `saveloops org create`, so its key is a real one.
     seed.py users        --db DB --org ID --count N [--dunning F]
     seed.py applications --db DB --org ID --offer ID --count N [--queue-db]
     seed.py redis-jobs   --from A --to B --prefix P    (RESP for `redis-cli --pipe`)
-    seed.py drain        --db DB --from A --to B       (applied count, first/last applied)
+    seed.py drain        --db DB --from A --to B [--wait N --timeout S]
+                         (applied count, first/last applied; with --wait, once N are applied)
 
 DB is `sqlite:PATH` or `postgres:CONNINFO` (a psql connection string).
 """
@@ -171,9 +172,15 @@ def cmd_applications(a):
 
 def cmd_drain(a):
     """Applications in [first, last]: how many are applied, and the first and last applied
-    time (unix seconds)."""
+    time (unix seconds). With --wait, first polls (one process, a count a second, so
+    that watching costs the machine little) until N are applied or the timeout passes."""
     db = Db(a.db)
     where = f"id BETWEEN {a.first} AND {a.last} AND status = 'applied'"
+    deadline = time.time() + a.timeout
+    while a.wait and time.time() < deadline:
+        if int(db.query(f"SELECT COUNT(*) FROM offer_applications WHERE {where}")[0][0]) >= a.wait:
+            break
+        time.sleep(1)
     if db.kind == "postgres":
         row = db.query(f"SELECT COUNT(*), EXTRACT(EPOCH FROM MIN(applied_at)), "
                        f"EXTRACT(EPOCH FROM MAX(applied_at)) FROM offer_applications WHERE {where}")[0]
@@ -236,6 +243,8 @@ def main():
     d.add_argument("--db", required=True)
     d.add_argument("--from", dest="first", type=int, required=True)
     d.add_argument("--to", dest="last", type=int, required=True)
+    d.add_argument("--wait", type=int, default=0, help="poll until this many are applied")
+    d.add_argument("--timeout", type=float, default=120)
     a = p.parse_args()
     {"offers": cmd_offers, "users": cmd_users, "applications": cmd_applications,
      "redis-jobs": cmd_redis_jobs, "drain": cmd_drain}[a.cmd](a)

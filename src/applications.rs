@@ -6,18 +6,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{application_attempt, offer, offer_application, organization, outcome};
+use entity::{offer_application, organization};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 use serde_json::{json, Value};
 use workers::Queue;
 
-use crate::ledger_jobs::LedgerJob;
+pub mod ledger;
+use ledger::{Ledger, Settlement};
 
+use crate::ledger_jobs::LedgerJob;
 use crate::secrets::SecretBox;
 use crate::stripe::{
     prepare_change, send_change, ApplyError, KnownCoupons, OfferKind, OfferSpec, SecretKey,
@@ -79,6 +80,8 @@ pub struct OfferApplier {
     pub keys: KeyCache,
     /// Coupons known to exist, per Stripe account.
     pub coupons: KnownCoupons,
+    /// The attempt path's ledger reads and writes, batched across concurrent attempts.
+    pub ledger: Ledger,
 }
 
 /// Organizations' decrypted Stripe keys, kept for the cache TTL so that a request or an
@@ -189,10 +192,10 @@ impl OfferApplier {
     /// for an application that is already applied or failed: it changes nothing then.
     #[tracing::instrument(skip(self))]
     pub async fn attempt(&self, application_id: i64) -> anyhow::Result<Attempt> {
-        let application = offer_application::Entity::find_by_id(application_id)
-            .one(&self.db)
-            .await
-            .context("reading the application")?
+        let application = self
+            .ledger
+            .application(application_id)
+            .await?
             .with_context(|| format!("application {application_id} does not exist"))?;
         match application.status.as_str() {
             "applied" => return Ok(Attempt::Applied),
@@ -211,17 +214,18 @@ impl OfferApplier {
                 error: format!("{error:#}"),
             },
         };
-        self.record(&application, &attempt).await?;
+        self.ledger
+            .settle(Settlement {
+                application,
+                attempt: attempt.clone(),
+            })
+            .await?;
         Ok(attempt)
     }
 
     async fn call_stripe(&self, application: &offer_application::Model) -> anyhow::Result<Attempt> {
-        let offer = offer::Entity::find_by_id(application.offer_id)
-            .filter(offer::Column::OrganizationId.eq(application.organization_id))
-            .one(&self.db)
-            .await
-            .context("reading the offer")?;
-        let Some(offer) = offer else {
+        let offer = self.ledger.offer(application.offer_id).await?;
+        let Some(offer) = offer.filter(|o| o.organization_id == application.organization_id) else {
             return Ok(Attempt::Permanent {
                 error: "The offer no longer exists.".into(),
                 stripe_error: None,
@@ -269,15 +273,9 @@ impl OfferApplier {
                 };
                 // Stored before it is sent: every later attempt sends these very
                 // parameters, which Stripe's idempotency requires.
-                offer_application::Entity::update_many()
-                    .col_expr(
-                        offer_application::Column::PlannedChange,
-                        Expr::value(Some(serde_json::to_string(&form)?)),
-                    )
-                    .filter(offer_application::Column::Id.eq(application.id))
-                    .exec(&self.db)
-                    .await
-                    .context("storing the planned change")?;
+                self.ledger
+                    .plan(application.id, serde_json::to_string(&form)?)
+                    .await?;
                 form
             }
         };
@@ -295,97 +293,6 @@ impl OfferApplier {
             Ok(_) => Attempt::Applied,
             Err(e) => stripe_failure(e),
         })
-    }
-
-    /// Ledger update, attempt history and — for the first success only — the save, in one
-    /// transaction.
-    async fn record(
-        &self,
-        application: &offer_application::Model,
-        attempt: &Attempt,
-    ) -> anyhow::Result<()> {
-        let now = Utc::now();
-        let number = application.attempts + 1;
-        let txn = self.db.begin().await.context("starting a transaction")?;
-        let (status, outcome_name, error, stripe_error) = match attempt {
-            Attempt::Applied => (Status::Applied, "applied", None, None),
-            Attempt::Transient { error } => {
-                (Status::Retrying, "transient", Some(error.clone()), None)
-            }
-            Attempt::Permanent {
-                error,
-                stripe_error,
-            } => (
-                Status::Failed,
-                "permanent",
-                Some(error.clone()),
-                stripe_error.as_ref().map(Value::to_string),
-            ),
-        };
-        let mut update = offer_application::Entity::update_many()
-            .col_expr(
-                offer_application::Column::Status,
-                Expr::value(status.as_str()),
-            )
-            .col_expr(offer_application::Column::Attempts, Expr::value(number))
-            .col_expr(
-                offer_application::Column::LastError,
-                Expr::value(error.clone()),
-            )
-            .col_expr(offer_application::Column::UpdatedAt, Expr::value(now));
-        if stripe_error.is_some() {
-            update = update.col_expr(
-                offer_application::Column::LastStripeError,
-                Expr::value(stripe_error),
-            );
-        }
-        if status == Status::Applied {
-            update = update
-                .col_expr(offer_application::Column::AppliedAt, Expr::value(Some(now)))
-                .col_expr(
-                    offer_application::Column::NextAttemptAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        // Only an unfinished application changes: a racing attempt that already settled it
-        // wins, and the save below is recorded once.
-        let changed = update
-            .filter(offer_application::Column::Id.eq(application.id))
-            .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
-            .exec(&txn)
-            .await
-            .context("updating the application")?
-            .rows_affected;
-        // Inserts without RETURNING: nothing reads the rows back.
-        application_attempt::Entity::insert(application_attempt::ActiveModel {
-            application_id: Set(application.id),
-            attempt: Set(number),
-            outcome: Set(outcome_name.to_owned()),
-            error: Set(error),
-            created_at: Set(now),
-            ..Default::default()
-        })
-        .exec_without_returning(&txn)
-        .await
-        .context("recording the attempt")?;
-        if changed == 1 && status == Status::Applied {
-            outcome::Entity::insert(outcome::ActiveModel {
-                organization_id: Set(application.organization_id),
-                offer_id: Set(application.offer_id),
-                end_user_id: Set(application.end_user_id),
-                status: Set("saved".to_owned()),
-                mrr_e4: Set(application.mrr_e4),
-                source: Set("apply_offer".to_owned()),
-                experiment_id: Set(application.experiment_id),
-                experiment_arm: Set(application.experiment_arm.clone()),
-                created_at: Set(now),
-                ..Default::default()
-            })
-            .exec_without_returning(&txn)
-            .await
-            .context("recording the save")?;
-        }
-        txn.commit().await.context("committing the attempt")
     }
 
     /// Queues the application for a retry at `at`.

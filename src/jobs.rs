@@ -42,6 +42,7 @@ pub fn offer_applier(
     queue: Arc<dyn Queue>,
 ) -> anyhow::Result<OfferApplier> {
     Ok(OfferApplier {
+        ledger: crate::applications::ledger::Ledger::start(&db),
         db,
         stripe: StripeClient::new(
             settings.stripe.api_base.clone(),

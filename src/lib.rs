@@ -2,6 +2,7 @@
 //! SaaS company's cancel flow.
 pub mod actors;
 pub mod applications;
+pub mod coalescer;
 pub mod config;
 pub mod database;
 pub mod domain;

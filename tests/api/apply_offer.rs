@@ -346,6 +346,74 @@ async fn transient_failures_are_retried_until_applied_exactly_once() {
 }
 
 #[actix_web::test]
+async fn many_applications_at_once_each_get_their_own_change_history_and_save() {
+    // Concurrent attempts share the ledger's batched reads and writes (planned changes,
+    // settlements): each application must still send its own change and be counted once.
+    const N: usize = 24;
+    let (app, stripe) = app_with_stripe(|s| s.queue.concurrency = N).await;
+    let sub = |i: usize| format!("sub_m{i:02}");
+    for i in 0..N {
+        stripe.add_subscription(
+            &sub(i),
+            &format!("cus_m{i:02}"),
+            &format!("si_m{i:02}"),
+            "price_pro",
+            None,
+        );
+    }
+    let downgrade = app
+        .offer(json!({"type": "downgrade", "value": 0, "label": "Go Basic",
+                      "config": {"price_id": "price_basic"}}))
+        .await;
+    // Every first update fails, so all of them go to the queue and are retried together.
+    stripe.fail_next_on("POST", "/v1/subscriptions/", N, Fault::Status(500));
+    let answers = futures_util::future::join_all((0..N).map(|i| {
+        let mut body = apply_body(downgrade);
+        body["stripe_subscription_id"] = json!(sub(i));
+        app.apply_offer(body)
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for answer in answers {
+        let (status, body) = parts(answer).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["application_id"].as_i64().unwrap());
+    }
+
+    let workers = app.workers();
+    for id in &ids {
+        let applied = app.drive_until(&workers, *id, "applied").await;
+        assert_eq!(applied["attempts"], 2, "{applied}");
+        let history = entity::application_attempt::Entity::find()
+            .filter(entity::application_attempt::Column::ApplicationId.eq(*id))
+            .all(&app.db)
+            .await
+            .unwrap();
+        let mut numbers: Vec<i32> = history.iter().map(|a| a.attempt).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [1, 2], "application {id}");
+    }
+    for i in 0..N {
+        assert_eq!(stripe.applied_updates(&sub(i)), 1, "{}", sub(i));
+        let updates = stripe.requests_to("POST", &format!("/v1/subscriptions/{}", sub(i)));
+        assert_eq!(
+            updates.len(),
+            2,
+            "{}: the failed update and its retry",
+            sub(i)
+        );
+        for update in updates {
+            assert_eq!(
+                update.param("items[0][id]"),
+                Some(format!("si_m{i:02}").as_str())
+            );
+        }
+    }
+    assert_eq!(saves(&app).await, N as u64);
+    assert_eq!(workers.pool.run_once().await.unwrap(), 0);
+}
+
+#[actix_web::test]
 async fn a_change_that_landed_but_lost_its_answer_is_not_applied_twice() {
     // Even past Stripe's idempotency window (set to 0 here) a retry reads the
     // subscription first and sees the change already there.
