@@ -4,9 +4,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use chrono::Utc;
 use entity::{organization, support_ticket};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{json, Value};
 
@@ -52,37 +53,65 @@ impl Handler<OpenTicket> for TicketDesk {
         let db = self.db.clone();
         let courier = self.courier.clone();
         Box::pin(async move {
-            let has_webhook = organization::Entity::find_by_id(msg.organization_id)
-                .one(&db)
-                .await?
-                .is_some_and(|org| org.ticket_webhook_url.is_some());
             let now = Utc::now();
-            let ticket = support_ticket::ActiveModel {
-                organization_id: Set(msg.organization_id),
-                end_user_id: Set(msg.end_user_id),
-                user_email: Set(msg.user_email),
-                target_id: Set(msg.target_id),
-                priority: Set(priority(msg.sentiment, &msg.category).to_owned()),
-                reason: Set(msg.reason),
-                category: Set(msg.category),
-                sentiment: Set(msg.sentiment),
-                status: Set("open".into()),
-                delivery_status: Set(if has_webhook { "pending" } else { "none" }.into()),
-                delivery_attempts: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&db)
-            .await?;
+            // Whether the ticket waits for delivery is read in the insert itself: one round
+            // trip, and never a stale answer about the organization's webhook.
+            use support_ticket::Column as T;
+            let has_webhook = Query::select()
+                .expr(Expr::val(1))
+                .from(organization::Entity)
+                .and_where(organization::Column::Id.eq(msg.organization_id))
+                .and_where(organization::Column::TicketWebhookUrl.is_not_null())
+                .to_owned();
+            let mut insert = Query::insert();
+            insert
+                .into_table(support_ticket::Entity)
+                .columns([
+                    T::OrganizationId,
+                    T::EndUserId,
+                    T::UserEmail,
+                    T::TargetId,
+                    T::Priority,
+                    T::Reason,
+                    T::Category,
+                    T::Sentiment,
+                    T::Status,
+                    T::DeliveryStatus,
+                    T::DeliveryAttempts,
+                    T::CreatedAt,
+                    T::UpdatedAt,
+                ])
+                .values_panic([
+                    Expr::value(msg.organization_id),
+                    Expr::value(msg.end_user_id),
+                    Expr::value(msg.user_email),
+                    Expr::value(msg.target_id),
+                    Expr::value(priority(msg.sentiment, &msg.category)),
+                    Expr::value(msg.reason),
+                    Expr::value(msg.category),
+                    Expr::value(msg.sentiment),
+                    Expr::value("open"),
+                    Expr::case(Expr::exists(has_webhook), "pending")
+                        .finally("none")
+                        .into(),
+                    Expr::value(0),
+                    Expr::value(now),
+                    Expr::value(now),
+                ])
+                .returning(Query::returning().columns([T::Id, T::DeliveryStatus]));
+            let row = db.query_one(&insert).await?.ok_or_else(|| {
+                Failure::Unexpected(anyhow::anyhow!("the ticket insert returned nothing"))
+            })?;
+            let ticket_id: i64 = row.try_get("", "id")?;
+            let has_webhook = row.try_get::<String>("", "delivery_status")? == "pending";
             crate::metrics::ticket_created();
             if has_webhook {
                 // The ticket row is the ledger: if queueing fails, the reconciler queues it.
-                if let Err(e) = courier.schedule(ticket.id).await {
-                    tracing::error!(error = %format!("{e:#}"), ticket = ticket.id, "could not queue the ticket delivery");
+                if let Err(e) = courier.schedule(ticket_id).await {
+                    tracing::error!(error = %format!("{e:#}"), ticket = ticket_id, "could not queue the ticket delivery");
                 }
             }
-            Ok(ticket.id)
+            Ok(ticket_id)
         })
     }
 }
