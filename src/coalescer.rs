@@ -13,9 +13,9 @@ pub struct Coalescer<Req, Resp> {
     calls: mpsc::UnboundedSender<Call<Req, Resp>>,
 }
 
-/// The coalescer's task is gone (it panicked, or the runtime is shutting down).
+/// The call got no answer: its batch panicked, or the runtime is shutting down.
 #[derive(Debug, thiserror::Error)]
-#[error("the {0} batcher has stopped")]
+#[error("the {0} batcher dropped the call")]
 pub struct Stopped(pub &'static str);
 
 impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {

@@ -145,32 +145,27 @@ async fn store_plans(db: &DatabaseConnection, plans: &[(i64, String)]) -> anyhow
 /// An application twice in one batch (a lost lease let two workers run it) is settled in a
 /// later round, as if the two had come one after the other.
 async fn settle_in_rounds(db: &DatabaseConnection, batch: Vec<Settlement>) -> Vec<Shared<()>> {
-    let mut rounds: Vec<Vec<&Settlement>> = Vec::new();
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
     let mut seen: HashMap<i64, usize> = HashMap::new();
-    for settlement in &batch {
+    for (index, settlement) in batch.iter().enumerate() {
         let round = seen.entry(settlement.application.id).or_default();
         if rounds.len() <= *round {
             rounds.push(Vec::new());
         }
-        rounds[*round].push(settlement);
+        rounds[*round].push(index);
         *round += 1;
     }
-    let mut failed: HashMap<i64, String> = HashMap::new();
+    let mut results = vec![Ok(()); batch.len()];
     for round in rounds {
-        if let Err(e) = settle(db, &round).await {
+        let settlements: Vec<&Settlement> = round.iter().map(|&i| &batch[i]).collect();
+        if let Err(e) = settle(db, &settlements).await {
             let error = format!("{e:#}");
-            for settlement in round {
-                failed.insert(settlement.application.id, error.clone());
+            for &i in &round {
+                results[i] = Err(error.clone());
             }
         }
     }
-    batch
-        .iter()
-        .map(|s| match failed.get(&s.application.id) {
-            Some(error) => Err(error.clone()),
-            None => Ok(()),
-        })
-        .collect()
+    results
 }
 
 /// What an attempt writes on its application.

@@ -414,6 +414,34 @@ async fn many_applications_at_once_each_get_their_own_change_history_and_save() 
 }
 
 #[actix_web::test]
+async fn two_attempts_of_one_application_at_once_apply_and_save_it_once() {
+    // What a lost lease can cause: two workers run the same retry at the same moment. Their
+    // settlements may share a batch; the application is still applied and saved once.
+    let (app, stripe) = app_with_stripe(|_| {}).await;
+    let offer = app
+        .offer(json!({"type": "pause", "value": 1, "label": "Pause a month"}))
+        .await;
+    stripe.fail_next_on("POST", "/v1/subscriptions", 1, Fault::Status(500));
+    let (status, body) = parts(app.apply_offer(apply_body(offer)).await).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["application_id"].as_i64().unwrap();
+
+    let (first, second) =
+        futures_util::future::join(app.applier.attempt(id), app.applier.attempt(id)).await;
+    assert!(first.is_ok() && second.is_ok(), "{first:?} {second:?}");
+    let applied = app.application(id).await;
+    assert_eq!(applied["status"], "applied");
+    assert_eq!(stripe.applied_updates("sub_1"), 1);
+    assert_eq!(saves(&app).await, 1);
+    let history = entity::application_attempt::Entity::find()
+        .filter(entity::application_attempt::Column::ApplicationId.eq(id))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(history, 3, "the request's attempt and both retries");
+}
+
+#[actix_web::test]
 async fn a_change_that_landed_but_lost_its_answer_is_not_applied_twice() {
     // Even past Stripe's idempotency window (set to 0 here) a retry reads the
     // subscription first and sees the change already there.
