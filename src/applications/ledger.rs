@@ -123,17 +123,18 @@ async fn by_id<E: EntityTrait>(
 
 /// One statement for the whole batch: `planned_change = CASE id WHEN … END`.
 async fn store_plans(db: &DatabaseConnection, plans: &[(i64, String)]) -> anyhow::Result<()> {
-    let mut plans = plans.iter();
-    let Some((first_id, first_form)) = plans.next() else {
+    let Some(((first_id, first_form), rest)) = plans.split_first() else {
         return Ok(());
     };
     let id = offer_application::Column::Id;
-    let mut case = Expr::case(id.eq(*first_id), first_form.clone());
-    for (application_id, form) in plans.clone() {
-        case = case.case(id.eq(*application_id), form.clone());
-    }
-    let case = case.finally(Expr::col(offer_application::Column::PlannedChange));
-    let ids = std::iter::once(*first_id).chain(plans.map(|(id, _)| *id));
+    let case = rest
+        .iter()
+        .fold(
+            Expr::case(id.eq(*first_id), first_form.clone()),
+            |case, (other, form)| case.case(id.eq(*other), form.clone()),
+        )
+        .finally(Expr::col(offer_application::Column::PlannedChange));
+    let ids = plans.iter().map(|(application_id, _)| *application_id);
     offer_application::Entity::update_many()
         .col_expr(offer_application::Column::PlannedChange, case.into())
         .filter(offer_application::Column::Id.is_in(ids))
