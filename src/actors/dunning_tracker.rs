@@ -4,10 +4,13 @@
 //! tracker keeps recently seen end users in memory for the cache TTL (its own writes
 //! invalidate them at once; another process's writes are seen within the TTL, as for keys
 //! and offers), and looks up the rest in batches: requests that arrive while lookups are
-//! in flight share the next query.
+//! in flight share the next query. The cache is bounded by end users, not bytes: it keeps
+//! two generations and drops the older one when the newer fills, so that reaching the
+//! bound never empties it all at once.
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::mem;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -17,15 +20,17 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, SqlErr, TransactionTrait,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    Select, SqlErr, TransactionTrait,
 };
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 
-/// Bounds the memory of the end-user cache (it is emptied when full).
-const MAX_CACHED_USERS: usize = 50_000;
+/// Bounds the memory of the end-user cache (about 250 bytes an end user): each of its two
+/// generations holds half.
+const MAX_CACHED_USERS: usize = 100_000;
 /// Lookup queries in flight at once; more requests wait and share the next one.
 const MAX_LOOKUPS_IN_FLIGHT: usize = 2;
 /// Most end users one lookup query asks for.
@@ -34,23 +39,66 @@ const MAX_LOOKUP_BATCH: usize = 64;
 const MAX_WRITE_BATCH: usize = 256;
 
 /// An end user as the tracker remembers it.
-#[derive(Debug, Clone)]
-struct Known {
+#[derive(Debug)]
+struct KnownUser {
     id: i64,
-    email: Option<String>,
-    customer: Option<String>,
+    email: Option<Arc<str>>,
+    customer: Option<Arc<str>>,
     state: EndUserState,
     loaded_at: Instant,
 }
 
-impl Known {
-    fn of(user: &end_user::Model) -> Known {
-        Known {
-            id: user.id,
-            email: user.email.clone(),
-            customer: user.stripe_customer_id.clone(),
-            state: EndUserState::from(user),
+/// Shared by the cache's two indexes and the requests that found it.
+type Known = Arc<KnownUser>;
+
+/// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
+#[derive(Debug, FromQueryResult)]
+struct Identity {
+    id: i64,
+    email: Option<String>,
+    stripe_customer_id: Option<String>,
+    needs_payment_update: bool,
+    succeeded: bool,
+}
+
+impl Identity {
+    /// Selects the identity columns of end users.
+    fn select() -> Select<end_user::Entity> {
+        end_user::Entity::find()
+            .select_only()
+            .columns([
+                end_user::Column::Id,
+                end_user::Column::Email,
+                end_user::Column::StripeCustomerId,
+                end_user::Column::NeedsPaymentUpdate,
+            ])
+            .column_as(end_user::Column::LastSuccessAt.is_not_null(), "succeeded")
+    }
+
+    fn known(&self) -> Known {
+        Arc::new(KnownUser {
+            id: self.id,
+            state: EndUserState {
+                id: self.id,
+                show_update_card: self.needs_payment_update,
+                show_onboarding_prompt: !self.succeeded,
+                has_stripe_customer: self.stripe_customer_id.is_some(),
+            },
+            email: self.email.as_deref().map(Arc::from),
+            customer: self.stripe_customer_id.as_deref().map(Arc::from),
             loaded_at: Instant::now(),
+        })
+    }
+}
+
+impl From<end_user::Model> for Identity {
+    fn from(user: end_user::Model) -> Self {
+        Identity {
+            id: user.id,
+            email: user.email,
+            stripe_customer_id: user.stripe_customer_id,
+            needs_payment_update: user.needs_payment_update,
+            succeeded: user.last_success_at.is_some(),
         }
     }
 }
@@ -58,8 +106,58 @@ impl Known {
 /// One organization's cached end users, by email and by Stripe customer id.
 #[derive(Default)]
 struct OrgUsers {
-    by_email: HashMap<String, Known>,
-    by_customer: HashMap<String, Known>,
+    by_email: HashMap<Arc<str>, Known>,
+    by_customer: HashMap<Arc<str>, Known>,
+}
+
+/// Cached end users of every organization.
+#[derive(Default)]
+struct Generation {
+    orgs: HashMap<i64, OrgUsers>,
+    users: usize,
+}
+
+impl Generation {
+    /// The end user `who` names, when this generation holds the same answer the database
+    /// would give: found by customer id (the stronger identity) when one is given and
+    /// nothing is missing from the row, else by email.
+    fn find(&self, organization_id: i64, who: &EndUserRef) -> Option<&Known> {
+        let org = self.orgs.get(&organization_id)?;
+        match (&who.stripe_customer_id, &who.email) {
+            (Some(customer), email) => {
+                let known = org.by_customer.get(customer.as_str())?;
+                (email.is_none() || known.email.is_some()).then_some(known)
+            }
+            (None, Some(email)) => org.by_email.get(email.as_str()),
+            (None, None) => None,
+        }
+    }
+
+    fn insert(&mut self, organization_id: i64, known: &Known) {
+        let org = self.orgs.entry(organization_id).or_default();
+        let mut new = false;
+        if let Some(email) = &known.email {
+            new |= org.by_email.insert(email.clone(), known.clone()).is_none();
+        }
+        if let Some(customer) = &known.customer {
+            new |= org
+                .by_customer
+                .insert(customer.clone(), known.clone())
+                .is_none();
+        }
+        self.users += usize::from(new);
+    }
+
+    fn remove(&mut self, organization_id: i64, user: &KnownUser) {
+        if let Some(org) = self.orgs.get_mut(&organization_id) {
+            if let Some(email) = &user.email {
+                org.by_email.remove(email);
+            }
+            if let Some(customer) = &user.customer {
+                org.by_customer.remove(customer);
+            }
+        }
+    }
 }
 
 type LookupWaiter = oneshot::Sender<Result<Known, String>>;
@@ -73,8 +171,9 @@ struct Lookup {
 pub struct DunningTracker {
     db: DatabaseConnection,
     ttl: Duration,
-    users: HashMap<i64, OrgUsers>,
-    cached: usize,
+    /// Where end users are remembered; `older` is read but no longer filled.
+    newer: Generation,
+    older: Generation,
     /// Bumped by every write of this tracker; a lookup that overlapped a write does not
     /// fill the cache (it may have read the row before the write).
     generation: u64,
@@ -98,8 +197,8 @@ impl DunningTracker {
     pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
         DunningTracker {
             ttl,
-            users: HashMap::new(),
-            cached: 0,
+            newer: Generation::default(),
+            older: Generation::default(),
             generation: 0,
             waiting: Vec::new(),
             in_flight: 0,
@@ -116,58 +215,27 @@ impl DunningTracker {
         }
     }
 
-    /// The end user `who` names, from memory when that gives the same answer as the
-    /// database would: found by customer id (the stronger identity) when one is given and
-    /// nothing is missing from the row, else by email.
+    /// The end user `who` names, from memory while that is fresh.
     fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
-        let org = self.users.get(&organization_id)?;
-        let known = match (&who.stripe_customer_id, &who.email) {
-            (Some(customer), email) => {
-                let known = org.by_customer.get(customer.as_str())?;
-                if email.is_some() && known.email.is_none() {
-                    return None;
-                }
-                known
-            }
-            (None, Some(email)) => org.by_email.get(email.as_str())?,
-            (None, None) => return None,
+        let known = match self.newer.find(organization_id, who) {
+            Some(known) => known,
+            None => self.older.find(organization_id, who)?,
         };
         (known.loaded_at.elapsed() < self.ttl).then(|| known.clone())
     }
 
     fn remember(&mut self, organization_id: i64, known: &Known) {
-        if self.cached >= MAX_CACHED_USERS {
-            self.users.clear();
-            self.cached = 0;
+        if self.newer.users >= MAX_CACHED_USERS / 2 {
+            self.older = mem::take(&mut self.newer);
         }
-        let org = self.users.entry(organization_id).or_default();
-        if let Some(email) = &known.email {
-            if org.by_email.insert(email.clone(), known.clone()).is_none() {
-                self.cached += 1;
-            }
-        }
-        if let Some(customer) = &known.customer {
-            if org
-                .by_customer
-                .insert(customer.clone(), known.clone())
-                .is_none()
-            {
-                self.cached += 1;
-            }
-        }
+        self.newer.insert(organization_id, known);
     }
 
     /// After a write: the row's state changed, so it is read again next time.
-    fn forget(&mut self, organization_id: i64, user: &Known) {
+    fn forget(&mut self, organization_id: i64, user: &KnownUser) {
         self.generation += 1;
-        if let Some(org) = self.users.get_mut(&organization_id) {
-            if let Some(email) = &user.email {
-                org.by_email.remove(email.as_str());
-            }
-            if let Some(customer) = &user.customer {
-                org.by_customer.remove(customer.as_str());
-            }
-        }
+        self.newer.remove(organization_id, user);
+        self.older.remove(organization_id, user);
     }
 
     /// Finds (or creates) the end user: from memory, else through a batched lookup.
@@ -293,9 +361,10 @@ async fn identify_batch(
     if !customers.is_empty() {
         any = any.add(end_user::Column::StripeCustomerId.is_in(customers));
     }
-    let rows = end_user::Entity::find()
+    let rows = Identity::select()
         .filter(end_user::Column::OrganizationId.eq(organization_id))
         .filter(any)
+        .into_model::<Identity>()
         .all(db)
         .await;
     let rows = match rows {
@@ -327,10 +396,10 @@ async fn identify_batch(
                 || u.stripe_customer_id.is_none() && customer.is_some())
         });
         results.push(match complete {
-            Some(user) => Ok(Known::of(user)),
+            Some(user) => Ok(user.known()),
             None => find_or_create(db, organization_id, &lookup.who)
                 .await
-                .map(|user| Known::of(&user)),
+                .map(|user| Identity::from(user).known()),
         });
     }
     results
@@ -354,17 +423,6 @@ pub struct EndUserState {
     pub show_onboarding_prompt: bool,
     /// Saveloops knows the end user's Stripe customer (so its subscription can be found).
     pub has_stripe_customer: bool,
-}
-
-impl From<&end_user::Model> for EndUserState {
-    fn from(user: &end_user::Model) -> Self {
-        EndUserState {
-            id: user.id,
-            show_update_card: user.needs_payment_update,
-            show_onboarding_prompt: user.last_success_at.is_none(),
-            has_stripe_customer: user.stripe_customer_id.is_some(),
-        }
-    }
 }
 
 /// Finds the end user a request names, creating it on first sight.
