@@ -39,7 +39,7 @@ const MAX_LOOKUP_BATCH: usize = 64;
 const MAX_WRITE_BATCH: usize = 256;
 
 /// An end user as the tracker remembers it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct KnownUser {
     id: i64,
     email: Option<Arc<str>>,
@@ -110,7 +110,44 @@ struct OrgUsers {
     by_customer: HashMap<Arc<str>, Known>,
 }
 
-/// Cached end users of every organization.
+/// Cached end users of every organization, at most `capacity` of them: two generations, the
+/// newer filled and both read; when the newer holds half the capacity it becomes the older
+/// and the older is dropped, so that the bound never empties the cache at once.
+struct EndUserCache {
+    capacity: usize,
+    newer: Generation,
+    older: Generation,
+}
+
+impl EndUserCache {
+    fn new(capacity: usize) -> Self {
+        EndUserCache {
+            capacity,
+            newer: Generation::default(),
+            older: Generation::default(),
+        }
+    }
+
+    fn find(&self, organization_id: i64, who: &EndUserRef) -> Option<&Known> {
+        self.newer
+            .find(organization_id, who)
+            .or_else(|| self.older.find(organization_id, who))
+    }
+
+    fn insert(&mut self, organization_id: i64, known: &Known) {
+        if self.newer.users >= self.capacity / 2 {
+            self.older = mem::take(&mut self.newer);
+        }
+        self.newer.insert(organization_id, known);
+    }
+
+    fn remove(&mut self, organization_id: i64, user: &KnownUser) {
+        self.newer.remove(organization_id, user);
+        self.older.remove(organization_id, user);
+    }
+}
+
+/// One generation of the cache.
 #[derive(Default)]
 struct Generation {
     orgs: HashMap<i64, OrgUsers>,
@@ -171,9 +208,7 @@ struct Lookup {
 pub struct DunningTracker {
     db: DatabaseConnection,
     ttl: Duration,
-    /// Where end users are remembered; `older` is read but no longer filled.
-    newer: Generation,
-    older: Generation,
+    users: EndUserCache,
     /// Bumped by every write of this tracker; a lookup that overlapped a write does not
     /// fill the cache (it may have read the row before the write).
     generation: u64,
@@ -197,8 +232,7 @@ impl DunningTracker {
     pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
         DunningTracker {
             ttl,
-            newer: Generation::default(),
-            older: Generation::default(),
+            users: EndUserCache::new(MAX_CACHED_USERS),
             generation: 0,
             waiting: Vec::new(),
             in_flight: 0,
@@ -217,25 +251,18 @@ impl DunningTracker {
 
     /// The end user `who` names, from memory while that is fresh.
     fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
-        let known = match self.newer.find(organization_id, who) {
-            Some(known) => known,
-            None => self.older.find(organization_id, who)?,
-        };
+        let known = self.users.find(organization_id, who)?;
         (known.loaded_at.elapsed() < self.ttl).then(|| known.clone())
     }
 
     fn remember(&mut self, organization_id: i64, known: &Known) {
-        if self.newer.users >= MAX_CACHED_USERS / 2 {
-            self.older = mem::take(&mut self.newer);
-        }
-        self.newer.insert(organization_id, known);
+        self.users.insert(organization_id, known);
     }
 
     /// After a write: the row's state changed, so it is read again next time.
     fn forget(&mut self, organization_id: i64, user: &KnownUser) {
         self.generation += 1;
-        self.newer.remove(organization_id, user);
-        self.older.remove(organization_id, user);
+        self.users.remove(organization_id, user);
     }
 
     /// Finds (or creates) the end user: from memory, else through a batched lookup.
@@ -794,4 +821,84 @@ async fn complete_identity(
 
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Email;
+
+    fn user(id: i64) -> Known {
+        Arc::new(KnownUser {
+            id,
+            email: Some(Arc::from(format!("u{id}@example.com").as_str())),
+            customer: Some(Arc::from(format!("cus_{id}").as_str())),
+            state: EndUserState {
+                id,
+                show_update_card: false,
+                show_onboarding_prompt: true,
+                has_stripe_customer: true,
+            },
+            loaded_at: Instant::now(),
+        })
+    }
+
+    fn by_email(id: i64) -> EndUserRef {
+        EndUserRef::new(Email::parse(&format!("u{id}@example.com")).ok(), None).unwrap()
+    }
+
+    fn by_customer(id: i64) -> EndUserRef {
+        EndUserRef::new(None, Some(format!("cus_{id}"))).unwrap()
+    }
+
+    #[test]
+    fn the_cache_keeps_its_bound_without_emptying_at_once() {
+        let mut cache = EndUserCache::new(10);
+        for id in 1..=5 {
+            cache.insert(1, &user(id));
+        }
+        // One end user known by email and customer counts once: all five are still there.
+        assert!((1..=5).all(|id| cache.find(1, &by_email(id)).is_some()));
+        // The sixth starts a new generation; the first five are still read.
+        cache.insert(1, &user(6));
+        assert!((1..=6).all(|id| cache.find(1, &by_customer(id)).is_some()));
+        // Filling that generation drops the first: at most `capacity` end users, never none.
+        for id in 7..=11 {
+            cache.insert(1, &user(id));
+        }
+        assert!((1..=5).all(|id| cache.find(1, &by_email(id)).is_none()));
+        assert!((6..=11).all(|id| cache.find(1, &by_email(id)).is_some()));
+        // Organizations are apart.
+        assert!(cache.find(2, &by_email(8)).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_end_user_is_gone_from_both_generations() {
+        let mut cache = EndUserCache::new(4);
+        let first = user(1);
+        cache.insert(1, &first);
+        cache.insert(1, &user(2));
+        cache.insert(1, &user(3)); // user 1 is now in the older generation
+        cache.insert(1, &first); // and again in the newer
+        cache.remove(1, &first);
+        assert!(cache.find(1, &by_email(1)).is_none());
+        assert!(cache.find(1, &by_customer(1)).is_none());
+        assert!(cache.find(1, &by_email(2)).is_some());
+    }
+
+    #[test]
+    fn a_row_without_the_email_asked_for_is_not_an_answer() {
+        let mut cache = EndUserCache::new(4);
+        let mut only_customer = Arc::unwrap_or_clone(user(1));
+        only_customer.email = None;
+        cache.insert(1, &Arc::new(only_customer));
+        let both = EndUserRef::new(
+            Email::parse("u1@example.com").ok(),
+            Some("cus_1".to_owned()),
+        )
+        .unwrap();
+        // The lookup must complete the row with the email, so it goes to the database.
+        assert!(cache.find(1, &both).is_none());
+        assert!(cache.find(1, &by_customer(1)).is_some());
+    }
 }
