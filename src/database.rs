@@ -21,6 +21,9 @@ const RESTART_AT_PAGES: i64 = 4_000;
 /// new writers wait while it does, so this bounds the pause it can cause.
 const RESTART_PATIENCE: Duration = Duration::from_millis(5);
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 fn options(
     settings: &DatabaseSettings,
     pool_size: u32,
@@ -36,6 +39,10 @@ fn options(
         .max_connections(pool_size)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
         .sqlx_logging(false)
+        // A connection in steady use is not pinged before each statement (a round trip to
+        // the server, or to SQLite's worker thread, every time); one idle long enough for a
+        // server, proxy or firewall to have dropped it still is.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         // WAL lets readers run beside the writer; waiting on a lock beats failing on it.
         // In WAL mode `synchronous = NORMAL` fsyncs at checkpoints instead of at every
         // commit (SQLite's recommended pairing); `database.sqlite_synchronous = "full"`
