@@ -7,6 +7,7 @@ pub mod config;
 pub mod database;
 pub mod domain;
 pub mod eligibility;
+pub mod end_user_changes;
 pub mod experiments;
 pub mod http;
 pub mod jobs;

@@ -125,7 +125,12 @@ pub fn start_actors(
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let outcomes = OutcomeRecorder::new(db.clone()).start();
-    let dunning = DunningTracker::with_ttl(db.clone(), ttl).start();
+    let dunning = DunningTracker::with_ttl(db.clone(), ttl)
+        .announced_changes(
+            settings.database.url.clone(),
+            Duration::from_secs(settings.cache.announced_ttl_seconds),
+        )
+        .start();
     let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
     let verifier = KeyVerifier::new(db.clone(), ttl);
     let known_keys = verifier.known_keys();

@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
+use crate::end_user_changes::{self, ChangeFeed};
 
 /// Bounds the memory of the end-user cache (about 250 bytes an end user): each of its two
 /// generations holds half.
@@ -103,11 +104,13 @@ impl From<end_user::Model> for Identity {
     }
 }
 
-/// One organization's cached end users, by email and by Stripe customer id.
+/// One organization's cached end users, by email and by Stripe customer id (and by id, to
+/// forget them when another instance announces a change).
 #[derive(Default)]
 struct OrgUsers {
     by_email: HashMap<Arc<str>, Known>,
     by_customer: HashMap<Arc<str>, Known>,
+    by_id: HashMap<i64, Known>,
 }
 
 /// Cached end users of every organization, at most `capacity` of them: two generations, the
@@ -145,6 +148,24 @@ impl EndUserCache {
         self.newer.remove(organization_id, user);
         self.older.remove(organization_id, user);
     }
+
+    fn remove_id(&mut self, organization_id: i64, id: i64) {
+        for generation in [&mut self.newer, &mut self.older] {
+            let cached = generation
+                .orgs
+                .get(&organization_id)
+                .and_then(|org| org.by_id.get(&id))
+                .cloned();
+            if let Some(user) = cached {
+                generation.remove(organization_id, &user);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.newer = Generation::default();
+        self.older = Generation::default();
+    }
 }
 
 /// One generation of the cache.
@@ -172,7 +193,7 @@ impl Generation {
 
     fn insert(&mut self, organization_id: i64, known: &Known) {
         let org = self.orgs.entry(organization_id).or_default();
-        let mut new = false;
+        let mut new = org.by_id.insert(known.id, known.clone()).is_none();
         if let Some(email) = &known.email {
             new |= org.by_email.insert(email.clone(), known.clone()).is_none();
         }
@@ -187,6 +208,7 @@ impl Generation {
 
     fn remove(&mut self, organization_id: i64, user: &KnownUser) {
         if let Some(org) = self.orgs.get_mut(&organization_id) {
+            org.by_id.remove(&user.id);
             if let Some(email) = &user.email {
                 org.by_email.remove(email);
             }
@@ -208,6 +230,13 @@ struct Lookup {
 pub struct DunningTracker {
     db: DatabaseConnection,
     ttl: Duration,
+    /// With PostgreSQL: where to listen for other instances' changes, and how long cached
+    /// end users are trusted while listening.
+    notices: Option<(String, Duration)>,
+    /// The listener is connected: every change is announced to this tracker.
+    listening: bool,
+    /// Stops the listener when the tracker goes.
+    _listener: Option<oneshot::Sender<()>>,
     users: EndUserCache,
     /// Bumped by every write of this tracker; a lookup that overlapped a write does not
     /// fill the cache (it may have read the row before the write).
@@ -225,13 +254,12 @@ pub struct DunningTracker {
 }
 
 impl DunningTracker {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self::with_ttl(db, Duration::from_secs(5))
-    }
-
     pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
         DunningTracker {
             ttl,
+            notices: None,
+            listening: false,
+            _listener: None,
             users: EndUserCache::new(MAX_CACHED_USERS),
             generation: 0,
             waiting: Vec::new(),
@@ -249,10 +277,28 @@ impl DunningTracker {
         }
     }
 
+    /// On PostgreSQL: listens (on a connection of its own, to `url`) for the end-user
+    /// changes every instance announces, and while it does trusts cached end users for
+    /// `trust` instead of the TTL. A `trust` of zero turns this off.
+    pub fn announced_changes(mut self, url: String, trust: Duration) -> Self {
+        if self.db.get_database_backend() == DbBackend::Postgres && !trust.is_zero() {
+            self.notices = Some((url, trust));
+        }
+        self
+    }
+
+    /// How long a cached end user is trusted now.
+    fn trust(&self) -> Duration {
+        match &self.notices {
+            Some((_, trust)) if self.listening => *trust,
+            _ => self.ttl,
+        }
+    }
+
     /// The end user `who` names, from memory while that is fresh.
     fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
         let known = self.users.find(organization_id, who)?;
-        (known.loaded_at.elapsed() < self.ttl).then(|| known.clone())
+        (known.loaded_at.elapsed() < self.trust()).then(|| known.clone())
     }
 
     fn remember(&mut self, organization_id: i64, known: &Known) {
@@ -437,6 +483,37 @@ impl Actor for DunningTracker {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some((url, _)) = &self.notices {
+            self._listener = Some(end_user_changes::spawn_listener(
+                url.clone(),
+                ctx.address().recipient(),
+            ));
+        }
+    }
+}
+
+impl Handler<ChangeFeed> for DunningTracker {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChangeFeed, _: &mut Self::Context) {
+        // Lookups in flight may have read a row before the change: they do not fill the cache.
+        self.generation += 1;
+        match msg {
+            ChangeFeed::Listening => {
+                // Whatever changed while nobody listened is unknown: start afresh.
+                self.users.clear();
+                self.listening = true;
+            }
+            ChangeFeed::Lost => self.listening = false,
+            ChangeFeed::Changed {
+                organization_id,
+                ids,
+            } => {
+                for id in ids {
+                    self.users.remove_id(organization_id, id);
+                }
+            }
+        }
     }
 }
 
@@ -691,6 +768,11 @@ async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result
                 .await?;
         }
     }
+    let changed: Vec<(i64, i64)> = batch
+        .iter()
+        .map(|pending| (pending.organization_id, pending.user.id))
+        .collect();
+    end_user_changes::announce(&txn, &changed).await?;
     txn.commit().await
 }
 
@@ -809,7 +891,14 @@ async fn complete_identity(
     }
     active.updated_at = Set(Utc::now());
     match active.update(db).await {
-        Ok(updated) => updated,
+        Ok(updated) => {
+            // Other instances may hold the row without the identifier just added.
+            let changed = [(updated.organization_id, updated.id)];
+            if let Err(e) = end_user_changes::announce(db, &changed).await {
+                tracing::warn!(error = %e, user = updated.id, "could not announce an end-user change");
+            }
+            updated
+        }
         Err(e) => {
             if !is_unique_violation(&e) {
                 tracing::warn!(error = %e, user = user.id, "could not complete end user identity");

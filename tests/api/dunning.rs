@@ -1,7 +1,8 @@
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
 
-use crate::helpers::{assert_invalid, parts, TestApp};
+use crate::helpers::{assert_invalid, parts, test_settings, TestApp, POSTGRES_ENV};
+use crate::ops_support::eventually;
 
 async fn flags(app: &TestApp, who: serde_json::Value) -> (bool, bool) {
     let mut body = who;
@@ -210,4 +211,57 @@ async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each
         .filter(|e| e.recovered_at.is_none())
         .count();
     assert_eq!(open, 1, "the payments closed two episodes");
+}
+
+/// PostgreSQL: instances announce their changes to end users, so an instance that has an end
+/// user cached (here with a TTL far beyond the test) shows another instance's payment
+/// failure and recovery at once, also after its listener's connection was cut.
+#[actix_web::test]
+async fn another_instances_changes_reach_a_cached_end_user_at_once() {
+    if std::env::var(POSTGRES_ENV).is_err() {
+        eprintln!("skipping: announced end-user changes need PostgreSQL ({POSTGRES_ENV})");
+        return;
+    }
+    let mut settings = test_settings().await;
+    settings.cache.ttl_seconds = 3_600;
+    let first = TestApp::spawn_with(settings.clone()).await;
+    let second = TestApp::spawn_with(settings).await;
+    let flags_on_second = |email: &'static str| {
+        let body = json!({"target_id": "cancel-btn", "user_email": email});
+        let (second, key) = (&second, first.key.clone());
+        async move {
+            let (status, answer) =
+                parts(second.post_as(&key, "/api/v1/intercept", &body).await).await;
+            assert_eq!(status, 200, "{answer}");
+            (
+                answer["show_update_card"].as_bool().unwrap(),
+                answer["show_onboarding_prompt"].as_bool().unwrap(),
+            )
+        }
+    };
+    let who = json!({"user_email": "late@example.com"});
+    assert_eq!(flags_on_second("late@example.com").await, (false, true));
+
+    assert_eq!(parts(first.dunning(who.clone()).await).await.0, 200);
+    eventually("the second instance to show the card update", || async {
+        (flags_on_second("late@example.com").await == (true, true)).then_some(())
+    })
+    .await;
+
+    // The second instance's listener loses its connection; it reconnects, and a change made
+    // after that still reaches it.
+    first
+        .db
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await
+        .unwrap();
+    let payment = json!({"event": "payment_succeeded", "user_email": "late@example.com"});
+    assert_eq!(parts(first.success_signal(payment).await).await.0, 200);
+    eventually("the second instance to see the payment", || async {
+        (flags_on_second("late@example.com").await == (false, false)).then_some(())
+    })
+    .await;
 }

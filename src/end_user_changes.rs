@@ -1,0 +1,216 @@
+//! Changes to end users, announced to every instance through PostgreSQL's LISTEN/NOTIFY.
+//!
+//! A transaction that changes end users' payment health or identity also sends one
+//! notification naming them; PostgreSQL delivers it at commit, to every listening session.
+//! Each instance's DunningTracker listens and forgets the end users it names, so that an
+//! instance may trust its cached end users for much longer than the cache TTL without
+//! showing another instance's change late. While the listener is not connected nothing is
+//! announced to it, so the tracker then falls back to the TTL, and after a (re)connection it
+//! drops everything it cached: what changed in between is unknown.
+//!
+//! SQLite has no such channel (and one file is not shared by instances on several hosts):
+//! there the TTL applies.
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use actix::prelude::*;
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use tokio::sync::oneshot;
+
+/// The notification channel.
+pub const CHANNEL: &str = "saveloops_end_users";
+/// PostgreSQL refuses payloads of 8,000 bytes or more.
+const MAX_PAYLOAD: usize = 7_000;
+/// Waits between attempts to connect the listener.
+const RECONNECT_MIN: Duration = Duration::from_millis(500);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
+/// What the listener tells the tracker.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub enum ChangeFeed {
+    /// Listening (again): changes are announced from now on, what happened before is unknown.
+    Listening,
+    /// Not listening: changes may go unannounced.
+    Lost,
+    /// These end users of the organization changed.
+    Changed { organization_id: i64, ids: Vec<i64> },
+}
+
+/// Announces, within `conn`'s transaction (delivered at its commit), that these end users
+/// changed. Nothing on SQLite.
+pub async fn announce<C: ConnectionTrait>(conn: &C, changed: &[(i64, i64)]) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres || changed.is_empty() {
+        return Ok(());
+    }
+    for payload in payloads(changed) {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), payload.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// `org:id,id;org:id`, split so that no payload reaches PostgreSQL's limit.
+fn payloads(changed: &[(i64, i64)]) -> Vec<String> {
+    let mut by_org: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for &(organization_id, id) in changed {
+        by_org.entry(organization_id).or_default().push(id);
+    }
+    let mut payloads = Vec::new();
+    let mut current = String::new();
+    for (organization_id, ids) in by_org {
+        let mut open = false;
+        for id in ids {
+            if current.len() + 42 > MAX_PAYLOAD {
+                payloads.push(std::mem::take(&mut current));
+                open = false;
+            }
+            if !open {
+                if !current.is_empty() {
+                    current.push(';');
+                }
+                current.push_str(&format!("{organization_id}:{id}"));
+                open = true;
+            } else {
+                current.push_str(&format!(",{id}"));
+            }
+        }
+    }
+    if !current.is_empty() {
+        payloads.push(current);
+    }
+    payloads
+}
+
+/// Reads a payload back; parts that do not parse are skipped.
+fn parse(payload: &str) -> Vec<ChangeFeed> {
+    payload
+        .split(';')
+        .filter_map(|part| {
+            let (org, ids) = part.split_once(':')?;
+            Some(ChangeFeed::Changed {
+                organization_id: org.parse().ok()?,
+                ids: ids.split(',').filter_map(|id| id.parse().ok()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Listens on a connection of its own, on a thread of its own, until the returned handle is
+/// dropped (with the tracker that holds it). The thread's own runtime also owns the
+/// listener's connection, so that closing it never depends on an arbiter that is shutting
+/// down.
+pub fn spawn_listener(url: String, tracker: Recipient<ChangeFeed>) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let started = std::thread::Builder::new()
+        .name("end-user-changes".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(async move {
+                    tokio::select! {
+                        _ = listen(url, tracker) => {}
+                        _ = stopped => {}
+                    }
+                }),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not start the end-user change listener")
+                }
+            }
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "could not start the end-user change listener");
+    }
+    stop
+}
+
+/// Listens for as long as the tracker runs, reconnecting with backoff.
+fn listen(url: String, tracker: Recipient<ChangeFeed>) -> impl Future<Output = ()> {
+    async move {
+        let mut wait = RECONNECT_MIN;
+        while tracker.connected() {
+            match connect(&url).await {
+                Ok(mut listener) => {
+                    wait = RECONNECT_MIN;
+                    tracker.do_send(ChangeFeed::Listening);
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(notice)) => {
+                                for change in parse(notice.payload()) {
+                                    tracker.do_send(change);
+                                }
+                            }
+                            // Reconnected by the listener: notices may have been lost.
+                            Ok(None) => tracker.do_send(ChangeFeed::Listening),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "end-user change listener lost its connection");
+                                tracker.do_send(ChangeFeed::Lost);
+                                break;
+                            }
+                        }
+                        if !tracker.connected() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?wait, "could not listen for end-user changes");
+                    tracker.do_send(ChangeFeed::Lost);
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RECONNECT_MAX);
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_stay_under_the_limit() {
+        let changed: Vec<(i64, i64)> = (0..2_000)
+            .map(|i| (1 + i % 3, 1_000_000_000_000 + i))
+            .collect();
+        let payloads = payloads(&changed);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() < MAX_PAYLOAD));
+        let mut back: Vec<(i64, i64)> = payloads
+            .iter()
+            .flat_map(|p| parse(p))
+            .flat_map(|change| match change {
+                ChangeFeed::Changed {
+                    organization_id,
+                    ids,
+                } => ids
+                    .into_iter()
+                    .map(move |id| (organization_id, id))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        back.sort_unstable();
+        let mut expected = changed.clone();
+        expected.sort_unstable();
+        assert_eq!(back, expected);
+        assert_eq!(
+            super::payloads(&[(7, 1), (7, 2), (8, 3)]),
+            vec!["7:1,2;8:3"]
+        );
+    }
+}
