@@ -8,21 +8,34 @@
 //! announced to it, so the tracker then falls back to the TTL, and after a (re)connection it
 //! drops everything it cached: what changed in between is unknown.
 //!
-//! SQLite has no such channel (and one file is not shared by instances on several hosts):
-//! there the TTL applies.
+//! SQLite has no notifications: there the transaction appends a row to `end_user_changes`
+//! instead, and each instance reads the new rows every
+//! `LOG_POLL_INTERVAL` (the table is ordered by commit, SQLite having one writer at a time).
+//! Rows older than `LOG_RETENTION` are deleted; an instance whose reads failed starts afresh.
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use actix::prelude::*;
+use chrono::Utc;
+use entity::end_user_change;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use tokio::sync::oneshot;
 
 /// The notification channel.
 pub const CHANNEL: &str = "saveloops_end_users";
 /// PostgreSQL refuses payloads of 8,000 bytes or more.
 const MAX_PAYLOAD: usize = 7_000;
+/// SQLite: how often an instance reads the change log, and how long rows are kept.
+pub const LOG_POLL_INTERVAL: Duration = Duration::from_millis(250);
+const LOG_RETENTION: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+/// Most rows one read of the log takes (the next read goes on from there).
+const LOG_READ_LIMIT: u64 = 500;
 /// Waits between attempts to connect the listener.
 const RECONNECT_MIN: Duration = Duration::from_millis(500);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -39,20 +52,72 @@ pub enum ChangeFeed {
     Changed { organization_id: i64, ids: Vec<i64> },
 }
 
-/// Announces, within `conn`'s transaction (delivered at its commit), that these end users
-/// changed. Nothing on SQLite.
+/// Announces, within `conn`'s transaction (so at its commit), that these end users changed
+/// (`(organization, end user)` pairs).
 pub async fn announce<C: ConnectionTrait>(conn: &C, changed: &[(i64, i64)]) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres || changed.is_empty() {
+    if changed.is_empty() {
         return Ok(());
     }
+    let backend = conn.get_database_backend();
     for payload in payloads(changed) {
-        conn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        ))
-        .await?;
+        match backend {
+            DbBackend::Postgres => {
+                conn.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_notify($1, $2)",
+                    [CHANNEL.into(), payload.into()],
+                ))
+                .await?;
+            }
+            _ => {
+                end_user_change::Entity::insert(end_user_change::ActiveModel {
+                    payload: Set(payload),
+                    created_at: Set(Utc::now()),
+                    ..Default::default()
+                })
+                .exec_without_returning(conn)
+                .await?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// SQLite: where an instance's reading of the change log starts (nothing before it is
+/// of interest: the cache starts empty).
+pub async fn log_end<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+    let last: Option<Option<i64>> = end_user_change::Entity::find()
+        .select_only()
+        .expr(Expr::col(end_user_change::Column::Id).max())
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(last.flatten().unwrap_or(0))
+}
+
+/// SQLite: the changes logged after `after` (this instance's own among them: forgetting
+/// those again is harmless), and where the next read starts.
+pub async fn read_log<C: ConnectionTrait>(
+    conn: &C,
+    after: i64,
+) -> Result<(i64, Vec<ChangeFeed>), DbErr> {
+    let rows = end_user_change::Entity::find()
+        .filter(end_user_change::Column::Id.gt(after))
+        .order_by_asc(end_user_change::Column::Id)
+        .limit(LOG_READ_LIMIT)
+        .all(conn)
+        .await?;
+    let next = rows.last().map_or(after, |row| row.id);
+    let changes = rows.iter().flat_map(|row| parse(&row.payload)).collect();
+    Ok((next, changes))
+}
+
+/// SQLite: deletes rows every instance has had time to read.
+pub async fn prune_log<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    end_user_change::Entity::delete_many()
+        .filter(end_user_change::Column::CreatedAt.lt(Utc::now() - LOG_RETENTION))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

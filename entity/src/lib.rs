@@ -4,6 +4,7 @@ pub mod application_attempt;
 pub mod cancellation_reason;
 pub mod dunning_episode;
 pub mod end_user;
+pub mod end_user_change;
 pub mod experiment;
 pub mod experiment_assignment;
 pub mod impression;

@@ -11,6 +11,8 @@ pub mod m20261125_000200_create_experiments;
 pub mod m20261125_000201_add_eligibility_and_attribution;
 // Operators and analytics (issue 5).
 pub mod m20261125_000300_analytics;
+// End-user changes announced between instances (SQLite).
+pub mod m20261129_000001_create_end_user_changes;
 
 pub struct Migrator;
 
@@ -26,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000200_create_experiments::Migration),
             Box::new(m20261125_000201_add_eligibility_and_attribution::Migration),
             Box::new(m20261125_000300_analytics::Migration),
+            Box::new(m20261129_000001_create_end_user_changes::Migration),
         ]
     }
 }

@@ -219,6 +219,17 @@ impl Generation {
     }
 }
 
+/// How an instance hears of other instances' changes to end users.
+enum Notices {
+    /// PostgreSQL's notifications, on a connection to this URL.
+    Listen(String),
+    /// SQLite's change log.
+    ReadLog,
+}
+
+/// SQLite: the change log's old rows are deleted every this many reads (about a minute).
+const LOG_PRUNE_EVERY: u64 = 240;
+
 type LookupWaiter = oneshot::Sender<Result<Known, String>>;
 
 struct Lookup {
@@ -230,13 +241,18 @@ struct Lookup {
 pub struct DunningTracker {
     db: DatabaseConnection,
     ttl: Duration,
-    /// With PostgreSQL: where to listen for other instances' changes, and how long cached
-    /// end users are trusted while listening.
-    notices: Option<(String, Duration)>,
-    /// The listener is connected: every change is announced to this tracker.
+    /// Where other instances' changes are heard from, and how long cached end users are
+    /// trusted while they are.
+    notices: Option<(Notices, Duration)>,
+    /// Every change is announced to this tracker now.
     listening: bool,
-    /// Stops the listener when the tracker goes.
+    /// Stops the PostgreSQL listener when the tracker goes.
     _listener: Option<oneshot::Sender<()>>,
+    /// SQLite: where the next read of the change log starts (None: it starts afresh), and
+    /// whether a read is in flight.
+    log_position: Option<i64>,
+    reading_log: bool,
+    log_reads: u64,
     users: EndUserCache,
     /// Bumped by every write of this tracker; a lookup that overlapped a write does not
     /// fill the cache (it may have read the row before the write).
@@ -260,6 +276,9 @@ impl DunningTracker {
             notices: None,
             listening: false,
             _listener: None,
+            log_position: None,
+            reading_log: false,
+            log_reads: 0,
             users: EndUserCache::new(MAX_CACHED_USERS),
             generation: 0,
             waiting: Vec::new(),
@@ -277,12 +296,17 @@ impl DunningTracker {
         }
     }
 
-    /// On PostgreSQL: listens (on a connection of its own, to `url`) for the end-user
-    /// changes every instance announces, and while it does trusts cached end users for
-    /// `trust` instead of the TTL. A `trust` of zero turns this off.
+    /// Hears the end-user changes every instance announces (PostgreSQL: listening on a
+    /// connection of its own, to `url`; SQLite: reading the change log), and while it does
+    /// trusts cached end users for `trust` instead of the TTL. A `trust` of zero turns this
+    /// off.
     pub fn announced_changes(mut self, url: String, trust: Duration) -> Self {
-        if self.db.get_database_backend() == DbBackend::Postgres && !trust.is_zero() {
-            self.notices = Some((url, trust));
+        if !trust.is_zero() {
+            let notices = match self.db.get_database_backend() {
+                DbBackend::Postgres => Notices::Listen(url),
+                _ => Notices::ReadLog,
+            };
+            self.notices = Some((notices, trust));
         }
         self
     }
@@ -292,6 +316,67 @@ impl DunningTracker {
         match &self.notices {
             Some((_, trust)) if self.listening => *trust,
             _ => self.ttl,
+        }
+    }
+
+    /// SQLite: reads what other instances changed since the last read.
+    fn read_change_log(&mut self, ctx: &mut Context<Self>) {
+        if self.reading_log {
+            return;
+        }
+        self.reading_log = true;
+        self.log_reads += 1;
+        let prune = self.log_reads % LOG_PRUNE_EVERY == 0;
+        let position = self.log_position;
+        let db = self.db.clone();
+        let read = async move {
+            if prune {
+                end_user_changes::prune_log(&db).await?;
+            }
+            match position {
+                Some(after) => end_user_changes::read_log(&db, after).await,
+                None => Ok((
+                    end_user_changes::log_end(&db).await?,
+                    vec![ChangeFeed::Listening],
+                )),
+            }
+        };
+        ctx.spawn(fut::wrap_future(read).map(|read, act: &mut Self, _| {
+            act.reading_log = false;
+            match read {
+                Ok((next, changes)) => {
+                    act.log_position = Some(next);
+                    for change in changes {
+                        act.hear(change);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the end-user change log");
+                    act.log_position = None;
+                    act.hear(ChangeFeed::Lost);
+                }
+            }
+        }));
+    }
+
+    fn hear(&mut self, change: ChangeFeed) {
+        // Lookups in flight may have read a row before the change: they do not fill the cache.
+        self.generation += 1;
+        match change {
+            ChangeFeed::Listening => {
+                // Whatever changed while nobody listened is unknown: start afresh.
+                self.users.clear();
+                self.listening = true;
+            }
+            ChangeFeed::Lost => self.listening = false,
+            ChangeFeed::Changed {
+                organization_id,
+                ids,
+            } => {
+                for id in ids {
+                    self.users.remove_id(organization_id, id);
+                }
+            }
         }
     }
 
@@ -483,11 +568,20 @@ impl Actor for DunningTracker {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        if let Some((url, _)) = &self.notices {
-            self._listener = Some(end_user_changes::spawn_listener(
-                url.clone(),
-                ctx.address().recipient(),
-            ));
+        match &self.notices {
+            Some((Notices::Listen(url), _)) => {
+                self._listener = Some(end_user_changes::spawn_listener(
+                    url.clone(),
+                    ctx.address().recipient(),
+                ));
+            }
+            Some((Notices::ReadLog, _)) => {
+                self.read_change_log(ctx);
+                ctx.run_interval(end_user_changes::LOG_POLL_INTERVAL, |act, ctx| {
+                    act.read_change_log(ctx)
+                });
+            }
+            None => {}
         }
     }
 }
@@ -496,24 +590,7 @@ impl Handler<ChangeFeed> for DunningTracker {
     type Result = ();
 
     fn handle(&mut self, msg: ChangeFeed, _: &mut Self::Context) {
-        // Lookups in flight may have read a row before the change: they do not fill the cache.
-        self.generation += 1;
-        match msg {
-            ChangeFeed::Listening => {
-                // Whatever changed while nobody listened is unknown: start afresh.
-                self.users.clear();
-                self.listening = true;
-            }
-            ChangeFeed::Lost => self.listening = false,
-            ChangeFeed::Changed {
-                organization_id,
-                ids,
-            } => {
-                for id in ids {
-                    self.users.remove_id(organization_id, id);
-                }
-            }
-        }
+        self.hear(msg);
     }
 }
 
