@@ -141,8 +141,8 @@ fn default_checkpoint_interval_ms() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 pub struct CacheSettings {
     pub ttl_seconds: u64,
-    /// PostgreSQL: how long end users are trusted from memory while this instance hears
-    /// every instance's changes to them (0: only `ttl_seconds`).
+    /// How long end users are trusted from memory while this instance hears every
+    /// instance's changes to them (0: only `ttl_seconds`).
     #[serde(default = "default_announced_ttl_seconds")]
     pub announced_ttl_seconds: u64,
 }
