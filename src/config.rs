@@ -128,6 +128,14 @@ pub struct DatabaseSettings {
     /// crosses 1,000 WAL pages does it, SQLite's default).
     #[serde(default = "default_checkpoint_interval_ms")]
     pub sqlite_checkpoint_interval_ms: u64,
+    /// PostgreSQL only: group commits of one kind (impressions and outcomes; payment health)
+    /// in flight at once. SQLite has one writer, so it gets one.
+    #[serde(default = "default_postgres_commits_in_flight")]
+    pub postgres_commits_in_flight: usize,
+}
+
+fn default_postgres_commits_in_flight() -> usize {
+    1
 }
 
 fn default_sqlite_max_connections() -> u32 {

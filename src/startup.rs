@@ -124,8 +124,9 @@ pub fn start_actors(
     redis: Option<ConnectionManager>,
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
-    let outcomes = OutcomeRecorder::new(db.clone()).start();
-    let dunning = DunningTracker::with_ttl(db.clone(), ttl)
+    let commits_in_flight = settings.database.postgres_commits_in_flight;
+    let outcomes = OutcomeRecorder::new(db.clone(), commits_in_flight).start();
+    let dunning = DunningTracker::with_ttl(db.clone(), ttl, commits_in_flight)
         .announced_changes(
             settings.database.url.clone(),
             Duration::from_secs(settings.cache.announced_ttl_seconds),

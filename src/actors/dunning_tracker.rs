@@ -270,7 +270,13 @@ pub struct DunningTracker {
 }
 
 impl DunningTracker {
-    pub fn with_ttl(db: DatabaseConnection, ttl: Duration) -> Self {
+    /// `postgres_commits_in_flight`: how many payment-health transactions may be committing
+    /// at once on PostgreSQL (they never share an end user; SQLite has one writer).
+    pub fn with_ttl(
+        db: DatabaseConnection,
+        ttl: Duration,
+        postgres_commits_in_flight: usize,
+    ) -> Self {
         DunningTracker {
             ttl,
             notices: None,
@@ -286,10 +292,8 @@ impl DunningTracker {
             pending_writes: Vec::new(),
             writing: 0,
             busy_users: HashSet::new(),
-            // PostgreSQL flushes its WAL at each commit: while one batch waits for that,
-            // the next is written. SQLite has one writer.
             max_writing: match db.get_database_backend() {
-                DbBackend::Postgres => 2,
+                DbBackend::Postgres => postgres_commits_in_flight.max(1),
                 _ => 1,
             },
             db,

@@ -14,10 +14,6 @@ use crate::experiments::Exposure;
 
 /// Largest batch one transaction takes; more waits for the next.
 const MAX_BATCH: usize = 512;
-/// Transactions in flight at once on PostgreSQL: while one waits for its WAL flush the
-/// next batch is already being written (the server flushes them together). SQLite has one
-/// writer, so it gets one.
-const POSTGRES_COMMITS_IN_FLIGHT: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct NewImpression {
@@ -109,9 +105,11 @@ pub struct OutcomeRecorder {
 }
 
 impl OutcomeRecorder {
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// `postgres_commits_in_flight`: how many batches may be committing at once on
+    /// PostgreSQL (SQLite has one writer, so it gets one).
+    pub fn new(db: DatabaseConnection, postgres_commits_in_flight: usize) -> Self {
         let max_committing = match db.get_database_backend() {
-            DbBackend::Postgres => POSTGRES_COMMITS_IN_FLIGHT,
+            DbBackend::Postgres => postgres_commits_in_flight.max(1),
             _ => 1,
         };
         OutcomeRecorder {
