@@ -32,8 +32,11 @@ use crate::end_user_changes::{self, ChangeFeed};
 /// Bounds the memory of the end-user cache (about 250 bytes an end user): each of its two
 /// generations holds half.
 const MAX_CACHED_USERS: usize = 100_000;
-/// Lookup queries in flight at once; more requests wait and share the next one.
-const MAX_LOOKUPS_IN_FLIGHT: usize = 2;
+/// Lookup queries in flight at once; more requests wait and share the next one. SQLite reads
+/// on threads of its own beside the writer, so two overlap well; on PostgreSQL, where each
+/// statement costs the server CPU, one in flight (bigger batches) measured 5–15 % faster.
+const SQLITE_LOOKUPS_IN_FLIGHT: usize = 2;
+const POSTGRES_LOOKUPS_IN_FLIGHT: usize = 1;
 /// Most end users one lookup query asks for.
 const MAX_LOOKUP_BATCH: usize = 64;
 /// Most payment-health writes one transaction takes.
@@ -259,6 +262,7 @@ pub struct DunningTracker {
     generation: u64,
     waiting: Vec<Lookup>,
     in_flight: usize,
+    max_lookups: usize,
     /// Payment-health writes waiting for the next transaction.
     pending_writes: Vec<PendingWrite>,
     /// Transactions of them in flight, and how many may be.
@@ -289,6 +293,10 @@ impl DunningTracker {
             generation: 0,
             waiting: Vec::new(),
             in_flight: 0,
+            max_lookups: match db.get_database_backend() {
+                DbBackend::Postgres => POSTGRES_LOOKUPS_IN_FLIGHT,
+                _ => SQLITE_LOOKUPS_IN_FLIGHT,
+            },
             pending_writes: Vec::new(),
             writing: 0,
             busy_users: HashSet::new(),
@@ -439,7 +447,7 @@ impl DunningTracker {
     }
 
     fn start_lookups(&mut self, ctx: &mut Context<Self>) {
-        while self.in_flight < MAX_LOOKUPS_IN_FLIGHT && !self.waiting.is_empty() {
+        while self.in_flight < self.max_lookups && !self.waiting.is_empty() {
             let take = self.waiting.len().min(MAX_LOOKUP_BATCH);
             let rest = self.waiting.split_off(take);
             let batch = mem::replace(&mut self.waiting, rest);
