@@ -13,7 +13,6 @@
 //! `LOG_POLL_INTERVAL` (the table is ordered by commit, SQLite having one writer at a time).
 //! Rows older than `LOG_RETENTION` are deleted; an instance whose reads failed starts afresh.
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -198,42 +197,40 @@ pub fn spawn_listener(url: String, tracker: Recipient<ChangeFeed>) -> oneshot::S
 }
 
 /// Listens for as long as the tracker runs, reconnecting with backoff.
-fn listen(url: String, tracker: Recipient<ChangeFeed>) -> impl Future<Output = ()> {
-    async move {
-        let mut wait = RECONNECT_MIN;
-        while tracker.connected() {
-            match connect(&url).await {
-                Ok(mut listener) => {
-                    wait = RECONNECT_MIN;
-                    tracker.do_send(ChangeFeed::Listening);
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(notice)) => {
-                                for change in parse(notice.payload()) {
-                                    tracker.do_send(change);
-                                }
-                            }
-                            // Reconnected by the listener: notices may have been lost.
-                            Ok(None) => tracker.do_send(ChangeFeed::Listening),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "end-user change listener lost its connection");
-                                tracker.do_send(ChangeFeed::Lost);
-                                break;
+async fn listen(url: String, tracker: Recipient<ChangeFeed>) {
+    let mut wait = RECONNECT_MIN;
+    while tracker.connected() {
+        match connect(&url).await {
+            Ok(mut listener) => {
+                wait = RECONNECT_MIN;
+                tracker.do_send(ChangeFeed::Listening);
+                loop {
+                    match listener.try_recv().await {
+                        Ok(Some(notice)) => {
+                            for change in parse(notice.payload()) {
+                                tracker.do_send(change);
                             }
                         }
-                        if !tracker.connected() {
-                            return;
+                        // Reconnected by the listener: notices may have been lost.
+                        Ok(None) => tracker.do_send(ChangeFeed::Listening),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "end-user change listener lost its connection");
+                            tracker.do_send(ChangeFeed::Lost);
+                            break;
                         }
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?wait, "could not listen for end-user changes");
-                    tracker.do_send(ChangeFeed::Lost);
+                    if !tracker.connected() {
+                        return;
+                    }
                 }
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(RECONNECT_MAX);
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?wait, "could not listen for end-user changes");
+                tracker.do_send(ChangeFeed::Lost);
+            }
         }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RECONNECT_MAX);
     }
 }
 

@@ -338,7 +338,7 @@ impl DunningTracker {
         }
         self.reading_log = true;
         self.log_reads += 1;
-        let prune = self.log_reads % LOG_PRUNE_EVERY == 0;
+        let prune = self.log_reads.is_multiple_of(LOG_PRUNE_EVERY);
         let position = self.log_position;
         let db = self.db.clone();
         let read = async move {
