@@ -9,8 +9,8 @@
 //! drops everything it cached: what changed in between is unknown.
 //!
 //! SQLite has no notifications: there the transaction appends a row to `end_user_changes`
-//! instead, and each instance reads the new rows every
-//! `LOG_POLL_INTERVAL` (the table is ordered by commit, SQLite having one writer at a time).
+//! instead, and each instance reads the new rows every `LOG_POLL_INTERVAL` (the table is
+//! in commit order, SQLite having one writer at a time).
 //! Rows older than `LOG_RETENTION` are deleted; an instance whose reads failed starts afresh.
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,6 +33,8 @@ const MAX_PAYLOAD: usize = 7_000;
 /// SQLite: how often an instance reads the change log, and how long rows are kept.
 pub const LOG_POLL_INTERVAL: Duration = Duration::from_millis(250);
 const LOG_RETENTION: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+/// SQLite: how often an instance deletes rows older than `LOG_RETENTION`.
+pub const LOG_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 /// Most rows one read of the log takes (the next read goes on from there).
 const LOG_READ_LIMIT: u64 = 500;
 /// Waits between attempts to connect the listener.

@@ -1,10 +1,11 @@
 //! DunningTracker: end users, their payment health (dunning) and success signals.
 //!
 //! Every cancel-flow request names an end user, so finding one is on the hot path. The
-//! tracker keeps recently seen end users in memory for the cache TTL (its own writes
-//! invalidate them at once; another process's writes are seen within the TTL, as for keys
-//! and offers), and looks up the rest in batches: requests that arrive while lookups are
-//! in flight share the next query. The cache is bounded by end users, not bytes: it keeps
+//! tracker keeps recently seen end users in memory (its own writes invalidate them at once;
+//! other instances' writes are announced to it and invalidate them as soon as it hears them,
+//! see `end_user_changes`; while it cannot hear them, entries expire after the cache TTL),
+//! and looks up the rest in batches: requests that arrive while lookups are in flight share
+//! the next query. The cache is bounded by end users, not bytes: it keeps
 //! two generations and drops the older one when the newer fills, so that reaching the
 //! bound never empties it all at once.
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -147,22 +148,10 @@ impl EndUserCache {
         self.newer.insert(organization_id, known);
     }
 
-    fn remove(&mut self, organization_id: i64, user: &KnownUser) {
-        self.newer.remove(organization_id, user);
-        self.older.remove(organization_id, user);
-    }
-
-    fn remove_id(&mut self, organization_id: i64, id: i64) {
-        for generation in [&mut self.newer, &mut self.older] {
-            let cached = generation
-                .orgs
-                .get(&organization_id)
-                .and_then(|org| org.by_id.get(&id))
-                .cloned();
-            if let Some(user) = cached {
-                generation.remove(organization_id, &user);
-            }
-        }
+    /// Forgets the end user, under whichever identifiers each generation holds it.
+    fn remove(&mut self, organization_id: i64, id: i64) {
+        self.newer.remove(organization_id, id);
+        self.older.remove(organization_id, id);
     }
 
     fn clear(&mut self) {
@@ -196,28 +185,32 @@ impl Generation {
 
     fn insert(&mut self, organization_id: i64, known: &Known) {
         let org = self.orgs.entry(organization_id).or_default();
-        let mut new = org.by_id.insert(known.id, known.clone()).is_none();
+        // An end user's identifiers are only ever added to, so a newer entry replaces the
+        // older under every identifier it had.
+        if org.by_id.insert(known.id, known.clone()).is_none() {
+            self.users += 1;
+        }
         if let Some(email) = &known.email {
-            new |= org.by_email.insert(email.clone(), known.clone()).is_none();
+            org.by_email.insert(email.clone(), known.clone());
         }
         if let Some(customer) = &known.customer {
-            new |= org
-                .by_customer
-                .insert(customer.clone(), known.clone())
-                .is_none();
+            org.by_customer.insert(customer.clone(), known.clone());
         }
-        self.users += usize::from(new);
     }
 
-    fn remove(&mut self, organization_id: i64, user: &KnownUser) {
-        if let Some(org) = self.orgs.get_mut(&organization_id) {
-            org.by_id.remove(&user.id);
-            if let Some(email) = &user.email {
-                org.by_email.remove(email);
-            }
-            if let Some(customer) = &user.customer {
-                org.by_customer.remove(customer);
-            }
+    fn remove(&mut self, organization_id: i64, id: i64) {
+        let Some(org) = self.orgs.get_mut(&organization_id) else {
+            return;
+        };
+        let Some(user) = org.by_id.remove(&id) else {
+            return;
+        };
+        self.users -= 1;
+        if let Some(email) = &user.email {
+            org.by_email.remove(email);
+        }
+        if let Some(customer) = &user.customer {
+            org.by_customer.remove(customer);
         }
     }
 }
@@ -229,9 +222,6 @@ enum Notices {
     /// SQLite's change log.
     ReadLog,
 }
-
-/// SQLite: the change log's old rows are deleted every this many reads (about a minute).
-const LOG_PRUNE_EVERY: u64 = 240;
 
 type LookupWaiter = oneshot::Sender<Result<Known, String>>;
 
@@ -255,7 +245,6 @@ pub struct DunningTracker {
     /// whether a read is in flight.
     log_position: Option<i64>,
     reading_log: bool,
-    log_reads: u64,
     users: EndUserCache,
     /// Bumped by every write of this tracker; a lookup that overlapped a write does not
     /// fill the cache (it may have read the row before the write).
@@ -288,7 +277,6 @@ impl DunningTracker {
             _listener: None,
             log_position: None,
             reading_log: false,
-            log_reads: 0,
             users: EndUserCache::new(MAX_CACHED_USERS),
             generation: 0,
             waiting: Vec::new(),
@@ -337,14 +325,9 @@ impl DunningTracker {
             return;
         }
         self.reading_log = true;
-        self.log_reads += 1;
-        let prune = self.log_reads.is_multiple_of(LOG_PRUNE_EVERY);
         let position = self.log_position;
         let db = self.db.clone();
         let read = async move {
-            if prune {
-                end_user_changes::prune_log(&db).await?;
-            }
             match position {
                 Some(after) => end_user_changes::read_log(&db, after).await,
                 None => Ok((
@@ -386,7 +369,7 @@ impl DunningTracker {
                 ids,
             } => {
                 for id in ids {
-                    self.users.remove_id(organization_id, id);
+                    self.users.remove(organization_id, id);
                 }
             }
         }
@@ -403,9 +386,9 @@ impl DunningTracker {
     }
 
     /// After a write: the row's state changed, so it is read again next time.
-    fn forget(&mut self, organization_id: i64, user: &KnownUser) {
+    fn forget(&mut self, organization_id: i64, id: i64) {
         self.generation += 1;
-        self.users.remove(organization_id, user);
+        self.users.remove(organization_id, id);
     }
 
     /// Finds (or creates) the end user: from memory, else through a batched lookup.
@@ -592,6 +575,14 @@ impl Actor for DunningTracker {
                 ctx.run_interval(end_user_changes::LOG_POLL_INTERVAL, |act, ctx| {
                     act.read_change_log(ctx)
                 });
+                ctx.run_interval(end_user_changes::LOG_PRUNE_INTERVAL, |act, ctx| {
+                    let db = act.db.clone();
+                    ctx.spawn(fut::wrap_future(async move {
+                        if let Err(e) = end_user_changes::prune_log(&db).await {
+                            tracing::warn!(error = %e, "could not prune the end-user change log");
+                        }
+                    }));
+                });
             }
             None => {}
         }
@@ -775,7 +766,7 @@ impl DunningTracker {
                 }
                 for pending in batch {
                     // Whether or not the write landed, the row is read again next time.
-                    act.forget(pending.organization_id, &pending.user);
+                    act.forget(pending.organization_id, pending.user.id);
                     let _ = pending.waiter.send(result.clone());
                 }
                 act.commit_next_writes(ctx);
@@ -1058,7 +1049,7 @@ mod tests {
         cache.insert(1, &user(2));
         cache.insert(1, &user(3)); // user 1 is now in the older generation
         cache.insert(1, &first); // and again in the newer
-        cache.remove(1, &first);
+        cache.remove(1, 1);
         assert!(cache.find(1, &by_email(1)).is_none());
         assert!(cache.find(1, &by_customer(1)).is_none());
         assert!(cache.find(1, &by_email(2)).is_some());

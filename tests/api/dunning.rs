@@ -223,25 +223,14 @@ async fn another_instances_changes_reach_a_cached_end_user_at_once() {
     settings.cache.ttl_seconds = 3_600;
     let first = TestApp::spawn_with(settings.clone()).await;
     let second = TestApp::spawn_with(settings).await;
-    let flags_on_second = |email: &'static str| {
-        let body = json!({"target_id": "cancel-btn", "user_email": email});
-        let (second, key) = (&second, first.key.clone());
-        async move {
-            let (status, answer) =
-                parts(second.post_as(&key, "/api/v1/intercept", &body).await).await;
-            assert_eq!(status, 200, "{answer}");
-            (
-                answer["show_update_card"].as_bool().unwrap(),
-                answer["show_onboarding_prompt"].as_bool().unwrap(),
-            )
-        }
-    };
+    // The second instance's organization, written through the first instance.
     let who = json!({"user_email": "late@example.com"});
-    assert_eq!(flags_on_second("late@example.com").await, (false, true));
+    assert_eq!(flags(&second, who.clone()).await, (false, true));
 
-    assert_eq!(parts(first.dunning(who.clone()).await).await.0, 200);
+    let failed = first.post_as(&second.key, "/api/v1/dunning", &who).await;
+    assert_eq!(parts(failed).await.0, 200);
     eventually("the second instance to show the card update", || async {
-        (flags_on_second("late@example.com").await == (true, true)).then_some(())
+        (flags(&second, who.clone()).await == (true, true)).then_some(())
     })
     .await;
 
@@ -258,9 +247,12 @@ async fn another_instances_changes_reach_a_cached_end_user_at_once() {
             .unwrap();
     }
     let payment = json!({"event": "payment_succeeded", "user_email": "late@example.com"});
-    assert_eq!(parts(first.success_signal(payment).await).await.0, 200);
+    let paid = first
+        .post_as(&second.key, "/api/v1/success-signal", &payment)
+        .await;
+    assert_eq!(parts(paid).await.0, 200);
     eventually("the second instance to see the payment", || async {
-        (flags_on_second("late@example.com").await == (false, false)).then_some(())
+        (flags(&second, who.clone()).await == (false, false)).then_some(())
     })
     .await;
 }
