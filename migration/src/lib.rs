@@ -13,6 +13,7 @@ pub mod m20261125_000201_add_eligibility_and_attribution;
 pub mod m20261125_000300_analytics;
 // End-user changes announced between instances (SQLite).
 pub mod m20261129_000001_create_end_user_changes;
+pub mod m20261129_000002_drop_impressions_user_index;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000201_add_eligibility_and_attribution::Migration),
             Box::new(m20261125_000300_analytics::Migration),
             Box::new(m20261129_000001_create_end_user_changes::Migration),
+            Box::new(m20261129_000002_drop_impressions_user_index::Migration),
         ]
     }
 }

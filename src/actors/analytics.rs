@@ -9,7 +9,8 @@
 //!   end user and offer; that pair is one save, dated by its first row, with the larger MRR
 //!   of its rows. Outcomes without an end user cannot be matched and each count.
 //! - An outcome is attributed to a target and trigger by the end user's latest impression at
-//!   or before it; without one, the offer's own target (trigger unknown).
+//!   or before it, at most `ATTRIBUTION_WINDOW_HOURS` before it; without one, the offer's own
+//!   target (trigger unknown).
 //! - Dunning: end users whose dunning episode started in the period; recovered when a payment
 //!   success closed that episode (at any time since).
 use std::collections::{BTreeMap, HashMap};
@@ -204,6 +205,23 @@ async fn rows(
         .map_err(Failure::from)
 }
 
+/// How far back from an outcome its end user's intercept is looked for. A cancel flow's
+/// intercept and outcome come minutes apart; bounding the look-back lets attribution read
+/// impressions by time (the index writes already maintain) instead of needing a per-end-user
+/// index that every intercept would have to update at a random place.
+pub const ATTRIBUTION_WINDOW_HOURS: u32 = 24;
+
+/// A timestamp `hours` before `at` (a column or placeholder), comparable with stored ones.
+fn hours_before(backend: DatabaseBackend, at: &str, hours: u32) -> String {
+    match backend {
+        DatabaseBackend::Postgres => {
+            format!("(CAST({at} AS TIMESTAMPTZ) - INTERVAL '{hours} hours')")
+        }
+        // RFC 3339 text in UTC compares as text; whole seconds are enough for a lower bound.
+        _ => format!("strftime('%Y-%m-%dT%H:%M:%S', {at}, '-{hours} hours')"),
+    }
+}
+
 /// Saves and abandons, once per end user, offer and status, with their attribution.
 fn outcomes_sql(backend: DatabaseBackend, by_target: bool) -> String {
     let day = day_of(backend, "created_at");
@@ -215,23 +233,44 @@ fn outcomes_sql(backend: DatabaseBackend, by_target: bool) -> String {
              FROM decisions GROUP BY {key}, status"
         )
     };
+    let seen_from = hours_before(backend, "$2", ATTRIBUTION_WINDOW_HOURS);
+    let outcome_window = hours_before(backend, "e.created_at", ATTRIBUTION_WINDOW_HOURS);
+    // The latest intercept at or before each outcome, found without a per-end-user index:
+    // the period's outcomes and the intercepts of their end users (in the period and the
+    // window before it, read by time) are sorted together per end user; counting intercepts
+    // along that order numbers the groups each intercept starts, and an outcome's group
+    // starts with its latest intercept (at equal times the intercept sorts first). Sorts and
+    // lookups by primary key only: no join that could run once per outcome.
     format!(
-        "WITH scoped AS ( \
-            SELECT o.id, o.offer_id, o.end_user_id, o.status, o.mrr_e4, o.created_at, \
-                   (SELECT i.id FROM impressions i \
-                     WHERE i.organization_id = o.organization_id \
-                       AND i.end_user_id = o.end_user_id \
-                       AND i.created_at <= o.created_at \
-                     ORDER BY i.created_at DESC, i.id DESC LIMIT 1) AS impression_id \
-            FROM outcomes o \
-            WHERE o.organization_id = $1 AND o.created_at >= $2 AND o.created_at < $3 \
+        "WITH period AS ( \
+            SELECT id, offer_id, end_user_id, status, mrr_e4, created_at FROM outcomes \
+            WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 \
+         ), events AS ( \
+            SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS offer_id, i.end_user_id, \
+                   CAST(NULL AS TEXT) AS status, CAST(NULL AS BIGINT) AS mrr_e4, i.created_at, \
+                   0 AS kind, i.id AS impression_id \
+            FROM impressions i \
+            WHERE i.organization_id = $1 AND i.created_at >= {seen_from} AND i.created_at < $3 \
+              AND i.end_user_id IN (SELECT end_user_id FROM period WHERE end_user_id IS NOT NULL) \
+            UNION ALL \
+            SELECT id, offer_id, end_user_id, status, mrr_e4, created_at, 1, CAST(NULL AS BIGINT) \
+            FROM period \
+         ), counted AS ( \
+            SELECT e.*, COUNT(e.impression_id) OVER (PARTITION BY e.end_user_id \
+                       ORDER BY e.created_at, e.kind, e.impression_id ROWS UNBOUNDED PRECEDING) AS g \
+            FROM events e \
+         ), grouped AS ( \
+            SELECT c.*, FIRST_VALUE(c.impression_id) OVER (PARTITION BY c.end_user_id, c.g \
+                       ORDER BY c.created_at, c.kind, c.impression_id) AS latest \
+            FROM counted c \
          ), attributed AS ( \
-            SELECT s.id, s.offer_id, s.end_user_id, s.status, s.mrr_e4, s.created_at, \
+            SELECT e.id, e.offer_id, e.end_user_id, e.status, e.mrr_e4, e.created_at, \
                    COALESCE(i.target_id, f.target_id) AS target_id, i.\"trigger\" AS trig \
-            FROM scoped s \
-            LEFT JOIN impressions i ON i.id = s.impression_id \
-            LEFT JOIN offers f ON f.id = s.offer_id \
-         ), ranked AS ( \
+            FROM grouped e \
+            LEFT JOIN impressions i ON i.id = e.latest AND i.created_at >= {outcome_window} \
+            LEFT JOIN offers f ON f.id = e.offer_id \
+            WHERE e.kind = 1 \
+        ), ranked AS ( \
             SELECT a.offer_id, a.status, a.target_id, a.trig, a.created_at, \
                    ROW_NUMBER() OVER (PARTITION BY a.status, a.offer_id, COALESCE(a.end_user_id, -a.id) \
                                       ORDER BY a.created_at, a.id) AS rn, \
