@@ -31,8 +31,9 @@ pub async fn history(
         .column(outcome::Column::CreatedAt)
         .filter(outcome::Column::OrganizationId.eq(organization_id))
         .filter(outcome::Column::EndUserId.eq(end_user_id))
-        .filter(outcome::Column::Status.eq("saved"))
-        .filter(outcome::Column::Source.eq("outcome"))
+        // Literal, not bound: it is the predicate of the partial index this query reads
+        // (`idx_outcomes_org_end_user_accepted`), and a planner can only match it as text.
+        .filter(Expr::cust("status = 'saved' AND source = 'outcome'"))
         .into_tuple::<(i64, DateTime<Utc>)>()
         .all(db);
     let applied = offer_application::Entity::find()

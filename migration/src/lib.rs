@@ -14,6 +14,7 @@ pub mod m20261125_000300_analytics;
 // End-user changes announced between instances (SQLite).
 pub mod m20261129_000001_create_end_user_changes;
 pub mod m20261129_000002_drop_impressions_user_index;
+pub mod m20261129_000003_index_only_accepted_outcomes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000300_analytics::Migration),
             Box::new(m20261129_000001_create_end_user_changes::Migration),
             Box::new(m20261129_000002_drop_impressions_user_index::Migration),
+            Box::new(m20261129_000003_index_only_accepted_outcomes::Migration),
         ]
     }
 }
