@@ -235,39 +235,46 @@ fn outcomes_sql(backend: DatabaseBackend, by_target: bool) -> String {
     };
     let seen_from = hours_before(backend, "$2", ATTRIBUTION_WINDOW_HOURS);
     let outcome_window = hours_before(backend, "e.created_at", ATTRIBUTION_WINDOW_HOURS);
+    let (seen_key, seen_id) = match backend {
+        DatabaseBackend::Postgres => (
+            "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') \
+             || lpad(CAST(id AS TEXT), 20, '0')",
+            "CAST(right(e.latest, 20) AS BIGINT)",
+        ),
+        // Stored RFC 3339 text in UTC sorts in time order.
+        _ => (
+            "created_at || printf('%020d', id)",
+            "CAST(substr(e.latest, -20) AS INTEGER)",
+        ),
+    };
     // The latest intercept at or before each outcome, found without a per-end-user index:
-    // the period's outcomes and the intercepts of their end users (in the period and the
-    // window before it, read by time) are sorted together per end user; counting intercepts
-    // along that order numbers the groups each intercept starts, and an outcome's group
-    // starts with its latest intercept (at equal times the intercept sorts first). Sorts and
-    // lookups by primary key only: no join that could run once per outcome.
+    // the period's outcomes and the intercepts of known end users (in the period and the
+    // window before it, read by time) are sorted together per end user, and a running
+    // maximum of the intercepts' (time, id) keys gives each outcome its latest intercept (at
+    // equal times the intercept sorts first). One scan per table, one sort, lookups by
+    // primary key: no join or semi-join whose plan could turn into a scan per row when
+    // statistics are stale (a freshly written table has none).
     format!(
-        "WITH period AS ( \
-            SELECT id, offer_id, end_user_id, status, mrr_e4, created_at FROM outcomes \
-            WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 \
-         ), events AS ( \
-            SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS offer_id, i.end_user_id, \
-                   CAST(NULL AS TEXT) AS status, CAST(NULL AS BIGINT) AS mrr_e4, i.created_at, \
-                   0 AS kind, i.id AS impression_id \
-            FROM impressions i \
-            WHERE i.organization_id = $1 AND i.created_at >= {seen_from} AND i.created_at < $3 \
-              AND i.end_user_id IN (SELECT end_user_id FROM period WHERE end_user_id IS NOT NULL) \
+        "WITH events AS ( \
+            SELECT CAST(NULL AS BIGINT) AS id, CAST(NULL AS BIGINT) AS offer_id, end_user_id, \
+                   CAST(NULL AS TEXT) AS status, CAST(NULL AS BIGINT) AS mrr_e4, created_at, \
+                   0 AS kind, {seen_key} AS seen \
+            FROM impressions \
+            WHERE organization_id = $1 AND created_at >= {seen_from} AND created_at < $3 \
+              AND end_user_id IS NOT NULL \
             UNION ALL \
-            SELECT id, offer_id, end_user_id, status, mrr_e4, created_at, 1, CAST(NULL AS BIGINT) \
-            FROM period \
-         ), counted AS ( \
-            SELECT e.*, COUNT(e.impression_id) OVER (PARTITION BY e.end_user_id \
-                       ORDER BY e.created_at, e.kind, e.impression_id ROWS UNBOUNDED PRECEDING) AS g \
+            SELECT id, offer_id, end_user_id, status, mrr_e4, created_at, 1, CAST(NULL AS TEXT) \
+            FROM outcomes \
+            WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 \
+         ), latest AS ( \
+            SELECT e.*, MAX(e.seen) OVER (PARTITION BY e.end_user_id \
+                       ORDER BY e.created_at, e.kind ROWS UNBOUNDED PRECEDING) AS latest \
             FROM events e \
-         ), grouped AS ( \
-            SELECT c.*, FIRST_VALUE(c.impression_id) OVER (PARTITION BY c.end_user_id, c.g \
-                       ORDER BY c.created_at, c.kind, c.impression_id) AS latest \
-            FROM counted c \
          ), attributed AS ( \
             SELECT e.id, e.offer_id, e.end_user_id, e.status, e.mrr_e4, e.created_at, \
                    COALESCE(i.target_id, f.target_id) AS target_id, i.\"trigger\" AS trig \
-            FROM grouped e \
-            LEFT JOIN impressions i ON i.id = e.latest AND i.created_at >= {outcome_window} \
+            FROM latest e \
+            LEFT JOIN impressions i ON i.id = {seen_id} AND i.created_at >= {outcome_window} \
             LEFT JOIN offers f ON f.id = e.offer_id \
             WHERE e.kind = 1 \
         ), ranked AS ( \
