@@ -314,7 +314,13 @@ fn queue_families(stats: &QueueStats, known_kinds: &[&str]) -> prometheus::Resul
 
 /// The whole exposition: the process's counters plus the queue reading (None when the
 /// queue could not be read; `saveloops_queue_up` then says 0).
-pub fn render(queue: Option<&QueueStats>, known_kinds: &[&str]) -> String {
+/// `cached_end_users`: how many end users this instance's cache holds (None when the
+/// DunningTracker did not answer).
+pub fn render(
+    queue: Option<&QueueStats>,
+    known_kinds: &[&str],
+    cached_end_users: Option<usize>,
+) -> String {
     let mut metric_families = families().registry.gather();
     let up = prometheus::IntGauge::new(
         "saveloops_queue_up",
@@ -324,6 +330,15 @@ pub fn render(queue: Option<&QueueStats>, known_kinds: &[&str]) -> String {
     up.set(i64::from(queue.is_some()));
     let scrape = Registry::new();
     scrape.register(Box::new(up)).expect("unique metric");
+    if let Some(entries) = cached_end_users {
+        let cached = prometheus::IntGauge::new(
+            "saveloops_end_user_cache_entries",
+            "End users held in this instance's cache (warmed at start with the newest).",
+        )
+        .expect("valid gauge");
+        cached.set(i64::try_from(entries).unwrap_or(i64::MAX));
+        scrape.register(Box::new(cached)).expect("unique metric");
+    }
     metric_families.extend(scrape.gather());
     if let Some(stats) = queue {
         match queue_families(stats, known_kinds) {

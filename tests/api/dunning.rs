@@ -2,7 +2,7 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::json;
 
 use crate::helpers::{assert_invalid, parts, test_settings, TestApp, POSTGRES_ENV};
-use crate::ops_support::eventually;
+use crate::ops_support::{eventually, metric, scrape};
 
 async fn flags(app: &TestApp, who: serde_json::Value) -> (bool, bool) {
     let mut body = who;
@@ -253,6 +253,35 @@ async fn another_instances_changes_reach_a_cached_end_user_at_once() {
     assert_eq!(parts(paid).await.0, 200);
     eventually("the second instance to see the payment", || async {
         (flags(&second, who.clone()).await == (false, false)).then_some(())
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_starting_instance_warms_its_cache_with_the_newest_end_users() {
+    let settings = test_settings().await;
+    let first = TestApp::spawn_with(settings.clone()).await;
+    for n in 0..3 {
+        let who = json!({"user_email": format!("known{n}@example.com")});
+        assert_eq!(flags(&first, who).await, (false, true));
+    }
+    // A second instance on the same database, which no request has named them to yet.
+    let second = TestApp::spawn_with(settings).await;
+    eventually(
+        "the second instance to cache the three end users",
+        || async {
+            let text = scrape(&second).await;
+            (metric(&text, "saveloops_end_user_cache_entries", &[]).unwrap_or(0.0) >= 3.0)
+                .then_some(())
+        },
+    )
+    .await;
+    // What it warmed with is what the database says, and it still hears changes to them.
+    let who = json!({"user_email": "known1@example.com"});
+    let failed = first.post_as(&second.key, "/api/v1/dunning", &who).await;
+    assert_eq!(parts(failed).await.0, 200);
+    eventually("the second instance to show the card update", || async {
+        (flags(&second, who.clone()).await == (true, true)).then_some(())
     })
     .await;
 }

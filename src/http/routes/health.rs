@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use crate::actors::admin_desk::QueueFigures;
+use crate::actors::dunning_tracker::CachedEndUsers;
 use crate::actors::readiness::CheckReadiness;
 use crate::actors::Actors;
 use crate::config::Settings;
@@ -96,7 +97,8 @@ pub async fn metrics(
             None
         }
     };
+    let cached = actors.dunning.send(CachedEndUsers).await.ok();
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
-        .body(crate::metrics::render(stats.as_ref(), JOB_KINDS))
+        .body(crate::metrics::render(stats.as_ref(), JOB_KINDS, cached))
 }
