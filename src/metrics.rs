@@ -333,7 +333,7 @@ pub fn render(
     if let Some(entries) = cached_end_users {
         let cached = prometheus::IntGauge::new(
             "saveloops_end_user_cache_entries",
-            "End users held in this instance's cache (warmed at start with the newest).",
+            "End users held in this instance's cache, warmed at start with the newest (one held in both of its generations counts twice).",
         )
         .expect("valid gauge");
         cached.set(i64::try_from(entries).unwrap_or(i64::MAX));

@@ -209,7 +209,7 @@ async fn rows(
 /// intercept and outcome come minutes apart; bounding the look-back lets attribution read
 /// impressions by time (the index writes already maintain) instead of needing a per-end-user
 /// index that every intercept would have to update at a random place.
-pub const ATTRIBUTION_WINDOW_HOURS: u32 = 24;
+const ATTRIBUTION_WINDOW_HOURS: u32 = 24;
 
 /// A timestamp `hours` before `at` (a column or placeholder), comparable with stored ones.
 fn hours_before(backend: DatabaseBackend, at: &str, hours: u32) -> String {

@@ -66,6 +66,7 @@ type Known = Arc<KnownUser>;
 /// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
 #[derive(Debug, FromQueryResult)]
 struct Identity {
+    organization_id: i64,
     id: i64,
     email: Option<String>,
     stripe_customer_id: Option<String>,
@@ -79,6 +80,7 @@ impl Identity {
         end_user::Entity::find()
             .select_only()
             .columns([
+                end_user::Column::OrganizationId,
                 end_user::Column::Id,
                 end_user::Column::Email,
                 end_user::Column::StripeCustomerId,
@@ -106,6 +108,7 @@ impl Identity {
 impl From<end_user::Model> for Identity {
     fn from(user: end_user::Model) -> Self {
         Identity {
+            organization_id: user.organization_id,
             id: user.id,
             email: user.email,
             stripe_customer_id: user.stripe_customer_id,
@@ -115,47 +118,21 @@ impl From<end_user::Model> for Identity {
     }
 }
 
-/// An end user's identity with its organization, as the cache's warm-up reads it.
-#[derive(Debug, FromQueryResult)]
-struct WarmIdentity {
-    organization_id: i64,
-    id: i64,
-    email: Option<String>,
-    stripe_customer_id: Option<String>,
-    needs_payment_update: bool,
-    succeeded: bool,
-}
-
-impl WarmIdentity {
-    fn into_parts(self) -> (i64, Identity) {
-        (
-            self.organization_id,
-            Identity {
-                id: self.id,
-                email: self.email,
-                stripe_customer_id: self.stripe_customer_id,
-                needs_payment_update: self.needs_payment_update,
-                succeeded: self.succeeded,
-            },
-        )
-    }
-}
-
 /// The newest end users (of every organization) with an id below `before`, newest first.
 #[tracing::instrument(skip(db))]
 async fn newest_identities(
     db: &DatabaseConnection,
     before: Option<i64>,
     limit: usize,
-) -> Result<Vec<WarmIdentity>, DbErr> {
-    let mut select = Identity::select().column(end_user::Column::OrganizationId);
+) -> Result<Vec<Identity>, DbErr> {
+    let mut select = Identity::select();
     if let Some(before) = before {
         select = select.filter(end_user::Column::Id.lt(before));
     }
     select
         .order_by_desc(end_user::Column::Id)
         .limit(limit as u64)
-        .into_model::<WarmIdentity>()
+        .into_model::<Identity>()
         .all(db)
         .await
 }
@@ -466,10 +443,8 @@ impl DunningTracker {
                 };
                 let (count, last) = (rows.len(), rows.last().map(|row| row.id));
                 if act.generation == generation {
-                    for (organization_id, identity) in
-                        rows.into_iter().map(WarmIdentity::into_parts)
-                    {
-                        act.remember(organization_id, &identity.known());
+                    for identity in &rows {
+                        act.remember(identity.organization_id, &identity.known());
                     }
                 }
                 if count == page {
