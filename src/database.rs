@@ -54,6 +54,10 @@ fn options(
                 .foreign_keys(true)
                 .pragma("wal_autocheckpoint", autocheckpoint.to_string())
                 .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
+                // Statement journals (a multi-row statement inside a transaction) past 64 KiB
+                // went to a file in /var/tmp, created and unlinked dozens of times a second
+                // under load; they are small and short-lived, so memory holds them.
+                .pragma("temp_store", "memory")
         });
     options
 }

@@ -1,14 +1,16 @@
 //! DunningTracker: end users, their payment health (dunning) and success signals.
 //!
 //! Every cancel-flow request names an end user, so finding one is on the hot path. The
-//! tracker keeps recently seen end users in memory (its own writes invalidate them at once;
-//! other instances' writes are announced to it and invalidate them as soon as it hears them,
+//! tracker keeps recently seen end users in memory (its own writes update them as they
+//! commit; other instances' writes are announced to it and invalidate them as soon as it hears them,
 //! see `end_user_changes`; while it cannot hear them, entries expire after the cache TTL),
 //! and looks up the rest in batches: requests that arrive while lookups are in flight share
 //! the next query. The cache is bounded by end users, not bytes: it keeps
 //! two generations and drops the older one when the newer fills, so that reaching the
 //! bound never empties it all at once.
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod end_user_cache;
+
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::mem;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use tokio::sync::oneshot;
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
+use end_user_cache::{ChangeClock, EndUserCache, Known, KnownUser};
 
 /// Bounds the memory of the end-user cache (about 250 bytes an end user): each of its two
 /// generations holds half.
@@ -49,19 +52,6 @@ const WARM_UP_USERS: usize = MAX_CACHED_USERS / 2;
 /// SQLite's thread and freed on the actors' thread, and pages of 5,000 left the process
 /// ~25 MB larger for good than pages of 500.
 const WARM_UP_PAGE: usize = 500;
-
-/// An end user as the tracker remembers it.
-#[derive(Debug, Clone)]
-struct KnownUser {
-    id: i64,
-    email: Option<Arc<str>>,
-    customer: Option<Arc<str>>,
-    state: EndUserState,
-    loaded_at: Instant,
-}
-
-/// Shared by the cache's two indexes and the requests that found it.
-type Known = Arc<KnownUser>;
 
 /// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
 #[derive(Debug, FromQueryResult)]
@@ -100,7 +90,7 @@ impl Identity {
             },
             email: self.email.as_deref().map(Arc::from),
             customer: self.stripe_customer_id.as_deref().map(Arc::from),
-            loaded_at: Instant::now(),
+            known_at: Instant::now(),
         })
     }
 }
@@ -137,118 +127,6 @@ async fn newest_identities(
         .await
 }
 
-/// One organization's cached end users, by email and by Stripe customer id (and by id, to
-/// forget them when another instance announces a change).
-#[derive(Default)]
-struct OrgUsers {
-    by_email: HashMap<Arc<str>, Known>,
-    by_customer: HashMap<Arc<str>, Known>,
-    by_id: HashMap<i64, Known>,
-}
-
-/// Cached end users of every organization, at most `capacity` of them: two generations, the
-/// newer filled and both read; when the newer holds half the capacity it becomes the older
-/// and the older is dropped, so that the bound never empties the cache at once.
-struct EndUserCache {
-    capacity: usize,
-    newer: Generation,
-    older: Generation,
-}
-
-impl EndUserCache {
-    fn new(capacity: usize) -> Self {
-        EndUserCache {
-            capacity,
-            newer: Generation::default(),
-            older: Generation::default(),
-        }
-    }
-
-    fn find(&self, organization_id: i64, who: &EndUserRef) -> Option<&Known> {
-        self.newer
-            .find(organization_id, who)
-            .or_else(|| self.older.find(organization_id, who))
-    }
-
-    fn insert(&mut self, organization_id: i64, known: &Known) {
-        if self.newer.users >= self.capacity / 2 {
-            self.older = mem::take(&mut self.newer);
-        }
-        self.newer.insert(organization_id, known);
-    }
-
-    /// Forgets the end user, under whichever identifiers each generation holds it.
-    fn remove(&mut self, organization_id: i64, id: i64) {
-        self.newer.remove(organization_id, id);
-        self.older.remove(organization_id, id);
-    }
-
-    fn clear(&mut self) {
-        self.newer = Generation::default();
-        self.older = Generation::default();
-    }
-
-    /// Cached entries (an end user cached in both generations counts twice).
-    fn entries(&self) -> usize {
-        self.newer.users + self.older.users
-    }
-}
-
-/// One generation of the cache.
-#[derive(Default)]
-struct Generation {
-    orgs: HashMap<i64, OrgUsers>,
-    users: usize,
-}
-
-impl Generation {
-    /// The end user `who` names, when this generation holds the same answer the database
-    /// would give: found by customer id (the stronger identity) when one is given and
-    /// nothing is missing from the row, else by email.
-    fn find(&self, organization_id: i64, who: &EndUserRef) -> Option<&Known> {
-        let org = self.orgs.get(&organization_id)?;
-        match (&who.stripe_customer_id, &who.email) {
-            (Some(customer), email) => {
-                let known = org.by_customer.get(customer.as_str())?;
-                (email.is_none() || known.email.is_some()).then_some(known)
-            }
-            (None, Some(email)) => org.by_email.get(email.as_str()),
-            (None, None) => None,
-        }
-    }
-
-    fn insert(&mut self, organization_id: i64, known: &Known) {
-        let org = self.orgs.entry(organization_id).or_default();
-        // An end user's identifiers are only ever added to, so a newer entry replaces the
-        // older under every identifier it had.
-        if org.by_id.insert(known.id, known.clone()).is_none() {
-            self.users += 1;
-        }
-        if let Some(email) = &known.email {
-            org.by_email.insert(email.clone(), known.clone());
-        }
-        if let Some(customer) = &known.customer {
-            org.by_customer.insert(customer.clone(), known.clone());
-        }
-    }
-
-    fn remove(&mut self, organization_id: i64, id: i64) {
-        let Some(org) = self.orgs.get_mut(&organization_id) else {
-            return;
-        };
-        let Some(user) = org.by_id.remove(&id) else {
-            return;
-        };
-        self.users -= 1;
-        if let Some(email) = &user.email {
-            org.by_email.remove(email);
-        }
-        if let Some(customer) = &user.customer {
-            org.by_customer.remove(customer);
-        }
-    }
-}
-
 /// How an instance hears of other instances' changes to end users.
 enum Notices {
     /// PostgreSQL's notifications, on a connection to this URL.
@@ -282,9 +160,9 @@ pub struct DunningTracker {
     users: EndUserCache,
     /// Bumped each time a warm-up starts; a warm-up stops when it is no longer the latest.
     warm_ups: u64,
-    /// Bumped by every write of this tracker; a lookup that overlapped a write does not
-    /// fill the cache (it may have read the row before the write).
-    generation: u64,
+    /// End users changed while reads were in flight: a read that overlapped a change of its
+    /// end user does not fill the cache (it may have seen the row before the change).
+    clock: ChangeClock,
     waiting: Vec<Lookup>,
     in_flight: usize,
     max_lookups: usize,
@@ -315,7 +193,7 @@ impl DunningTracker {
             reading_log: false,
             users: EndUserCache::new(MAX_CACHED_USERS),
             warm_ups: 0,
-            generation: 0,
+            clock: ChangeClock::default(),
             waiting: Vec::new(),
             in_flight: 0,
             max_lookups: match db.get_database_backend() {
@@ -392,10 +270,9 @@ impl DunningTracker {
     }
 
     fn hear(&mut self, change: ChangeFeed, ctx: &mut Context<Self>) {
-        // Lookups in flight may have read a row before the change: they do not fill the cache.
-        self.generation += 1;
         match change {
             ChangeFeed::Listening => {
+                self.clock.all_changed();
                 // Whatever changed while nobody listened is unknown: start afresh, from the
                 // newest end users rather than from nothing.
                 self.users.clear();
@@ -409,6 +286,7 @@ impl DunningTracker {
                 ids,
             } => {
                 for id in ids {
+                    self.clock.changed(id);
                     self.users.remove(organization_id, id);
                 }
             }
@@ -426,11 +304,19 @@ impl DunningTracker {
         if page == 0 {
             return;
         }
-        let generation = self.generation;
+        let started = self.clock.read_started();
         let db = self.db.clone();
         let read = async move { newest_identities(&db, before, page).await };
         ctx.spawn(
             fut::wrap_future(read).map(move |read, act: &mut Self, ctx| {
+                let fresh: Vec<bool> = match &read {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|row| act.clock.unchanged_since(started, row.id))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                act.clock.read_ended(started);
                 if act.warm_ups != run || !act.listening {
                     return;
                 }
@@ -442,10 +328,8 @@ impl DunningTracker {
                     }
                 };
                 let (count, last) = (rows.len(), rows.last().map(|row| row.id));
-                if act.generation == generation {
-                    for identity in &rows {
-                        act.remember(identity.organization_id, &identity.known());
-                    }
+                for (identity, _) in rows.iter().zip(&fresh).filter(|(_, &fresh)| fresh) {
+                    act.remember(identity.organization_id, &identity.known());
                 }
                 if count == page {
                     act.warm_up(run, last, loaded + count, ctx);
@@ -457,17 +341,31 @@ impl DunningTracker {
     /// The end user `who` names, from memory while that is fresh.
     fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
         let known = self.users.find(organization_id, who)?;
-        (known.loaded_at.elapsed() < self.trust()).then(|| known.clone())
+        (known.known_at.elapsed() < self.trust()).then(|| known.clone())
     }
 
     fn remember(&mut self, organization_id: i64, known: &Known) {
         self.users.insert(organization_id, known);
     }
 
-    /// After a write: the row's state changed, so it is read again next time.
-    fn forget(&mut self, organization_id: i64, id: i64) {
-        self.generation += 1;
+    /// After a committed write (`Some`) the cached end user, if any, takes the written state:
+    /// the write sets absolute values, so the cached state with the write applied is the row.
+    /// After a failed one (`None`) it is forgotten, to be read again. Either way, reads in
+    /// flight may have seen the row before the write.
+    fn written(&mut self, organization_id: i64, id: i64, write: Option<&HealthWrite>) {
+        self.clock.changed(id);
+        let updated = match (write, self.users.by_id(organization_id, id)) {
+            (Some(write), Some(known)) => {
+                let mut user = KnownUser::clone(known);
+                write.apply(&mut user.state);
+                Some(Arc::new(user))
+            }
+            _ => None,
+        };
         self.users.remove(organization_id, id);
+        if let Some(user) = updated {
+            self.users.insert(organization_id, &user);
+        }
     }
 
     /// Finds (or creates) the end user: from memory, else through a batched lookup.
@@ -514,7 +412,7 @@ impl DunningTracker {
             let rest = self.waiting.split_off(take);
             let batch = mem::replace(&mut self.waiting, rest);
             self.in_flight += 1;
-            let generation = self.generation;
+            let started = self.clock.read_started();
             let db = self.db.clone();
             let work = async move {
                 let mut found = Vec::with_capacity(batch.len());
@@ -529,11 +427,10 @@ impl DunningTracker {
             ctx.spawn(
                 fut::wrap_future(work).map(move |found, act: &mut Self, ctx| {
                     act.in_flight -= 1;
-                    let fresh = act.generation == generation;
                     for (lookup, result) in found {
                         let answer = match result {
                             Ok(known) => {
-                                if fresh {
+                                if act.clock.unchanged_since(started, known.id) {
                                     act.remember(lookup.organization_id, &known);
                                 }
                                 Ok(known)
@@ -542,6 +439,7 @@ impl DunningTracker {
                         };
                         let _ = lookup.waiter.send(answer);
                     }
+                    act.clock.read_ended(started);
                     act.start_lookups(ctx);
                 }),
             );
@@ -758,6 +656,22 @@ enum HealthWrite {
     Success { event: String },
 }
 
+impl HealthWrite {
+    /// What the write does to the state the cancel flow reads (as `write_health` does to
+    /// the row).
+    fn apply(&self, state: &mut EndUserState) {
+        match self {
+            HealthWrite::Failure => state.show_update_card = true,
+            HealthWrite::Success { event } => {
+                state.show_onboarding_prompt = false;
+                if is_payment_event(event) {
+                    state.show_update_card = false;
+                }
+            }
+        }
+    }
+}
+
 /// A change waiting for the next group commit, for the end user it concerns.
 struct PendingWrite {
     organization_id: i64,
@@ -857,8 +771,8 @@ impl DunningTracker {
                     act.busy_users.remove(&pending.user.id);
                 }
                 for pending in batch {
-                    // Whether or not the write landed, the row is read again next time.
-                    act.forget(pending.organization_id, pending.user.id);
+                    let write = result.is_ok().then_some(&pending.write);
+                    act.written(pending.organization_id, pending.user.id, write);
                     let _ = pending.waiter.send(result.clone());
                 }
                 act.commit_next_writes(ctx);
@@ -1082,84 +996,4 @@ async fn complete_identity(
 
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::Email;
-
-    fn user(id: i64) -> Known {
-        Arc::new(KnownUser {
-            id,
-            email: Some(Arc::from(format!("u{id}@example.com").as_str())),
-            customer: Some(Arc::from(format!("cus_{id}").as_str())),
-            state: EndUserState {
-                id,
-                show_update_card: false,
-                show_onboarding_prompt: true,
-                has_stripe_customer: true,
-            },
-            loaded_at: Instant::now(),
-        })
-    }
-
-    fn by_email(id: i64) -> EndUserRef {
-        EndUserRef::new(Email::parse(&format!("u{id}@example.com")).ok(), None).unwrap()
-    }
-
-    fn by_customer(id: i64) -> EndUserRef {
-        EndUserRef::new(None, Some(format!("cus_{id}"))).unwrap()
-    }
-
-    #[test]
-    fn the_cache_keeps_its_bound_without_emptying_at_once() {
-        let mut cache = EndUserCache::new(10);
-        for id in 1..=5 {
-            cache.insert(1, &user(id));
-        }
-        // One end user known by email and customer counts once: all five are still there.
-        assert!((1..=5).all(|id| cache.find(1, &by_email(id)).is_some()));
-        // The sixth starts a new generation; the first five are still read.
-        cache.insert(1, &user(6));
-        assert!((1..=6).all(|id| cache.find(1, &by_customer(id)).is_some()));
-        // Filling that generation drops the first: at most `capacity` end users, never none.
-        for id in 7..=11 {
-            cache.insert(1, &user(id));
-        }
-        assert!((1..=5).all(|id| cache.find(1, &by_email(id)).is_none()));
-        assert!((6..=11).all(|id| cache.find(1, &by_email(id)).is_some()));
-        // Organizations are apart.
-        assert!(cache.find(2, &by_email(8)).is_none());
-    }
-
-    #[test]
-    fn a_forgotten_end_user_is_gone_from_both_generations() {
-        let mut cache = EndUserCache::new(4);
-        let first = user(1);
-        cache.insert(1, &first);
-        cache.insert(1, &user(2));
-        cache.insert(1, &user(3)); // user 1 is now in the older generation
-        cache.insert(1, &first); // and again in the newer
-        cache.remove(1, 1);
-        assert!(cache.find(1, &by_email(1)).is_none());
-        assert!(cache.find(1, &by_customer(1)).is_none());
-        assert!(cache.find(1, &by_email(2)).is_some());
-    }
-
-    #[test]
-    fn a_row_without_the_email_asked_for_is_not_an_answer() {
-        let mut cache = EndUserCache::new(4);
-        let mut only_customer = Arc::unwrap_or_clone(user(1));
-        only_customer.email = None;
-        cache.insert(1, &Arc::new(only_customer));
-        let both = EndUserRef::new(
-            Email::parse("u1@example.com").ok(),
-            Some("cus_1".to_owned()),
-        )
-        .unwrap();
-        // The lookup must complete the row with the email, so it goes to the database.
-        assert!(cache.find(1, &both).is_none());
-        assert!(cache.find(1, &by_customer(1)).is_some());
-    }
 }

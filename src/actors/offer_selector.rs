@@ -997,7 +997,8 @@ impl Handler<RecordOutcome> for OfferSelector {
                                 exposure,
                             }))
                             .await
-                            .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))?
+                            .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
+                        Ok(())
                     })
                 }),
         )

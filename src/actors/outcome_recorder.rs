@@ -1,6 +1,7 @@
-//! OutcomeRecorder: impressions, outcomes and analysed cancellation reasons, group-committed. Writes that arrive while a
-//! transaction is in flight wait in a batch and share the next transaction; each request is
-//! answered only once its own row is committed.
+//! OutcomeRecorder: impressions, outcomes and analysed cancellation reasons (with the
+//! support tickets they open), group-committed. Writes that arrive while a transaction is in
+//! flight wait in a batch and share the next transaction; each request is answered only once
+//! its own rows are committed.
 use std::mem;
 
 use actix::prelude::*;
@@ -9,6 +10,7 @@ use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
+use super::ticket_desk::{write_ticket, NewTicket, OpenedTicket};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::experiments::Exposure;
 
@@ -82,12 +84,13 @@ pub struct NewReason {
     pub category: String,
     pub confidence: f64,
     pub sentiment: f64,
-    pub ticket_id: Option<i64>,
+    /// The support ticket the reason opens, written in the same transaction.
+    pub ticket: Option<NewTicket>,
 }
 
-/// One row to write durably.
+/// One row to write durably (answered with the ticket it opened, if any).
 #[derive(Debug, Clone, Message)]
-#[rtype(result = "Result<(), Failure>")]
+#[rtype(result = "Result<Option<OpenedTicket>, Failure>")]
 pub enum Record {
     Impression(NewImpression),
     Outcome(NewOutcome),
@@ -95,7 +98,7 @@ pub enum Record {
     Reason(NewReason),
 }
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+type Waiter = oneshot::Sender<Result<Option<OpenedTicket>, String>>;
 
 pub struct OutcomeRecorder {
     db: DatabaseConnection,
@@ -134,13 +137,19 @@ impl OutcomeRecorder {
                 .into_iter()
                 .map(|(record, at, waiter)| ((record, at), waiter))
                 .unzip();
-            let result = write_batch(&db, records).await.map_err(|e| {
-                tracing::error!(error = %e, "group commit failed");
-                e.to_string()
-            });
-            for waiter in waiters {
-                // The requester may have gone away; its row is committed all the same.
-                let _ = waiter.send(result.clone());
+            match write_batch(&db, records).await {
+                Ok(tickets) => {
+                    for (waiter, ticket) in waiters.into_iter().zip(tickets) {
+                        // The requester may have gone away; its row is committed all the same.
+                        let _ = waiter.send(Ok(ticket));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "group commit failed");
+                    for waiter in waiters {
+                        let _ = waiter.send(Err(e.to_string()));
+                    }
+                }
             }
         };
         ctx.spawn(fut::wrap_future(work).map(|_, act: &mut Self, ctx| {
@@ -150,11 +159,15 @@ impl OutcomeRecorder {
     }
 }
 
+/// Writes the batch; answers, per record, the ticket it opened.
 #[tracing::instrument(skip_all, fields(rows = records.len()))]
 async fn write_batch(
     db: &DatabaseConnection,
     records: Vec<(Record, DateTime<Utc>)>,
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<Vec<Option<OpenedTicket>>, sea_orm::DbErr> {
+    let count = records.len();
+    // (position of its reason in `reasons`, position of its record, the ticket, when)
+    let mut tickets = Vec::new();
     let mut impressions = Vec::new();
     let mut outcomes = Vec::new();
     let mut assignments = Vec::new();
@@ -175,7 +188,7 @@ async fn write_batch(
             ..Default::default()
         });
     };
-    for (record, at) in records {
+    for (position, (record, at)) in records.into_iter().enumerate() {
         match record {
             Record::Impression(i) => {
                 if let Some(exposure) = &i.exposure {
@@ -209,19 +222,24 @@ async fn write_batch(
                 ..Default::default()
             }),
             Record::Assignment(a) => assign(a.organization_id, a.end_user_id, &a.exposure, at),
-            Record::Reason(r) => reasons.push(cancellation_reason::ActiveModel {
-                organization_id: Set(r.organization_id),
-                end_user_id: Set(r.end_user_id),
-                target_id: Set(r.target_id),
-                reason: Set(r.reason),
-                suggested_action: Set(r.suggested_action.to_owned()),
-                category: Set(r.category),
-                confidence: Set(r.confidence),
-                sentiment: Set(r.sentiment),
-                ticket_id: Set(r.ticket_id),
-                created_at: Set(at),
-                ..Default::default()
-            }),
+            Record::Reason(r) => {
+                if let Some(ticket) = r.ticket {
+                    tickets.push((reasons.len(), position, ticket, at));
+                }
+                reasons.push(cancellation_reason::ActiveModel {
+                    organization_id: Set(r.organization_id),
+                    end_user_id: Set(r.end_user_id),
+                    target_id: Set(r.target_id),
+                    reason: Set(r.reason),
+                    suggested_action: Set(r.suggested_action.to_owned()),
+                    category: Set(r.category),
+                    confidence: Set(r.confidence),
+                    sentiment: Set(r.sentiment),
+                    ticket_id: Set(None),
+                    created_at: Set(at),
+                    ..Default::default()
+                })
+            }
         }
     }
     // Two batches can be in flight on PostgreSQL: inserting assignments in one order keeps
@@ -238,14 +256,24 @@ async fn write_batch(
         !outcomes.is_empty(),
         !reasons.is_empty(),
     ];
-    // One statement is atomic by itself: a batch of one kind of row (the usual case) skips
-    // BEGIN and COMMIT, two of its three round trips.
-    if kinds.iter().filter(|&&some| some).count() <= 1 {
-        return insert_rows(db, impressions, assignments, outcomes, reasons).await;
+    let mut opened = vec![None; count];
+    // One statement is atomic by itself: a batch of one kind of row and no ticket (the usual
+    // case) skips BEGIN and COMMIT, two of its three round trips.
+    if tickets.is_empty() && kinds.iter().filter(|&&some| some).count() <= 1 {
+        insert_rows(db, impressions, assignments, outcomes, reasons).await?;
+        return Ok(opened);
     }
     let txn = db.begin().await?;
+    // Tickets first: each reason row names its ticket. One statement each, inside the
+    // transaction (no commit of their own, so no second writer on SQLite).
+    for (reason, position, ticket, at) in tickets {
+        let ticket = write_ticket(&txn, ticket, at).await?;
+        reasons[reason].ticket_id = Set(Some(ticket.id));
+        opened[position] = Some(ticket);
+    }
     insert_rows(&txn, impressions, assignments, outcomes, reasons).await?;
-    txn.commit().await
+    txn.commit().await?;
+    Ok(opened)
 }
 
 async fn insert_rows(
@@ -291,7 +319,7 @@ impl Actor for OutcomeRecorder {
 }
 
 impl Handler<Record> for OutcomeRecorder {
-    type Result = ResponseFuture<Result<(), Failure>>;
+    type Result = ResponseFuture<Result<Option<OpenedTicket>, Failure>>;
 
     fn handle(&mut self, record: Record, ctx: &mut Self::Context) -> Self::Result {
         let (waiter, committed) = oneshot::channel();
@@ -299,7 +327,7 @@ impl Handler<Record> for OutcomeRecorder {
         self.commit_next_batch(ctx);
         Box::pin(async move {
             match committed.await {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(ticket)) => Ok(ticket),
                 Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(
                     "could not record the write: {e}"
                 ))),

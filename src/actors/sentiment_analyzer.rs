@@ -7,7 +7,7 @@ use super::dunning_tracker::{DunningTracker, Identify};
 use super::offer_selector::{OfferSelector, OffersOfTypes};
 use super::outcome_recorder::{NewReason, OutcomeRecorder, Record};
 use super::reason_classifier::{Classify, ReasonClassifier};
-use super::ticket_desk::{OpenTicket, TicketDesk};
+use super::ticket_desk::{NewTicket, TicketDesk, TicketOpened};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{EndUserRef, OfferType};
 use crate::sentiment::SuggestedAction;
@@ -114,30 +114,22 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                 ),
                 None => None,
             };
-            let ticket_id = if action == SuggestedAction::Support {
-                Some(
-                    tickets
-                        .send(OpenTicket {
-                            organization_id: msg.organization_id,
-                            end_user_id,
-                            user_email: msg
-                                .who
-                                .as_ref()
-                                .and_then(|w| w.email.as_ref())
-                                .map(|e| e.as_str().to_owned()),
-                            target_id: msg.target_id.clone(),
-                            reason: msg.reason.clone(),
-                            category: reading.prediction.category.clone(),
-                            sentiment: reading.sentiment,
-                        })
-                        .await
-                        .map_err(|e| anyhow::anyhow!("ticket desk unavailable: {e}"))??,
-                )
-            } else {
-                None
-            };
-            // Group-committed with impressions and outcomes; answered once committed.
-            recorder
+            let ticket = (action == SuggestedAction::Support).then(|| NewTicket {
+                organization_id: msg.organization_id,
+                end_user_id,
+                user_email: msg
+                    .who
+                    .as_ref()
+                    .and_then(|w| w.email.as_ref())
+                    .map(|e| e.as_str().to_owned()),
+                target_id: msg.target_id.clone(),
+                reason: msg.reason.clone(),
+                category: reading.prediction.category.clone(),
+                sentiment: reading.sentiment,
+            });
+            // Group-committed with impressions and outcomes (the ticket in the reason's
+            // transaction); answered once committed.
+            let ticket = recorder
                 .send(Record::Reason(NewReason {
                     organization_id: msg.organization_id,
                     end_user_id,
@@ -147,10 +139,17 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                     category: reading.prediction.category.clone(),
                     confidence: reading.prediction.confidence,
                     sentiment: reading.sentiment,
-                    ticket_id,
+                    ticket,
                 }))
                 .await
                 .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
+            if let Some(ticket) = ticket {
+                tickets
+                    .send(TicketOpened(ticket))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("ticket desk unavailable: {e}"))?;
+            }
+            let ticket_id = ticket.map(|t| t.id);
             Ok(SentimentAnswer {
                 suggested_action: action,
                 confidence: reading.prediction.confidence,

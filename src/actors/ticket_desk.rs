@@ -2,11 +2,11 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::{organization, support_ticket};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{json, Value};
@@ -33,10 +33,9 @@ impl Actor for TicketDesk {
     }
 }
 
-/// Opens a ticket and queues its delivery to the organization's webhook.
-#[derive(Message)]
-#[rtype(result = "Result<i64, Failure>")]
-pub struct OpenTicket {
+/// A support ticket to open, with the cancellation reason that asked for a human.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
     pub organization_id: i64,
     pub end_user_id: Option<i64>,
     pub user_email: Option<String>,
@@ -46,72 +45,97 @@ pub struct OpenTicket {
     pub sentiment: f64,
 }
 
-impl Handler<OpenTicket> for TicketDesk {
-    type Result = ResponseFuture<Result<i64, Failure>>;
+/// A ticket just written.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenedTicket {
+    pub id: i64,
+    /// The organization has a ticket webhook: the ticket waits for delivery.
+    pub awaits_delivery: bool,
+}
 
-    fn handle(&mut self, msg: OpenTicket, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
+/// Writes a ticket on `conn` (the OutcomeRecorder's group commit, beside its reason). Whether
+/// it waits for delivery is read in the insert itself: one statement, and never a stale
+/// answer about the organization's webhook.
+pub async fn write_ticket(
+    conn: &impl ConnectionTrait,
+    ticket: NewTicket,
+    now: DateTime<Utc>,
+) -> Result<OpenedTicket, DbErr> {
+    use support_ticket::Column as T;
+    let has_webhook = Query::select()
+        .expr(Expr::val(1))
+        .from(organization::Entity)
+        .and_where(organization::Column::Id.eq(ticket.organization_id))
+        .and_where(organization::Column::TicketWebhookUrl.is_not_null())
+        .to_owned();
+    let mut insert = Query::insert();
+    insert
+        .into_table(support_ticket::Entity)
+        .columns([
+            T::OrganizationId,
+            T::EndUserId,
+            T::UserEmail,
+            T::TargetId,
+            T::Priority,
+            T::Reason,
+            T::Category,
+            T::Sentiment,
+            T::Status,
+            T::DeliveryStatus,
+            T::DeliveryAttempts,
+            T::CreatedAt,
+            T::UpdatedAt,
+        ])
+        .values_panic([
+            Expr::value(ticket.organization_id),
+            Expr::value(ticket.end_user_id),
+            Expr::value(ticket.user_email),
+            Expr::value(ticket.target_id),
+            Expr::value(priority(ticket.sentiment, &ticket.category)),
+            Expr::value(ticket.reason),
+            Expr::value(ticket.category),
+            Expr::value(ticket.sentiment),
+            Expr::value("open"),
+            Expr::case(Expr::exists(has_webhook), "pending")
+                .finally("none")
+                .into(),
+            Expr::value(0),
+            Expr::value(now),
+            Expr::value(now),
+        ])
+        .returning(Query::returning().columns([T::Id, T::DeliveryStatus]));
+    let row = conn
+        .query_one(&insert)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotInserted)?;
+    Ok(OpenedTicket {
+        id: row.try_get("", "id")?,
+        awaits_delivery: row.try_get::<String>("", "delivery_status")? == "pending",
+    })
+}
+
+/// A committed ticket is counted and, when it awaits delivery, queued for it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TicketOpened(pub OpenedTicket);
+
+impl Handler<TicketOpened> for TicketDesk {
+    type Result = ResponseFuture<()>;
+
+    fn handle(
+        &mut self,
+        TicketOpened(ticket): TicketOpened,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        crate::metrics::ticket_created();
         let courier = self.courier.clone();
         Box::pin(async move {
-            let now = Utc::now();
-            // Whether the ticket waits for delivery is read in the insert itself: one round
-            // trip, and never a stale answer about the organization's webhook.
-            use support_ticket::Column as T;
-            let has_webhook = Query::select()
-                .expr(Expr::val(1))
-                .from(organization::Entity)
-                .and_where(organization::Column::Id.eq(msg.organization_id))
-                .and_where(organization::Column::TicketWebhookUrl.is_not_null())
-                .to_owned();
-            let mut insert = Query::insert();
-            insert
-                .into_table(support_ticket::Entity)
-                .columns([
-                    T::OrganizationId,
-                    T::EndUserId,
-                    T::UserEmail,
-                    T::TargetId,
-                    T::Priority,
-                    T::Reason,
-                    T::Category,
-                    T::Sentiment,
-                    T::Status,
-                    T::DeliveryStatus,
-                    T::DeliveryAttempts,
-                    T::CreatedAt,
-                    T::UpdatedAt,
-                ])
-                .values_panic([
-                    Expr::value(msg.organization_id),
-                    Expr::value(msg.end_user_id),
-                    Expr::value(msg.user_email),
-                    Expr::value(msg.target_id),
-                    Expr::value(priority(msg.sentiment, &msg.category)),
-                    Expr::value(msg.reason),
-                    Expr::value(msg.category),
-                    Expr::value(msg.sentiment),
-                    Expr::value("open"),
-                    Expr::case(Expr::exists(has_webhook), "pending")
-                        .finally("none")
-                        .into(),
-                    Expr::value(0),
-                    Expr::value(now),
-                    Expr::value(now),
-                ])
-                .returning(Query::returning().columns([T::Id, T::DeliveryStatus]));
-            let row = db.query_one(&insert).await?.ok_or_else(|| {
-                Failure::Unexpected(anyhow::anyhow!("the ticket insert returned nothing"))
-            })?;
-            let ticket_id: i64 = row.try_get("", "id")?;
-            let has_webhook = row.try_get::<String>("", "delivery_status")? == "pending";
-            crate::metrics::ticket_created();
-            if has_webhook {
+            if ticket.awaits_delivery {
                 // The ticket row is the ledger: if queueing fails, the reconciler queues it.
-                if let Err(e) = courier.schedule(ticket_id).await {
-                    tracing::error!(error = %format!("{e:#}"), ticket = ticket_id, "could not queue the ticket delivery");
+                if let Err(e) = courier.schedule(ticket.id).await {
+                    tracing::error!(error = %format!("{e:#}"), ticket = ticket.id, "could not queue the ticket delivery");
                 }
             }
-            Ok(ticket_id)
         })
     }
 }
