@@ -67,6 +67,20 @@ def main(results_path, out_path):
           f"{res['p99_ms']:.2f} | {ratio:.1%} | {target} | {verdict} | {errors} |")
     w("")
 
+    mixed = [r for r in rows if r["kind"] == "mixed"]
+    if mixed:
+        w("## Mixed traffic\n")
+        w(f"Intercept and dunning at once, {mixed[0]['connections']} connections each (no target; "
+          "shows that neither kind of write starves the other).\n")
+        w("| database | intercept req/s | intercept p99 ms | dunning req/s | dunning p99 ms | errors |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for r in mixed:
+            i, d = r["intercept"], r["dunning"]
+            errors = sum(x["non2xx"] + x["socket_errors"] for x in (i, d))
+            w(f"| {r['db']} | {i['rps']:,.0f} | {i['p99_ms']:.2f} | {d['rps']:,.0f} | "
+              f"{d['p99_ms']:.2f} | {errors} |")
+        w("")
+
     w("## Retry queue\n")
     w("Applications waiting for a retry are seeded in the ledger and the queue, then "
       "`saveloops work` (default concurrency) drains them against the instant fake Stripe "

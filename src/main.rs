@@ -176,7 +176,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Work => {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
-            database::start_checkpointer(&settings.database).await?;
+            let turns = database::WriteTurns::for_database(&settings.database);
+            database::start_checkpointer(&settings.database, turns).await?;
             let queue = jobs::connect_queue(&settings, &db).await?;
             let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);
             let courier = Arc::new(TicketCourier::new(db, applier.secrets.clone(), queue)?);

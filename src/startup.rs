@@ -27,11 +27,12 @@ use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
 use crate::applications::OfferApplier;
 use crate::config::{QueueBackend, Settings};
+use crate::database::{self, WriteTurns};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{extract, middleware, routes};
+use crate::jobs;
 use crate::sentiment::{self, Classifier};
 use crate::tickets::TicketCourier;
-use crate::{database, jobs};
 
 pub struct Application {
     port: u16,
@@ -51,7 +52,8 @@ impl Application {
         crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
-        database::start_checkpointer(&settings.database).await?;
+        let turns = database::WriteTurns::for_database(&settings.database);
+        database::start_checkpointer(&settings.database, turns.clone()).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
         // With the Redis queue, readiness checks Redis and rate limits are shared through it.
         let redis = match settings.queue.backend {
@@ -79,6 +81,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("the sentiment corpus is invalid: {e}"))?;
         let actors = start_actors(
             db.clone(),
+            turns,
             &settings,
             applier.clone(),
             courier.clone(),
@@ -117,6 +120,7 @@ impl Application {
 
 pub fn start_actors(
     db: DatabaseConnection,
+    turns: WriteTurns,
     settings: &Settings,
     applier: Arc<OfferApplier>,
     courier: Arc<TicketCourier>,
@@ -125,8 +129,8 @@ pub fn start_actors(
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let commits_in_flight = settings.database.postgres_commits_in_flight;
-    let outcomes = OutcomeRecorder::new(db.clone(), commits_in_flight).start();
-    let dunning = DunningTracker::with_ttl(db.clone(), ttl, commits_in_flight)
+    let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
+    let dunning = DunningTracker::with_ttl(db.clone(), turns, ttl, commits_in_flight)
         .announced_changes(
             settings.database.url.clone(),
             Duration::from_secs(settings.cache.announced_ttl_seconds),

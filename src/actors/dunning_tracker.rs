@@ -29,6 +29,7 @@ use sea_orm::{
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
 use end_user_cache::{ChangeClock, EndUserCache, Known, KnownUser};
@@ -145,6 +146,7 @@ struct Lookup {
 
 pub struct DunningTracker {
     db: DatabaseConnection,
+    turns: WriteTurns,
     ttl: Duration,
     /// Where other instances' changes are heard from, and how long cached end users are
     /// trusted while they are.
@@ -181,10 +183,12 @@ impl DunningTracker {
     /// at once on PostgreSQL (they never share an end user; SQLite has one writer).
     pub fn with_ttl(
         db: DatabaseConnection,
+        turns: WriteTurns,
         ttl: Duration,
         postgres_commits_in_flight: usize,
     ) -> Self {
         DunningTracker {
+            turns,
             ttl,
             notices: None,
             listening: false,
@@ -757,11 +761,14 @@ impl DunningTracker {
         // Transactions in flight never share an end user, so their row locks cannot meet.
         self.busy_users.extend(taken);
         let db = self.db.clone();
+        let turns = self.turns.clone();
         let work = async move {
+            let turn = turns.take().await;
             let result = write_health(&db, &batch).await.map_err(|e| {
                 tracing::error!(error = %e, "payment health group commit failed");
                 e.to_string()
             });
+            drop(turn);
             (batch, result)
         };
         ctx.spawn(

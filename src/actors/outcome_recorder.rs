@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use super::ticket_desk::{write_ticket, NewTicket, OpenedTicket};
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::database::WriteTurns;
 use crate::experiments::Exposure;
 
 /// Largest batch one transaction takes; more waits for the next.
@@ -102,6 +103,7 @@ type Waiter = oneshot::Sender<Result<Option<OpenedTicket>, String>>;
 
 pub struct OutcomeRecorder {
     db: DatabaseConnection,
+    turns: WriteTurns,
     pending: Vec<(Record, DateTime<Utc>, Waiter)>,
     committing: usize,
     max_committing: usize,
@@ -110,13 +112,18 @@ pub struct OutcomeRecorder {
 impl OutcomeRecorder {
     /// `postgres_commits_in_flight`: how many batches may be committing at once on
     /// PostgreSQL (SQLite has one writer, so it gets one).
-    pub fn new(db: DatabaseConnection, postgres_commits_in_flight: usize) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        turns: WriteTurns,
+        postgres_commits_in_flight: usize,
+    ) -> Self {
         let max_committing = match db.get_database_backend() {
             DbBackend::Postgres => postgres_commits_in_flight.max(1),
             _ => 1,
         };
         OutcomeRecorder {
             db,
+            turns,
             pending: Vec::new(),
             committing: 0,
             max_committing,
@@ -132,12 +139,16 @@ impl OutcomeRecorder {
         let rest = self.pending.split_off(take);
         let batch = mem::replace(&mut self.pending, rest);
         let db = self.db.clone();
+        let turns = self.turns.clone();
         let work = async move {
             let (records, waiters): (Vec<_>, Vec<_>) = batch
                 .into_iter()
                 .map(|(record, at, waiter)| ((record, at), waiter))
                 .unzip();
-            match write_batch(&db, records).await {
+            let turn = turns.take().await;
+            let written = write_batch(&db, records).await;
+            drop(turn);
+            match written {
                 Ok(tickets) => {
                     for (waiter, ticket) in waiters.into_iter().zip(tickets) {
                         // The requester may have gone away; its row is committed all the same.
