@@ -2,7 +2,9 @@
 //!
 //! A transaction that changes end users' payment health or identity also sends one
 //! notification naming them; PostgreSQL delivers it at commit, to every listening session.
-//! Each instance's DunningTracker listens and forgets the end users it names, so that an
+//! Each instance's DunningTracker listens and forgets the end users it names (unless the
+//! notification names that tracker as its origin: its own writes already updated its cache),
+//! so that an
 //! instance may trust its cached end users for much longer than the cache TTL without
 //! showing another instance's change late. While the listener is not connected nothing is
 //! announced to it, so the tracker then falls back to the TTL, and after a (re)connection it
@@ -49,18 +51,28 @@ pub enum ChangeFeed {
     Listening,
     /// Not listening: changes may go unannounced.
     Lost,
-    /// These end users of the organization changed.
-    Changed { organization_id: i64, ids: Vec<i64> },
+    /// These end users of the organization changed; `origin` is the announcing tracker's
+    /// (None: not named, or announced by a version that did not name it).
+    Changed {
+        organization_id: i64,
+        ids: Vec<i64>,
+        origin: Option<u64>,
+    },
 }
 
 /// Announces, within `conn`'s transaction (so at its commit), that these end users changed
-/// (`(organization, end user)` pairs).
-pub async fn announce<C: ConnectionTrait>(conn: &C, changed: &[(i64, i64)]) -> Result<(), DbErr> {
+/// (`(organization, end user)` pairs). `origin` names the announcing tracker, so that it can
+/// tell its own announcements (whose changes it already knows) from other instances'.
+pub async fn announce<C: ConnectionTrait>(
+    conn: &C,
+    origin: Option<u64>,
+    changed: &[(i64, i64)],
+) -> Result<(), DbErr> {
     if changed.is_empty() {
         return Ok(());
     }
     let backend = conn.get_database_backend();
-    for payload in payloads(changed) {
+    for payload in payloads(origin, changed) {
         match backend {
             DbBackend::Postgres => {
                 conn.execute_raw(Statement::from_sql_and_values(
@@ -96,8 +108,8 @@ pub async fn log_end<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
     Ok(last.flatten().unwrap_or(0))
 }
 
-/// SQLite: the changes logged after `after` (this instance's own among them: forgetting
-/// those again is harmless), and where the next read starts.
+/// SQLite: the changes logged after `after` (this instance's own among them, named as its
+/// own), and where the next read starts.
 pub async fn read_log<C: ConnectionTrait>(
     conn: &C,
     after: i64,
@@ -122,8 +134,10 @@ pub async fn prune_log<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// `org:id,id;org:id`, split so that no payload reaches PostgreSQL's limit.
-fn payloads(changed: &[(i64, i64)]) -> Vec<String> {
+/// `org:id,id;org:id;@origin`, split so that no payload reaches PostgreSQL's limit (each part
+/// names the origin). The origin comes last, as a part that versions which do not know it
+/// skip as unparsable.
+fn payloads(origin: Option<u64>, changed: &[(i64, i64)]) -> Vec<String> {
     let mut by_org: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for &(organization_id, id) in changed {
         by_org.entry(organization_id).or_default().push(id);
@@ -151,11 +165,21 @@ fn payloads(changed: &[(i64, i64)]) -> Vec<String> {
     if !current.is_empty() {
         payloads.push(current);
     }
+    if let Some(origin) = origin {
+        for payload in &mut payloads {
+            payload.push_str(&format!(";@{origin:x}"));
+        }
+    }
     payloads
 }
 
 /// Reads a payload back; parts that do not parse are skipped.
 fn parse(payload: &str) -> Vec<ChangeFeed> {
+    let origin = payload
+        .rsplit(';')
+        .next()
+        .and_then(|last| last.strip_prefix('@'))
+        .and_then(|origin| u64::from_str_radix(origin, 16).ok());
     payload
         .split(';')
         .filter_map(|part| {
@@ -163,6 +187,7 @@ fn parse(payload: &str) -> Vec<ChangeFeed> {
             Some(ChangeFeed::Changed {
                 organization_id: org.parse().ok()?,
                 ids: ids.split(',').filter_map(|id| id.parse().ok()).collect(),
+                origin,
             })
         })
         .collect()
@@ -251,7 +276,7 @@ mod tests {
         let changed: Vec<(i64, i64)> = (0..2_000)
             .map(|i| (1 + i % 3, 1_000_000_000_000 + i))
             .collect();
-        let payloads = payloads(&changed);
+        let payloads = payloads(Some(0xfeed), &changed);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() < MAX_PAYLOAD));
         let mut back: Vec<(i64, i64)> = payloads
@@ -261,9 +286,13 @@ mod tests {
                 ChangeFeed::Changed {
                     organization_id,
                     ids,
+                    origin,
                 } => ids
                     .into_iter()
-                    .map(move |id| (organization_id, id))
+                    .map(move |id| {
+                        assert_eq!(origin, Some(0xfeed));
+                        (organization_id, id)
+                    })
                     .collect(),
                 _ => Vec::new(),
             })
@@ -273,8 +302,18 @@ mod tests {
         expected.sort_unstable();
         assert_eq!(back, expected);
         assert_eq!(
-            super::payloads(&[(7, 1), (7, 2), (8, 3)]),
+            super::payloads(None, &[(7, 1), (7, 2), (8, 3)]),
             vec!["7:1,2;8:3"]
         );
+        assert_eq!(super::payloads(Some(255), &[(7, 1)]), vec!["7:1;@ff"]);
+        // A payload without an origin (an older version's) still parses, naming none.
+        assert!(matches!(
+            &parse("7:1,2")[..],
+            [ChangeFeed::Changed {
+                organization_id: 7,
+                origin: None,
+                ..
+            }]
+        ));
     }
 }

@@ -147,6 +147,9 @@ struct Lookup {
 pub struct DunningTracker {
     db: DatabaseConnection,
     turns: WriteTurns,
+    /// Names this tracker's announcements, so that it does not forget, on hearing them, the
+    /// end users its own writes just updated.
+    origin: u64,
     ttl: Duration,
     /// Where other instances' changes are heard from, and how long cached end users are
     /// trusted while they are.
@@ -189,6 +192,7 @@ impl DunningTracker {
     ) -> Self {
         DunningTracker {
             turns,
+            origin: rand::random(),
             ttl,
             notices: None,
             listening: false,
@@ -285,9 +289,15 @@ impl DunningTracker {
                 self.warm_up(self.warm_ups, None, 0, ctx);
             }
             ChangeFeed::Lost => self.listening = false,
+            // Its own announcements name changes it made: the cache already has them.
+            ChangeFeed::Changed {
+                origin: Some(origin),
+                ..
+            } if origin == self.origin => {}
             ChangeFeed::Changed {
                 organization_id,
                 ids,
+                ..
             } => {
                 for id in ids {
                     self.clock.changed(id);
@@ -762,9 +772,10 @@ impl DunningTracker {
         self.busy_users.extend(taken);
         let db = self.db.clone();
         let turns = self.turns.clone();
+        let origin = self.origin;
         let work = async move {
             let turn = turns.take().await;
-            let result = write_health(&db, &batch).await.map_err(|e| {
+            let result = write_health(&db, origin, &batch).await.map_err(|e| {
                 tracing::error!(error = %e, "payment health group commit failed");
                 e.to_string()
             });
@@ -795,7 +806,11 @@ impl DunningTracker {
 /// one upsert of their dunning episodes; successes in one update per distinct event (and
 /// for payment events one update closing the episodes).
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
-async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result<(), DbErr> {
+async fn write_health(
+    db: &DatabaseConnection,
+    origin: u64,
+    batch: &[PendingWrite],
+) -> Result<(), DbErr> {
     let now = Utc::now();
     let mut failed: Vec<(i64, i64)> = Vec::new();
     let mut succeeded: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
@@ -865,7 +880,7 @@ async fn write_health(db: &DatabaseConnection, batch: &[PendingWrite]) -> Result
         .iter()
         .map(|pending| (pending.organization_id, pending.user.id))
         .collect();
-    end_user_changes::announce(&txn, &changed).await?;
+    end_user_changes::announce(&txn, Some(origin), &changed).await?;
     txn.commit().await
 }
 
@@ -987,7 +1002,7 @@ async fn complete_identity(
         Ok(updated) => {
             // Other instances may hold the row without the identifier just added.
             let changed = [(updated.organization_id, updated.id)];
-            if let Err(e) = end_user_changes::announce(db, &changed).await {
+            if let Err(e) = end_user_changes::announce(db, None, &changed).await {
                 tracing::warn!(error = %e, user = updated.id, "could not announce an end-user change");
             }
             updated

@@ -285,3 +285,44 @@ async fn a_starting_instance_warms_its_cache_with_the_newest_end_users() {
     })
     .await;
 }
+
+async fn cached_end_users(app: &TestApp) -> f64 {
+    metric(&scrape(app).await, "saveloops_end_user_cache_entries", &[]).unwrap_or(0.0)
+}
+
+/// An instance's own payment-health writes update the end users it caches, and hearing its
+/// own announcement of them back does not make it forget them (another instance's does).
+#[actix_web::test]
+async fn an_instance_keeps_the_end_users_its_own_writes_changed() {
+    let mut settings = test_settings().await;
+    settings.cache.ttl_seconds = 3_600;
+    let first = TestApp::spawn_with(settings.clone()).await;
+    let second = TestApp::spawn_with(settings).await;
+    let own = json!({"user_email": "own@example.com"});
+    let other = json!({"user_email": "other@example.com"});
+    assert_eq!(flags(&second, own.clone()).await, (false, true));
+    assert_eq!(flags(&second, other.clone()).await, (false, true));
+    // (On PostgreSQL the instance may start hearing changes only now: it then drops what it
+    // cached and what was being looked up, and asks again.)
+    eventually("the second instance to cache both end users", || async {
+        flags(&second, own.clone()).await;
+        flags(&second, other.clone()).await;
+        (cached_end_users(&second).await == 2.0).then_some(())
+    })
+    .await;
+
+    // The second instance's own write, then the first instance's: announced in that order.
+    assert_eq!(parts(second.dunning(own.clone()).await).await.0, 200);
+    let failed = first.post_as(&second.key, "/api/v1/dunning", &other).await;
+    assert_eq!(parts(failed).await.0, 200);
+    // Once the second instance shows the other write, it has heard both announcements.
+    eventually(
+        "the second instance to show the other instance's write",
+        || async { (flags(&second, other.clone()).await == (true, true)).then_some(()) },
+    )
+    .await;
+    // Both are cached: the own write's end user was kept (with its new state), the other
+    // one forgotten and read again.
+    assert_eq!(cached_end_users(&second).await, 2.0);
+    assert_eq!(flags(&second, own).await, (true, true));
+}
