@@ -144,10 +144,12 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                 .await
                 .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
             if let Some(ticket) = ticket {
-                tickets
-                    .send(TicketOpened(ticket))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("ticket desk unavailable: {e}"))?;
+                // The ticket is committed: answer with it whatever happens here (a client
+                // told of a failure would send the reason again and open a second ticket);
+                // a delivery left unqueued is queued by the reconciler.
+                if let Err(e) = tickets.send(TicketOpened(ticket)).await {
+                    tracing::error!(error = %e, ticket = ticket.id, "ticket desk unavailable");
+                }
             }
             let ticket_id = ticket.map(|t| t.id);
             Ok(SentimentAnswer {
