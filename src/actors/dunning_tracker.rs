@@ -2,12 +2,12 @@
 //!
 //! Every cancel-flow request names an end user, so finding one is on the hot path. The
 //! tracker keeps recently seen end users in memory (its own writes update them as they
-//! commit; other instances' writes are announced to it and invalidate them as soon as it hears them,
-//! see `end_user_changes`; while it cannot hear them, entries expire after the cache TTL),
-//! and looks up the rest in batches: requests that arrive while lookups are in flight share
-//! the next query. The cache is bounded by end users, not bytes: it keeps
-//! two generations and drops the older one when the newer fills, so that reaching the
-//! bound never empties it all at once.
+//! commit; other instances' writes are announced to it and invalidate them as soon as it
+//! hears them, see `end_user_changes`; while it cannot hear them, entries expire after the
+//! cache TTL), and looks up the rest in batches: requests that arrive while lookups are in
+//! flight share the next query. The cache is bounded by end users, not bytes: it keeps two
+//! generations and drops the older one when the newer fills, so that reaching the bound
+//! never empties it all at once (`end_user_cache`).
 mod end_user_cache;
 
 use std::collections::{BTreeMap, HashSet};
