@@ -13,6 +13,9 @@ use tokio::sync::watch;
 
 /// glibc's malloc spent a seventh of the service's CPU under load (many small, short-lived
 /// allocations across threads); mimalloc's per-thread free lists cost a fraction of that.
+/// Built with `no_thp`: mimalloc otherwise asks for transparent huge pages on the arenas it
+/// commits, and each touched 2 MiB page counts whole (peak RSS under load 95 MB, with it 75 MB,
+/// same throughput).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
