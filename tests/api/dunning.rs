@@ -269,11 +269,7 @@ async fn a_starting_instance_warms_its_cache_with_the_newest_end_users() {
     let second = TestApp::spawn_with(settings).await;
     eventually(
         "the second instance to cache the three end users",
-        || async {
-            let text = scrape(&second).await;
-            (metric(&text, "saveloops_end_user_cache_entries", &[]).unwrap_or(0.0) >= 3.0)
-                .then_some(())
-        },
+        || async { (cached_end_users(&second).await >= 3.0).then_some(()) },
     )
     .await;
     // What it warmed with is what the database says, and it still hears changes to them.
