@@ -156,6 +156,11 @@ pub struct CatalogData {
     pub experiments: Vec<CatalogExperiment>,
     pub settings: OrgSettings,
     positions: HashMap<i64, usize>,
+    /// Positions of the active offers, by target, and of those with no target (which fit
+    /// every target), in catalog order: intercept looks only at the offers that can fit
+    /// its page, however many other pages the organization has offers for.
+    active_by_target: HashMap<String, Vec<usize>>,
+    active_untargeted: Vec<usize>,
 }
 
 impl CatalogData {
@@ -165,6 +170,41 @@ impl CatalogData {
 
     pub fn experiment(&self, id: i64) -> Option<&CatalogExperiment> {
         self.experiments.iter().find(|e| e.id == id)
+    }
+
+    fn new(
+        offers: Vec<CatalogOffer>,
+        experiments: Vec<CatalogExperiment>,
+        settings: OrgSettings,
+    ) -> Self {
+        let positions = offers.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+        let mut active_by_target: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut active_untargeted = Vec::new();
+        for (i, offer) in offers.iter().enumerate().filter(|(_, o)| o.active) {
+            match &offer.placement.target_id {
+                Some(target) => active_by_target.entry(target.clone()).or_default().push(i),
+                None => active_untargeted.push(i),
+            }
+        }
+        CatalogData {
+            offers,
+            experiments,
+            settings,
+            positions,
+            active_by_target,
+            active_untargeted,
+        }
+    }
+
+    /// Positions of the active offers that may show on `target_id`, in catalog order.
+    fn active_on(&self, target_id: &str) -> Vec<usize> {
+        let own = self
+            .active_by_target
+            .get(target_id)
+            .map_or(&[][..], Vec::as_slice);
+        let mut merged = [own, &self.active_untargeted].concat();
+        merged.sort_unstable();
+        merged
     }
 
     fn kind_of(&self, offer_id: i64) -> Option<OfferType> {
@@ -317,13 +357,11 @@ async fn load_catalog(db: DatabaseConnection, organization_id: i64) -> Result<Ca
         .into_iter()
         .map(CatalogExperiment::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let positions = offers.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
-    Ok(Arc::new(CatalogData {
+    Ok(Arc::new(CatalogData::new(
         offers,
         experiments,
-        settings: settings.map(settings_from_row).unwrap_or_default(),
-        positions,
-    }))
+        settings.map(settings_from_row).unwrap_or_default(),
+    )))
 }
 
 fn settings_from_row(row: organization_setting::Model) -> OrgSettings {
@@ -487,17 +525,11 @@ impl Handler<Intercept> for OfferSelector {
                                     .collect();
                                 (Some(e.exposure(arm)), Some(e.tag(arm)), offers)
                             }
-                            None => (
-                                None,
-                                None,
-                                catalog
-                                    .offers
-                                    .iter()
-                                    .enumerate()
-                                    .filter(|(_, o)| o.active && fits(o))
-                                    .map(|(i, _)| i)
-                                    .collect(),
-                            ),
+                            None => {
+                                let mut offers = catalog.active_on(&msg.target_id);
+                                offers.retain(|&i| fits(&catalog.offers[i]));
+                                (None, None, offers)
+                            }
                         };
                         let subscription_known =
                             msg.subscription_known || user.is_some_and(|u| u.has_stripe_customer);

@@ -123,6 +123,11 @@ async fn intercept_selects_by_target_trigger_mrr_and_activity_in_priority_order(
         pick(json!({"target_id": "settings", "mrr_value": 100})).await,
         vec![everywhere, other_target, big_accounts]
     );
+    // A page no offer targets still gets the offers with no target.
+    assert_eq!(
+        pick(json!({"target_id": "pricing", "trigger": "exit_intent"})).await,
+        vec![everywhere, exit_only]
+    );
     assert!(!pick(json!({"target_id": "cancel-btn"}))
         .await
         .contains(&inactive));
