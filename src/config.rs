@@ -153,6 +153,13 @@ pub struct CacheSettings {
     /// instance's changes to them (0: only `ttl_seconds`).
     #[serde(default = "default_announced_ttl_seconds")]
     pub announced_ttl_seconds: u64,
+    /// Most end users held in memory (about 43 bytes each once used).
+    #[serde(default = "default_max_end_users")]
+    pub max_end_users: usize,
+}
+
+fn default_max_end_users() -> usize {
+    1_000_000
 }
 
 fn default_announced_ttl_seconds() -> u64 {

@@ -131,6 +131,7 @@ pub fn start_actors(
     let commits_in_flight = settings.database.postgres_commits_in_flight;
     let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
     let dunning = DunningTracker::with_ttl(db.clone(), turns, ttl, commits_in_flight)
+        .remembering(settings.cache.max_end_users)
         .announced_changes(
             settings.database.url.clone(),
             Duration::from_secs(settings.cache.announced_ttl_seconds),

@@ -5,15 +5,13 @@
 //! commit; other instances' writes are announced to it and invalidate them as soon as it
 //! hears them, see `end_user_changes`; while it cannot hear them, entries expire after the
 //! cache TTL), and looks up the rest in batches: requests that arrive while lookups are in
-//! flight share the next query. The cache is bounded by end users, not bytes: it keeps two
-//! generations and drops the older one when the newer fills, so that reaching the bound
-//! never empties it all at once (`end_user_cache`).
+//! flight share the next query. The cache is bounded by end users, and compact enough to
+//! hold every end user of a large organization (`end_user_cache`).
 mod end_user_cache;
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::mem;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -32,11 +30,10 @@ use super::{Failure, MAILBOX_CAPACITY};
 use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
-use end_user_cache::{ChangeClock, EndUserCache, Known, KnownUser};
+use end_user_cache::{ChangeClock, EndUserCache, Identifiers, Known};
 
-/// Bounds the memory of the end-user cache (about 250 bytes an end user): each of its two
-/// generations holds half.
-const MAX_CACHED_USERS: usize = 100_000;
+/// The end-user cache's bound unless `remembering` sets another.
+const MAX_CACHED_USERS: usize = 1_000_000;
 /// Lookup queries in flight at once; more requests wait and share the next one. SQLite reads
 /// on threads of its own beside the writer, so two overlap well; on PostgreSQL, where each
 /// statement costs the server CPU, one in flight (bigger batches) measured 5–15 % faster.
@@ -46,16 +43,13 @@ const POSTGRES_LOOKUPS_IN_FLIGHT: usize = 1;
 const MAX_LOOKUP_BATCH: usize = 64;
 /// Most payment-health writes one transaction takes.
 const MAX_WRITE_BATCH: usize = 256;
-/// End users read into the cache when this instance starts hearing changes: the newest, as
-/// many as one generation holds, so that none is dropped before it is used.
-const WARM_UP_USERS: usize = MAX_CACHED_USERS / 2;
 /// End users one warm-up query reads. Small pages: the rows of a page are decoded on
 /// SQLite's thread and freed on the actors' thread, and pages of 5,000 left the process
 /// ~25 MB larger for good than pages of 500.
 const WARM_UP_PAGE: usize = 500;
 
 /// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
-#[derive(Debug, FromQueryResult)]
+#[derive(Debug, Clone, FromQueryResult)]
 struct Identity {
     organization_id: i64,
     id: i64,
@@ -81,7 +75,7 @@ impl Identity {
     }
 
     fn known(&self) -> Known {
-        Arc::new(KnownUser {
+        Known {
             id: self.id,
             state: EndUserState {
                 id: self.id,
@@ -89,10 +83,15 @@ impl Identity {
                 show_onboarding_prompt: !self.succeeded,
                 has_stripe_customer: self.stripe_customer_id.is_some(),
             },
-            email: self.email.as_deref().map(Arc::from),
-            customer: self.stripe_customer_id.as_deref().map(Arc::from),
             known_at: Instant::now(),
-        })
+        }
+    }
+
+    fn identifiers(&self) -> Identifiers<'_> {
+        Identifiers {
+            email: self.email.as_deref(),
+            customer: self.stripe_customer_id.as_deref(),
+        }
     }
 }
 
@@ -163,6 +162,8 @@ pub struct DunningTracker {
     log_position: Option<i64>,
     reading_log: bool,
     users: EndUserCache,
+    /// The most end users `users` holds; a warm-up reads the newest as many.
+    capacity: usize,
     /// Bumped each time a warm-up starts; a warm-up stops when it is no longer the latest.
     warm_ups: u64,
     /// End users changed while reads were in flight: a read that overlapped a change of its
@@ -200,6 +201,7 @@ impl DunningTracker {
             log_position: None,
             reading_log: false,
             users: EndUserCache::new(MAX_CACHED_USERS),
+            capacity: MAX_CACHED_USERS,
             warm_ups: 0,
             clock: ChangeClock::default(),
             waiting: Vec::new(),
@@ -217,6 +219,13 @@ impl DunningTracker {
             },
             db,
         }
+    }
+
+    /// Holds at most `capacity` end users in memory (about 43 bytes each once used).
+    pub fn remembering(mut self, capacity: usize) -> Self {
+        self.users = EndUserCache::new(capacity);
+        self.capacity = capacity;
+        self
     }
 
     /// Hears the end-user changes every instance announces (PostgreSQL: listening on a
@@ -308,13 +317,13 @@ impl DunningTracker {
     }
 
     /// Reads the newest end users into the cache, a page at a time, after `before` (None:
-    /// from the newest), `loaded` of `WARM_UP_USERS` so far. Runs once this instance hears
+    /// from the newest), `loaded` of as many as the cache holds so far. Runs once this instance hears
     /// every change (every change after that reaches the cache), so that a restarted instance
     /// does not send its first requests' lookups to the database. A page read while a change
     /// was heard or written is dropped, as an overlapping lookup is; a newer warm-up, or
     /// losing the change feed, stops this one.
     fn warm_up(&mut self, run: u64, before: Option<i64>, loaded: usize, ctx: &mut Context<Self>) {
-        let page = WARM_UP_PAGE.min(WARM_UP_USERS - loaded);
+        let page = WARM_UP_PAGE.min(self.capacity.saturating_sub(loaded));
         if page == 0 {
             return;
         }
@@ -343,7 +352,7 @@ impl DunningTracker {
                 };
                 let (count, last) = (rows.len(), rows.last().map(|row| row.id));
                 for (identity, _) in rows.iter().zip(&fresh).filter(|(_, &fresh)| fresh) {
-                    act.remember(identity.organization_id, &identity.known());
+                    act.remember(identity.organization_id, identity);
                 }
                 if count == page {
                     act.warm_up(run, last, loaded + count, ctx);
@@ -355,11 +364,12 @@ impl DunningTracker {
     /// The end user `who` names, from memory while that is fresh.
     fn remembered(&self, organization_id: i64, who: &EndUserRef) -> Option<Known> {
         let known = self.users.find(organization_id, who)?;
-        (known.known_at.elapsed() < self.trust()).then(|| known.clone())
+        (known.known_at.elapsed() < self.trust()).then_some(known)
     }
 
-    fn remember(&mut self, organization_id: i64, known: &Known) {
-        self.users.insert(organization_id, known);
+    fn remember(&mut self, organization_id: i64, row: &Identity) {
+        self.users
+            .insert(organization_id, row.known().state, row.identifiers());
     }
 
     /// After a committed write (`Some`) the cached end user, if any, takes the written state:
@@ -368,17 +378,9 @@ impl DunningTracker {
     /// flight may have seen the row before the write.
     fn written(&mut self, organization_id: i64, id: i64, write: Option<&HealthWrite>) {
         self.clock.changed(id);
-        let updated = match (write, self.users.by_id(organization_id, id)) {
-            (Some(write), Some(known)) => {
-                let mut user = KnownUser::clone(known);
-                write.apply(&mut user.state);
-                Some(Arc::new(user))
-            }
-            _ => None,
-        };
-        self.users.remove(organization_id, id);
-        if let Some(user) = updated {
-            self.users.insert(organization_id, &user);
+        match write {
+            Some(write) => self.users.update(id, |state| write.apply(state)),
+            None => self.users.remove(organization_id, id),
         }
     }
 
@@ -443,11 +445,11 @@ impl DunningTracker {
                     act.in_flight -= 1;
                     for (lookup, result) in found {
                         let answer = match result {
-                            Ok(known) => {
-                                if act.clock.unchanged_since(started, known.id) {
-                                    act.remember(lookup.organization_id, &known);
+                            Ok(row) => {
+                                if act.clock.unchanged_since(started, row.id) {
+                                    act.remember(lookup.organization_id, &row);
                                 }
-                                Ok(known)
+                                Ok(row.known())
                             }
                             Err(e) => Err(format!("{e}")),
                         };
@@ -483,7 +485,7 @@ async fn identify_batch(
     db: &DatabaseConnection,
     organization_id: i64,
     lookups: &[Lookup],
-) -> Vec<Result<Known, Failure>> {
+) -> Vec<Result<Identity, Failure>> {
     let mut emails: Vec<&str> = Vec::new();
     let mut customers: Vec<&str> = Vec::new();
     for lookup in lookups {
@@ -540,10 +542,10 @@ async fn identify_batch(
                 || u.stripe_customer_id.is_none() && customer.is_some())
         });
         results.push(match complete {
-            Some(user) => Ok(user.known()),
+            Some(user) => Ok(Identity::clone(user)),
             None => find_or_create(db, organization_id, &lookup.who)
                 .await
-                .map(|user| Identity::from(user).known()),
+                .map(Identity::from),
         });
     }
     results

@@ -322,3 +322,43 @@ async fn an_instance_keeps_the_end_users_its_own_writes_changed() {
     assert_eq!(cached_end_users(&second).await, 2.0);
     assert_eq!(flags(&second, own).await, (true, true));
 }
+
+/// A cache bounded below the number of end users gives up entries as it fills, and every
+/// answer stays the database's, whichever identifier names the end user.
+#[actix_web::test]
+async fn a_full_end_user_cache_still_answers_from_the_database() {
+    let mut settings = test_settings().await;
+    settings.cache.max_end_users = 2;
+    let app = TestApp::spawn_with(settings).await;
+    let who = |n: usize| json!({"user_email": format!("u{n}@example.com"), "stripe_customer_id": format!("cus_{n}")});
+    for n in 0..5 {
+        assert_eq!(flags(&app, who(n)).await, (false, true));
+    }
+    // Each write updates the end user the cache just looked up.
+    for n in [0, 2, 4] {
+        assert_eq!(parts(app.dunning(who(n)).await).await.0, 200);
+        assert_eq!(flags(&app, who(n)).await, (true, true));
+    }
+    let paid = json!({"event": "payment_succeeded", "stripe_customer_id": "cus_4"});
+    assert_eq!(parts(app.success_signal(paid).await).await.0, 200);
+    assert_eq!(flags(&app, who(4)).await, (false, false));
+    for _ in 0..2 {
+        for n in 0..5 {
+            let expected = (n == 0 || n == 2, n != 4);
+            assert_eq!(flags(&app, who(n)).await, expected, "end user {n}");
+            let by_email = json!({"user_email": format!("u{n}@example.com")});
+            assert_eq!(
+                flags(&app, by_email).await,
+                expected,
+                "end user {n} by email"
+            );
+            let by_customer = json!({"stripe_customer_id": format!("cus_{n}")});
+            assert_eq!(
+                flags(&app, by_customer).await,
+                expected,
+                "end user {n} by customer"
+            );
+        }
+    }
+    assert!(cached_end_users(&app).await <= 2.0);
+}
