@@ -36,7 +36,9 @@ use crate::http::experiment_body::{
 use crate::http::offer_body::{as_body, merge_patch, mrr_json, parse_offer, OfferDraft};
 use crate::http::settings_body::{parse_settings, settings_json};
 
-/// An offer as the selector keeps it in memory.
+/// An offer as the selector keeps it in memory. The offers API's and intercept's JSON are
+/// built when asked (intercept's as text, once): a catalog of 1,000 offers holding both as
+/// JSON values took ~7 MB.
 #[derive(Debug, Clone)]
 pub struct CatalogOffer {
     pub id: i64,
@@ -46,13 +48,10 @@ pub struct CatalogOffer {
     pub placement: Placement,
     pub active: bool,
     pub rules: OfferRules,
-    /// The offer as intercept shows it.
-    pub shown: Value,
-    /// `shown` as JSON text up to (not including) its last field, `experiment`: intercept
-    /// writes its answer from these without building or cloning JSON values per request.
+    /// The offer as intercept shows it, as JSON text up to (not including) its last field,
+    /// `experiment`: intercept writes its answer from these without building JSON values.
     shown_head: String,
-    /// The offer as the offers API shows it.
-    pub resource: Value,
+    row: offer::Model,
 }
 
 fn stored_rule(value: Option<i32>) -> Option<u32> {
@@ -83,39 +82,7 @@ impl CatalogOffer {
             max_redemptions_per_user: stored_rule(row.max_redemptions_per_user),
             requires_subscription: row.requires_subscription,
         };
-        let shown = json!({
-            "id": row.id,
-            "type": row.kind,
-            "value": number_json(row.value),
-            "label": row.label,
-            "config": config,
-            "experiment": null,
-        });
-        let mut shown_head = shown.to_string();
-        let tail = r#","experiment":null}"#;
-        debug_assert!(shown_head.ends_with(tail), "experiment is the last field");
-        shown_head.truncate(shown_head.len() - tail.len());
-        let resource = json!({
-            "id": row.id,
-            "type": row.kind,
-            "value": number_json(row.value),
-            "label": row.label,
-            "config": config,
-            "target_id": row.target_id,
-            "triggers": trigger_names,
-            "min_mrr": mrr_json(placement.min_mrr),
-            "max_mrr": mrr_json(placement.max_mrr),
-            "priority": row.priority,
-            "active": row.active,
-            "cooldown_days": rules.cooldown_days,
-            "type_cooldown_days": rules.type_cooldown_days,
-            "max_redemptions": rules.max_redemptions,
-            "max_redemptions_per_user": rules.max_redemptions_per_user,
-            "requires_subscription": rules.requires_subscription,
-            "created_at": row.created_at.to_rfc3339(),
-            "updated_at": row.updated_at.to_rfc3339(),
-        });
-        Ok(CatalogOffer {
+        let mut offer = CatalogOffer {
             id: row.id,
             kind,
             value: row.value,
@@ -123,9 +90,41 @@ impl CatalogOffer {
             placement,
             active: row.active,
             rules,
-            shown,
-            shown_head,
-            resource,
+            shown_head: String::new(),
+            row,
+        };
+        let mut shown_head = offer.shown_with(None).to_string();
+        let tail = r#","experiment":null}"#;
+        debug_assert!(shown_head.ends_with(tail), "experiment is the last field");
+        shown_head.truncate(shown_head.len() - tail.len());
+        offer.shown_head = shown_head;
+        Ok(offer)
+    }
+
+    /// The offer as the offers API shows it.
+    pub fn resource(&self) -> Value {
+        let row = &self.row;
+        // Read once already, when the catalog was loaded.
+        let triggers: Vec<String> = serde_json::from_str(&row.triggers).unwrap_or_default();
+        json!({
+            "id": row.id,
+            "type": row.kind,
+            "value": number_json(row.value),
+            "label": row.label,
+            "config": self.config,
+            "target_id": row.target_id,
+            "triggers": triggers,
+            "min_mrr": mrr_json(self.placement.min_mrr),
+            "max_mrr": mrr_json(self.placement.max_mrr),
+            "priority": row.priority,
+            "active": row.active,
+            "cooldown_days": self.rules.cooldown_days,
+            "type_cooldown_days": self.rules.type_cooldown_days,
+            "max_redemptions": self.rules.max_redemptions,
+            "max_redemptions_per_user": self.rules.max_redemptions_per_user,
+            "requires_subscription": self.rules.requires_subscription,
+            "created_at": row.created_at.to_rfc3339(),
+            "updated_at": row.updated_at.to_rfc3339(),
         })
     }
 
@@ -140,11 +139,14 @@ impl CatalogOffer {
 
     /// The offer as intercept shows it, carrying the experiment it came from.
     fn shown_with(&self, experiment: Option<&Value>) -> Value {
-        let mut shown = self.shown.clone();
-        if let (Some(tag), Some(fields)) = (experiment, shown.as_object_mut()) {
-            fields.insert("experiment".into(), tag.clone());
-        }
-        shown
+        json!({
+            "id": self.row.id,
+            "type": self.row.kind,
+            "value": number_json(self.row.value),
+            "label": self.row.label,
+            "config": self.config,
+            "experiment": experiment,
+        })
     }
 }
 
@@ -822,7 +824,7 @@ impl Handler<ManageOffers> for OfferSelector {
                 Box::pin(self.catalog(organization_id).map(|catalog, _, _| {
                     let catalog = catalog?;
                     let offers: Vec<Value> =
-                        catalog.offers.iter().map(|o| o.resource.clone()).collect();
+                        catalog.offers.iter().map(CatalogOffer::resource).collect();
                     Ok(json!({ "data": offers }))
                 }))
             }
@@ -832,7 +834,7 @@ impl Handler<ManageOffers> for OfferSelector {
             } => Box::pin(self.catalog(organization_id).map(move |catalog, _, _| {
                 catalog?
                     .offer(offer_id)
-                    .map(|o| o.resource.clone())
+                    .map(CatalogOffer::resource)
                     .ok_or_else(|| not_found(offer_id))
             })),
             ManageOffers::Create {
@@ -847,7 +849,7 @@ impl Handler<ManageOffers> for OfferSelector {
                     row.created_at = Set(now);
                     row.updated_at = Set(now);
                     let saved = row.insert(&db).await?;
-                    Ok(CatalogOffer::from_row(saved)?.resource)
+                    Ok(CatalogOffer::from_row(saved)?.resource())
                 };
                 Box::pin(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
@@ -864,7 +866,7 @@ impl Handler<ManageOffers> for OfferSelector {
                 let work = async move {
                     let current = find_row(&db, organization_id, offer_id).await?;
                     let body = merge_patch(
-                        as_body(&CatalogOffer::from_row(current.clone())?.resource),
+                        as_body(&CatalogOffer::from_row(current.clone())?.resource()),
                         &patch,
                     );
                     let draft = parse_offer(&body).map_err(Failure::Invalid)?;
@@ -874,7 +876,7 @@ impl Handler<ManageOffers> for OfferSelector {
                     row.created_at = Set(current.created_at);
                     row.updated_at = Set(Utc::now());
                     let saved = row.update(&db).await?;
-                    Ok(CatalogOffer::from_row(saved)?.resource)
+                    Ok(CatalogOffer::from_row(saved)?.resource())
                 };
                 Box::pin(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
