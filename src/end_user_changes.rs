@@ -18,15 +18,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::end_user_change;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use tokio::sync::oneshot;
+
+use crate::database::stored_time;
 
 /// The notification channel.
 pub const CHANNEL: &str = "saveloops_end_users";
@@ -68,32 +70,39 @@ pub async fn announce<C: ConnectionTrait>(
     origin: Option<u64>,
     changed: &[(i64, i64)],
 ) -> Result<(), DbErr> {
-    if changed.is_empty() {
-        return Ok(());
-    }
     let backend = conn.get_database_backend();
-    for payload in payloads(origin, changed) {
-        match backend {
-            DbBackend::Postgres => {
-                conn.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_notify($1, $2)",
-                    [CHANNEL.into(), payload.into()],
-                ))
-                .await?;
-            }
-            _ => {
-                end_user_change::Entity::insert(end_user_change::ActiveModel {
-                    payload: Set(payload),
-                    created_at: Set(Utc::now()),
-                    ..Default::default()
-                })
-                .exec_without_returning(conn)
-                .await?;
-            }
-        }
+    for statement in announcements(backend, origin, changed, Utc::now()) {
+        conn.execute_raw(statement).await?;
     }
     Ok(())
+}
+
+/// The statements that announce the changes, to run in the transaction that makes them.
+pub fn announcements(
+    backend: DbBackend,
+    origin: Option<u64>,
+    changed: &[(i64, i64)],
+    now: DateTime<Utc>,
+) -> Vec<Statement> {
+    payloads(origin, changed)
+        .into_iter()
+        .map(|payload| match backend {
+            DbBackend::Postgres => Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_notify($1, $2)",
+                [CHANNEL.into(), payload.into()],
+            ),
+            _ => backend.build(
+                Query::insert()
+                    .into_table(end_user_change::Entity)
+                    .columns([
+                        end_user_change::Column::Payload,
+                        end_user_change::Column::CreatedAt,
+                    ])
+                    .values_panic([payload.into(), stored_time(backend, now).into()]),
+            ),
+        })
+        .collect()
 }
 
 /// SQLite: where an instance's reading of the change log starts (nothing before it is

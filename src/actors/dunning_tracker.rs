@@ -17,17 +17,17 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use entity::{dunning_episode, end_user};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, Select, SqlErr, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
+    SqlErr, Statement,
 };
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
-use crate::database::WriteTurns;
+use crate::database::{stored_time, WriteTurns};
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
 use end_user_cache::{ChangeClock, EndUserCache, Identifiers, Known};
@@ -806,14 +806,24 @@ impl DunningTracker {
 /// Writes a batch of payment-health changes (at most one per end user) in one transaction,
 /// with a few set-based statements whatever the batch's size: failures in one update and
 /// one upsert of their dunning episodes; successes in one update per distinct event (and
-/// for payment events one update closing the episodes).
+/// for payment events one update closing the episodes); then the announcement.
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(
     db: &DatabaseConnection,
     origin: u64,
     batch: &[PendingWrite],
 ) -> Result<(), DbErr> {
-    let now = Utc::now();
+    let statements = health_statements(db.get_database_backend(), origin, batch, Utc::now());
+    crate::database::transaction(db, statements).await
+}
+
+fn health_statements(
+    backend: DbBackend,
+    origin: u64,
+    batch: &[PendingWrite],
+    now: DateTime<Utc>,
+) -> Vec<Statement> {
+    let at = || Expr::value(stored_time(backend, now));
     let mut failed: Vec<(i64, i64)> = Vec::new();
     let mut succeeded: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for pending in batch {
@@ -825,11 +835,11 @@ async fn write_health(
                 .push(pending.user.id),
         }
     }
-    let txn = db.begin().await?;
+    let mut statements = Vec::new();
     if !failed.is_empty() {
         let ids = failed.iter().map(|&(_, user)| user);
         // Counted in the statement, so that failures recorded by other instances all count.
-        end_user::Entity::update_many()
+        let update = end_user::Entity::update_many()
             .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
             .col_expr(
                 end_user::Column::PaymentFailures,
@@ -837,21 +847,20 @@ async fn write_health(
             )
             .col_expr(
                 end_user::Column::FirstFailedAt,
-                Expr::col(end_user::Column::FirstFailedAt).if_null(now),
+                Expr::col(end_user::Column::FirstFailedAt).if_null(at()),
             )
-            .col_expr(end_user::Column::LastFailedAt, Expr::value(now))
-            .col_expr(end_user::Column::UpdatedAt, Expr::value(now))
-            .filter(end_user::Column::Id.is_in(ids))
-            .exec(&txn)
-            .await?;
-        record_episode_failures(&txn, &failed, now).await?;
+            .col_expr(end_user::Column::LastFailedAt, at())
+            .col_expr(end_user::Column::UpdatedAt, at())
+            .filter(end_user::Column::Id.is_in(ids));
+        statements.push(update.build(backend));
+        statements.push(backend.build(&episode_failures(&failed, at)));
     }
     for (event, users) in succeeded {
         let payment = is_payment_event(event);
         let mut update = end_user::Entity::update_many()
-            .col_expr(end_user::Column::LastSuccessAt, Expr::value(now))
+            .col_expr(end_user::Column::LastSuccessAt, at())
             .col_expr(end_user::Column::LastSuccessEvent, Expr::value(event))
-            .col_expr(end_user::Column::UpdatedAt, Expr::value(now));
+            .col_expr(end_user::Column::UpdatedAt, at());
         if payment {
             update = update
                 .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
@@ -861,65 +870,63 @@ async fn write_health(
                     Expr::value(Option::<DateTime<Utc>>::None),
                 );
         }
-        update
-            .filter(end_user::Column::Id.is_in(users.iter().copied()))
-            .exec(&txn)
-            .await?;
+        let update = update.filter(end_user::Column::Id.is_in(users.iter().copied()));
+        statements.push(update.build(backend));
         if payment {
-            dunning_episode::Entity::update_many()
-                .col_expr(dunning_episode::Column::RecoveredAt, Expr::value(Some(now)))
+            let recovered = dunning_episode::Entity::update_many()
+                .col_expr(dunning_episode::Column::RecoveredAt, at())
                 .col_expr(
                     dunning_episode::Column::RecoveryEvent,
                     Expr::value(Some(event)),
                 )
                 .filter(dunning_episode::Column::EndUserId.is_in(users))
-                .filter(dunning_episode::Column::RecoveredAt.is_null())
-                .exec(&txn)
-                .await?;
+                .filter(dunning_episode::Column::RecoveredAt.is_null());
+            statements.push(recovered.build(backend));
         }
     }
     let changed: Vec<(i64, i64)> = batch
         .iter()
         .map(|pending| (pending.organization_id, pending.user.id))
         .collect();
-    end_user_changes::announce(&txn, Some(origin), &changed).await?;
-    txn.commit().await
+    statements.extend(end_user_changes::announcements(
+        backend,
+        Some(origin),
+        &changed,
+        now,
+    ));
+    statements
 }
 
-/// Counts a failed payment in each end user's open dunning episode, opening one where there
-/// is none (analytics reads episodes: flagged, recovered, recovery rate). One upsert on the
-/// partial unique index of open episodes: no race between "is one open?" and "open one",
-/// and nothing that could abort the surrounding transaction.
-async fn record_episode_failures(
-    txn: &DatabaseTransaction,
-    failed: &[(i64, i64)],
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+/// Opens a dunning episode for each failing end user, or counts the failure in its open one.
+fn episode_failures(failed: &[(i64, i64)], at: impl Fn() -> Expr) -> InsertStatement {
     let failures = Expr::col((dunning_episode::Entity, dunning_episode::Column::Failures));
-    let opened =
-        failed.iter().map(
-            |&(organization_id, end_user_id)| dunning_episode::ActiveModel {
-                organization_id: Set(organization_id),
-                end_user_id: Set(end_user_id),
-                started_at: Set(now),
-                last_failed_at: Set(now),
-                failures: Set(1),
-                recovered_at: Set(None),
-                recovery_event: Set(None),
-                ..Default::default()
-            },
-        );
-    dunning_episode::Entity::insert_many(opened)
+    let mut insert = Query::insert();
+    insert
+        .into_table(dunning_episode::Entity)
+        .columns([
+            dunning_episode::Column::OrganizationId,
+            dunning_episode::Column::EndUserId,
+            dunning_episode::Column::StartedAt,
+            dunning_episode::Column::LastFailedAt,
+            dunning_episode::Column::Failures,
+        ])
         .on_conflict(
             OnConflict::column(dunning_episode::Column::EndUserId)
                 .target_and_where(Expr::col(dunning_episode::Column::RecoveredAt).is_null())
                 .value(dunning_episode::Column::Failures, failures.add(1))
-                .value(dunning_episode::Column::LastFailedAt, Expr::value(now))
+                .value(dunning_episode::Column::LastFailedAt, at())
                 .to_owned(),
-        )
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
+        );
+    for &(organization_id, end_user_id) in failed {
+        insert.values_panic([
+            Expr::value(organization_id),
+            Expr::value(end_user_id),
+            at(),
+            at(),
+            Expr::value(1),
+        ]);
+    }
+    insert
 }
 
 /// Finds the end user by Stripe customer id or email within the organization, filling in
