@@ -114,7 +114,7 @@ def main(results_path, out_path):
       "(10 offers, 1,000 end users), one with 1,000 offers (same answer size: the extra offers "
       "target other pages) and one with the large number of end users (10 offers; seeded by bulk "
       "inserts, its end users drawn at random across all of them). The three are measured in "
-      "turn, twice over; each keeps the better of its two p99s (both rounds shown).\n")
+      "turn, three times over; each keeps its best p99 (every round shown).\n")
     w("| database | base p99 ms | 1,000 offers p99 ms | growth | many users | p99 ms | growth | target | verdict |")
     w("|---|---:|---:|---:|---:|---:|---:|---|---|")
     for r in rows:
