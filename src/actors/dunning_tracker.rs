@@ -317,9 +317,9 @@ impl DunningTracker {
     }
 
     /// Reads the newest end users into the cache, a page at a time, after `before` (None:
-    /// from the newest), `loaded` of as many as the cache holds so far. Runs once this instance hears
-    /// every change (every change after that reaches the cache), so that a restarted instance
-    /// does not send its first requests' lookups to the database. A page read while a change
+    /// from the newest), `loaded` of as many as the cache holds so far. Runs once this
+    /// instance hears every change (every change after that reaches the cache), so that a
+    /// restarted instance does not send its first requests' lookups to the database. A page read while a change
     /// was heard or written is dropped, as an overlapping lookup is; a newer warm-up, or
     /// losing the change feed, stops this one.
     fn warm_up(&mut self, run: u64, before: Option<i64>, loaded: usize, ctx: &mut Context<Self>) {
