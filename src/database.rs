@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous as Synchronous};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnection, SqliteJournalMode, SqliteSynchronous as Synchronous,
+};
 use sea_orm::sqlx::{self, AssertSqlSafe};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
@@ -88,7 +90,11 @@ pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
 /// which under load was most of a group commit's time. Values are inlined as literals,
 /// quoted by SeaQuery; a value holding a NUL character, which SQLite's parser would take for
 /// the script's end, sends the transaction the usual way.
-pub async fn transaction(db: &DatabaseConnection, statements: Vec<Statement>) -> Result<(), DbErr> {
+pub async fn transaction(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    statements: Vec<Statement>,
+) -> Result<(), DbErr> {
     let script = (db.get_database_backend() == DbBackend::Sqlite)
         .then(|| {
             let mut script = String::from("BEGIN IMMEDIATE;\n");
@@ -101,8 +107,9 @@ pub async fn transaction(db: &DatabaseConnection, statements: Vec<Statement>) ->
         })
         .filter(|script| !script.contains('\0'));
     match script {
-        Some(script) => sqlite_script(db, script).await,
+        Some(script) => sqlite_script(db, turns, script).await,
         None => {
+            let _turn = turns.take().await;
             let txn = db.begin().await?;
             for statement in statements {
                 txn.execute_raw(statement).await?;
@@ -112,20 +119,36 @@ pub async fn transaction(db: &DatabaseConnection, statements: Vec<Statement>) ->
     }
 }
 
-async fn sqlite_script(db: &DatabaseConnection, script: String) -> Result<(), DbErr> {
-    let pool = db.get_sqlite_connection_pool();
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+async fn sqlite_script(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    script: String,
+) -> Result<(), DbErr> {
+    let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let Some(mut turn) = turns.take().await else {
+        return Err(DbErr::Custom("SQLite writes need writers' turns".into()));
+    };
+    // The turns keep one connection for these scripts (see `WriteTurns`).
+    let conn = match turn.as_mut() {
+        Some(conn) => conn,
+        None => {
+            let fresh = db
+                .get_sqlite_connection_pool()
+                .acquire()
+                .await
+                .map_err(conn_err)?
+                .detach();
+            turn.insert(fresh)
+        }
+    };
     let run = sqlx::raw_sql(AssertSqlSafe(script))
         .execute(&mut *conn)
         .await;
     if let Err(e) = run {
-        // A statement failed inside the transaction: undo it before the connection goes
-        // back to the pool; one that cannot be rolled back is closed instead.
+        // A statement failed inside the transaction: undo it; a connection that cannot be
+        // rolled back is closed instead.
         if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
-            drop(conn.detach());
+            turn.take();
         }
         return Err(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())));
     }
@@ -169,16 +192,24 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 /// traffic). The hot writers of this process — the group commits and the WAL restart — take
 /// turns here instead, first come first served. PostgreSQL locks rows, not the database: no
 /// turns there.
+///
+/// The turns also keep the connection that `transaction`'s scripts run on, outside the pool:
+/// a commit empties every other connection's page cache, so on pooled connections each
+/// payment-health transaction read the tables' upper pages again (one connection for them:
+/// dunning 20.2 k → 24.6 k req/s, success signals 24.8 k → 26.8 k).
 #[derive(Clone, Default)]
-pub struct WriteTurns(Option<Arc<tokio::sync::Mutex<()>>>);
+pub struct WriteTurns(Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>);
+
+/// A writer's turn; lasts until dropped.
+pub type WriteTurn = tokio::sync::OwnedMutexGuard<Option<SqliteConnection>>;
 
 impl WriteTurns {
     pub fn for_database(settings: &DatabaseSettings) -> Self {
-        WriteTurns(is_sqlite(settings).then(|| Arc::new(tokio::sync::Mutex::new(()))))
+        WriteTurns(is_sqlite(settings).then(|| Arc::new(tokio::sync::Mutex::new(None))))
     }
 
     /// Waits for this writer's turn; it lasts until the guard is dropped.
-    pub async fn take(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    pub async fn take(&self) -> Option<WriteTurn> {
         match &self.0 {
             Some(turns) => Some(turns.clone().lock_owned().await),
             None => None,
@@ -336,6 +367,7 @@ mod tests {
     #[tokio::test]
     async fn a_sqlite_script_keeps_values_whole_and_undoes_itself_when_a_statement_fails() {
         let db = scratch().await;
+        let turns = WriteTurns(Some(Arc::default()));
         let now = Utc::now();
         let at = stored_time(DbBackend::Sqlite, now);
         // Inlined values arrive as they were, times as sqlx binds them.
@@ -344,9 +376,9 @@ mod tests {
             insert(1, notes[0], at.clone()),
             insert(2, notes[1], at.clone()),
         ];
-        transaction(&db, statements).await.unwrap();
+        transaction(&db, &turns, statements).await.unwrap();
         // A NUL goes the bound way.
-        transaction(&db, vec![insert(3, notes[2], at.clone())])
+        transaction(&db, &turns, vec![insert(3, notes[2], at.clone())])
             .await
             .unwrap();
         db.execute_raw(Statement::from_sql_and_values(
@@ -361,10 +393,10 @@ mod tests {
             insert(5, "undone", at.clone()),
             insert(1, "again", at.clone()),
         ];
-        assert!(transaction(&db, clash).await.is_err());
+        assert!(transaction(&db, &turns, clash).await.is_err());
         // No connection was left inside a transaction.
         for id in 6..20 {
-            transaction(&db, vec![insert(id, "later", at.clone())])
+            transaction(&db, &turns, vec![insert(id, "later", at.clone())])
                 .await
                 .unwrap();
         }

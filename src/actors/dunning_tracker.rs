@@ -776,12 +776,12 @@ impl DunningTracker {
         let turns = self.turns.clone();
         let origin = self.origin;
         let work = async move {
-            let turn = turns.take().await;
-            let result = write_health(&db, origin, &batch).await.map_err(|e| {
-                tracing::error!(error = %e, "payment health group commit failed");
-                e.to_string()
-            });
-            drop(turn);
+            let result = write_health(&db, &turns, origin, &batch)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "payment health group commit failed");
+                    e.to_string()
+                });
             (batch, result)
         };
         ctx.spawn(
@@ -810,11 +810,12 @@ impl DunningTracker {
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(
     db: &DatabaseConnection,
+    turns: &WriteTurns,
     origin: u64,
     batch: &[PendingWrite],
 ) -> Result<(), DbErr> {
     let statements = health_statements(db.get_database_backend(), origin, batch, Utc::now());
-    crate::database::transaction(db, statements).await
+    crate::database::transaction(db, turns, statements).await
 }
 
 fn health_statements(
