@@ -303,14 +303,10 @@ impl DunningTracker {
                 origin: Some(origin),
                 ..
             } if origin == self.origin => {}
-            ChangeFeed::Changed {
-                organization_id,
-                ids,
-                ..
-            } => {
+            ChangeFeed::Changed { ids, .. } => {
                 for id in ids {
                     self.clock.changed(id);
-                    self.users.remove(organization_id, id);
+                    self.users.remove(id);
                 }
             }
         }
@@ -376,11 +372,11 @@ impl DunningTracker {
     /// the write sets absolute values, so the cached state with the write applied is the row.
     /// After a failed one (`None`) it is forgotten, to be read again. Either way, reads in
     /// flight may have seen the row before the write.
-    fn written(&mut self, organization_id: i64, id: i64, write: Option<&HealthWrite>) {
+    fn written(&mut self, id: i64, write: Option<&HealthWrite>) {
         self.clock.changed(id);
         match write {
             Some(write) => self.users.update(id, |state| write.apply(state)),
-            None => self.users.remove(organization_id, id),
+            None => self.users.remove(id),
         }
     }
 
@@ -792,7 +788,7 @@ impl DunningTracker {
                 }
                 for pending in batch {
                     let write = result.is_ok().then_some(&pending.write);
-                    act.written(pending.organization_id, pending.user.id, write);
+                    act.written(pending.user.id, write);
                     let _ = pending.waiter.send(result.clone());
                 }
                 act.commit_next_writes(ctx);

@@ -103,9 +103,8 @@ impl Slot {
 /// entry takes the slot after the last one given up, in turn (so roughly the oldest entry
 /// goes first), so that reaching the bound never empties the cache at once.
 ///
-/// Its memory is reserved for the bound at once, and mostly only the pages it writes become
-/// resident (an empty cache for a million end users measured ~4 MB): nothing is copied as
-/// it fills.
+/// Its memory is reserved for the bound on the first insert, and mostly only the pages it
+/// writes become resident: nothing is copied as it fills.
 pub(super) struct EndUserCache {
     capacity: usize,
     slots: Vec<Slot>,
@@ -128,7 +127,7 @@ impl EndUserCache {
         let capacity = capacity.clamp(1, u32::MAX as usize / 2);
         EndUserCache {
             capacity,
-            slots: Vec::with_capacity(capacity),
+            slots: Vec::new(),
             free: Vec::new(),
             hand: 0,
             by_email: SlotIndex::new(capacity),
@@ -183,7 +182,7 @@ impl EndUserCache {
         slot.set_state(&state);
         // Each identifier names one end user: whatever the cache held under any of them
         // (this end user's older entry, or a stale one) goes first.
-        self.remove_id(state.id);
+        self.remove(state.id);
         let stale_email = (email != 0)
             .then(|| self.find_index(&self.by_email, email, Slot::email))
             .flatten();
@@ -218,8 +217,10 @@ impl EndUserCache {
     }
 
     /// Forgets the end user (end-user ids are unique across organizations).
-    pub fn remove(&mut self, _organization_id: i64, id: i64) {
-        self.remove_id(id);
+    pub fn remove(&mut self, id: i64) {
+        if let Some(n) = self.by_id.find(id_hash(id), |n| self.slots[n].id() == id) {
+            self.remove_slot(n);
+        }
     }
 
     pub fn clear(&mut self) {
@@ -251,12 +252,6 @@ impl EndUserCache {
             .map(|n| &self.slots[n as usize])
     }
 
-    fn remove_id(&mut self, id: i64) {
-        if let Some(n) = self.by_id.find(id_hash(id), |n| self.slots[n].id() == id) {
-            self.remove_slot(n);
-        }
-    }
-
     /// Takes a slot out of the indexes and onto the free list.
     fn remove_slot(&mut self, n: u32) {
         self.unindex(n);
@@ -283,6 +278,9 @@ impl EndUserCache {
             return n;
         }
         if self.slots.len() < self.capacity {
+            if self.slots.capacity() == 0 {
+                self.slots.reserve_exact(self.capacity);
+            }
             self.slots.push(Slot::default());
             return (self.slots.len() - 1) as u32;
         }
@@ -303,14 +301,16 @@ fn id_hash(id: i64) -> u64 {
 /// 80 % full, with no tombstones (a removal shifts the entries after it back). The caller
 /// compares keys, through the slots.
 struct SlotIndex {
+    /// Empty until the first insert.
     buckets: Vec<u32>,
+    size: usize,
 }
 
 impl SlotIndex {
     fn new(capacity: usize) -> Self {
-        // Zeroed memory comes from the system untouched: pages become resident as used.
         SlotIndex {
-            buckets: vec![0; capacity + capacity / 4 + 16],
+            buckets: Vec::new(),
+            size: capacity + capacity / 4 + 16,
         }
     }
 
@@ -328,6 +328,9 @@ impl SlotIndex {
     }
 
     fn find(&self, hash: u64, is: impl Fn(usize) -> bool) -> Option<u32> {
+        if self.buckets.is_empty() {
+            return None;
+        }
         let mut i = self.home(hash);
         loop {
             match self.buckets[i] {
@@ -340,6 +343,10 @@ impl SlotIndex {
 
     /// Adds slot `n`, whose key is not indexed yet.
     fn insert(&mut self, hash: u64, n: u32) {
+        if self.buckets.is_empty() {
+            // Zeroed memory comes from the system untouched: pages become resident as used.
+            self.buckets = vec![0; self.size];
+        }
         let mut i = self.home(hash);
         while self.buckets[i] != 0 {
             i = self.next(i);
@@ -349,6 +356,9 @@ impl SlotIndex {
 
     /// Removes slot `n`, indexed under `hash`; `hash_of` gives any indexed slot's hash.
     fn remove(&mut self, hash: u64, n: u32, hash_of: impl Fn(usize) -> u64) {
+        if self.buckets.is_empty() {
+            return;
+        }
         let mut hole = self.home(hash);
         loop {
             match self.buckets[hole] {
@@ -530,7 +540,7 @@ mod tests {
         }
         insert(&mut cache, 1, 1); // again: one entry, not two
         assert_eq!(cache.entries(), 3);
-        cache.remove(1, 1);
+        cache.remove(1);
         assert!(cache.find(1, &by_email(1)).is_none());
         assert!(cache.find(1, &by_customer(1)).is_none());
         cache.update(2, |s| s.show_update_card = true);
@@ -568,7 +578,7 @@ mod tests {
             seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let id = (seed >> 33) as i64 % 1_000 + 1;
             if seed.is_multiple_of(5) {
-                cache.remove(1, id);
+                cache.remove(id);
                 model.remove(&id);
             } else {
                 insert(&mut cache, 1, id);
