@@ -123,7 +123,7 @@ pub async fn transaction(
             .execute(db.get_postgres_connection_pool())
             .await
             .map(|_| ())
-            .map_err(|e| DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))),
+            .map_err(sqlx_failure),
         _ => {
             let _turn = turns.take().await;
             let txn = db.begin().await?;
@@ -133,6 +133,11 @@ pub async fn transaction(
             txn.commit().await
         }
     }
+}
+
+/// A statement sent through sqlx itself failed: the error as SeaORM reports it.
+pub fn sqlx_failure(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))
 }
 
 async fn sqlite_script(
@@ -166,7 +171,7 @@ async fn sqlite_script(
         if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
             turn.take();
         }
-        return Err(DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into())));
+        return Err(sqlx_failure(e));
     }
     Ok(())
 }
