@@ -99,19 +99,20 @@ pub async fn transaction(
     statements: Vec<Statement>,
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let script = matches!(backend, DbBackend::Sqlite | DbBackend::Postgres)
-        .then(|| {
-            let mut script = String::new();
-            if backend == DbBackend::Sqlite {
-                script.push_str("BEGIN IMMEDIATE;\n");
-            }
+    // PostgreSQL makes a simple query of several statements one transaction by itself.
+    let frame = match backend {
+        DbBackend::Sqlite => Some(("BEGIN IMMEDIATE;\n", "COMMIT;")),
+        DbBackend::Postgres => Some(("", "")),
+        _ => None,
+    };
+    let script = frame
+        .map(|(begin, commit)| {
+            let mut script = String::from(begin);
             for statement in &statements {
                 script.push_str(&statement.to_string());
                 script.push_str(";\n");
             }
-            if backend == DbBackend::Sqlite {
-                script.push_str("COMMIT;");
-            }
+            script.push_str(commit);
             script
         })
         .filter(|script| !script.contains('\0'));
@@ -452,12 +453,16 @@ mod tests {
         expected.push(4);
         expected.extend(6..20);
         assert_eq!(ids, expected);
-        for (row, note) in rows.iter().zip(notes) {
-            if text(row, "note") != "bound" {
-                assert_eq!(text(row, "note"), note);
-            }
+        let row_with = |id: i64| {
+            rows.iter()
+                .find(|r| r.try_get::<i64>("", "id").unwrap() == id)
+                .unwrap()
+        };
+        assert_eq!(text(row_with(1), "note"), notes[0]);
+        assert_eq!(text(row_with(2), "note"), notes[1]);
+        if backend == DbBackend::Sqlite {
+            assert_eq!(text(row_with(3), "note"), notes[2]);
         }
-        let bound = rows.iter().find(|r| text(r, "note") == "bound").unwrap();
-        assert_eq!(text(&rows[0], "at"), text(bound, "at"));
+        assert_eq!(text(row_with(1), "at"), text(row_with(4), "at"));
     }
 }
