@@ -29,6 +29,9 @@ const RESTART_AT_PAGES: i64 = 4_000;
 /// new writers wait while it does, so this bounds the pause it can cause.
 const RESTART_PATIENCE: Duration = Duration::from_millis(5);
 
+/// Prepared statements a PostgreSQL connection keeps (sqlx's default is 100).
+const PREPARED_PER_CONNECTION: usize = 1_000;
+
 /// How long a pooled connection may sit idle before it is pinged on checkout.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
@@ -55,6 +58,10 @@ fn options(
         // In WAL mode `synchronous = NORMAL` fsyncs at checkpoints instead of at every
         // commit (SQLite's recommended pairing); `database.sqlite_synchronous = "full"`
         // restores an fsync per commit.
+        // Batches of many sizes (the ledger's, the group commits') are many statement texts;
+        // sqlx's default of 100 prepared per connection evicted them from one another, and
+        // PostgreSQL parsed and planned most of the ledger's statements again each time.
+        .map_sqlx_postgres_opts(|opts| opts.statement_cache_capacity(PREPARED_PER_CONNECTION))
         .map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(synchronous)

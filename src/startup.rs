@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, SyncArbiter};
+use actix::Actor;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
@@ -20,7 +20,7 @@ use crate::actors::key_verifier::KeyVerifier;
 use crate::actors::offer_selector::OfferSelector;
 use crate::actors::outcome_recorder::OutcomeRecorder;
 use crate::actors::readiness::Readiness;
-use crate::actors::reason_classifier::ReasonClassifier;
+use crate::actors::reason_classifier::ReasonReader;
 use crate::actors::sentiment_analyzer::SentimentAnalyzer;
 use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::ticket_desk::TicketDesk;
@@ -155,14 +155,10 @@ pub fn start_actors(
         dunning.clone(),
     )
     .start();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let classifier = SyncArbiter::start(threads, move || ReasonClassifier {
-        model: model.clone(),
-    });
+    let reasons = ReasonReader::start(model);
     let tickets = TicketDesk::new(db.clone(), courier).start();
     let sentiment = SentimentAnalyzer::new(
         outcomes.clone(),
-        classifier,
         offers.clone(),
         dunning.clone(),
         tickets.clone(),
@@ -177,6 +173,7 @@ pub fn start_actors(
         readiness,
         stripe,
         sentiment,
+        reasons,
         tickets,
         admin,
         analytics,

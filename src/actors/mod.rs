@@ -63,6 +63,7 @@ pub struct Actors {
     pub readiness: actix::Addr<readiness::Readiness>,
     pub stripe: actix::Addr<stripe_applier::StripeApplier>,
     pub sentiment: actix::Addr<sentiment_analyzer::SentimentAnalyzer>,
+    pub reasons: reason_classifier::ReasonReader,
     pub tickets: actix::Addr<ticket_desk::TicketDesk>,
     pub admin: actix::Addr<admin_desk::AdminDesk>,
     pub analytics: actix::Addr<analytics::Analytics>,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::dunning_tracker::{DunningTracker, Identify};
 use super::offer_selector::{OfferSelector, OffersOfTypes};
 use super::outcome_recorder::{NewReason, OutcomeRecorder, Record};
-use super::reason_classifier::{Classify, ReasonClassifier};
+use super::reason_classifier::Reading;
 use super::ticket_desk::{NewTicket, TicketDesk, TicketOpened};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::{EndUserRef, OfferType};
@@ -14,7 +14,6 @@ use crate::sentiment::SuggestedAction;
 
 pub struct SentimentAnalyzer {
     recorder: Addr<OutcomeRecorder>,
-    classifier: Addr<ReasonClassifier>,
     offers: Addr<OfferSelector>,
     dunning: Addr<DunningTracker>,
     tickets: Addr<TicketDesk>,
@@ -23,14 +22,12 @@ pub struct SentimentAnalyzer {
 impl SentimentAnalyzer {
     pub fn new(
         recorder: Addr<OutcomeRecorder>,
-        classifier: Addr<ReasonClassifier>,
         offers: Addr<OfferSelector>,
         dunning: Addr<DunningTracker>,
         tickets: Addr<TicketDesk>,
     ) -> Self {
         SentimentAnalyzer {
             recorder,
-            classifier,
             offers,
             dunning,
             tickets,
@@ -62,6 +59,8 @@ pub fn offer_types_for(action: SuggestedAction) -> Vec<OfferType> {
 pub struct AnalyzeReason {
     pub organization_id: i64,
     pub reason: String,
+    /// The model's reading of it (see `ReasonReader`).
+    pub reading: Reading,
     pub who: Option<EndUserRef>,
     pub target_id: Option<String>,
 }
@@ -80,7 +79,6 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
     type Result = ResponseFuture<Result<SentimentAnswer, Failure>>;
 
     fn handle(&mut self, msg: AnalyzeReason, _: &mut Self::Context) -> Self::Result {
-        let reading = self.classifier.send(Classify(msg.reason.clone()));
         let identify = msg.who.clone().map(|who| {
             self.dunning.send(Identify {
                 organization_id: msg.organization_id,
@@ -91,9 +89,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
         let tickets = self.tickets.clone();
         let recorder = self.recorder.clone();
         Box::pin(async move {
-            let reading = reading
-                .await
-                .map_err(|e| anyhow::anyhow!("reason classifier unavailable: {e}"))?;
+            let reading = msg.reading;
             let action = reading.prediction.action;
             let offers = offers
                 .send(OffersOfTypes {

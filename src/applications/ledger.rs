@@ -101,6 +101,18 @@ fn shared<T>(result: Result<Shared<T>, crate::coalescer::Stopped>) -> anyhow::Re
     result?.map_err(anyhow::Error::msg)
 }
 
+/// The ids padded to the next power of two by repeating the last one (a no-op in an `IN`
+/// list or a `CASE`): a batch's statement then has one of eight texts whatever its size,
+/// instead of one of 128, so that each pooled connection prepares each statement a few times
+/// and then reuses it (PostgreSQL parsed and planned most of the ledger's statements anew).
+fn padded(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().next_power_of_two(), last);
+    }
+    ids
+}
+
 /// Rows of `E` by id, one answer per id asked (in order).
 async fn by_id<E: EntityTrait>(
     db: &DatabaseConnection,
@@ -109,7 +121,7 @@ async fn by_id<E: EntityTrait>(
     id_of: fn(&E::Model) -> i64,
 ) -> Vec<Shared<Option<E::Model>>> {
     match E::find()
-        .filter(id_column.is_in(ids.iter().copied()))
+        .filter(id_column.is_in(padded(ids.iter().copied())))
         .all(db)
         .await
     {
@@ -127,8 +139,12 @@ async fn store_plans(db: &DatabaseConnection, plans: &[(i64, String)]) -> anyhow
         return Ok(());
     };
     let id = offer_application::Column::Id;
+    // Padded like the ids (a repeated branch is never reached).
+    let padding = plans.len().next_power_of_two() - plans.len();
+    let (last_id, last_form) = plans.last().expect("one plan at least");
     let case = rest
         .iter()
+        .chain(std::iter::repeat_n(&(*last_id, last_form.clone()), padding))
         .fold(
             Expr::case(id.eq(*first_id), first_form.clone()),
             |case, (other, form)| case.case(id.eq(*other), form.clone()),
@@ -137,7 +153,7 @@ async fn store_plans(db: &DatabaseConnection, plans: &[(i64, String)]) -> anyhow
     let ids = plans.iter().map(|(application_id, _)| *application_id);
     offer_application::Entity::update_many()
         .col_expr(offer_application::Column::PlannedChange, case.into())
-        .filter(offer_application::Column::Id.is_in(ids))
+        .filter(offer_application::Column::Id.is_in(padded(ids)))
         .exec(db)
         .await?;
     Ok(())
@@ -253,7 +269,7 @@ async fn settle(db: &DatabaseConnection, round: &[&Settlement]) -> anyhow::Resul
                 );
         }
         let mut statement = update
-            .filter(offer_application::Column::Id.is_in(ids))
+            .filter(offer_application::Column::Id.is_in(padded(ids)))
             .filter(offer_application::Column::Status.is_not_in(["applied", "failed"]))
             .into_query();
         statement.returning(Query::returning().columns([

@@ -28,11 +28,13 @@ pub async fn sentiment(
     let target_id = input.string("target_id", false, 255);
     input.finish()?;
     let reason = reason.expect("validated above");
+    let reading = actors.reasons.read(&reason).await?;
     let answer = actors
         .sentiment
         .send(AnalyzeReason {
             organization_id: tenant.organization_id,
             reason,
+            reading,
             who: EndUserRef::new(email, None),
             target_id,
         })
