@@ -31,7 +31,7 @@ impl FromRequest for Tenant {
             .map(|v| v.to_str().map(str::to_owned));
         let actors = req.app_data::<web::Data<Actors>>().cloned();
         let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
-        let route = req.match_pattern();
+        let req = req.clone();
         Box::pin(async move {
             let raw = match presented {
                 None => return Err(ApiError::Unauthorized("Unauthenticated.")),
@@ -52,10 +52,12 @@ impl FromRequest for Tenant {
             // Per key, after authentication: unknown keys cannot fill the buckets.
             if let Some(limiter) = limiter {
                 if let Verdict::Limited(wait) = limiter.check(key.prefix()).await {
+                    let route = req.match_pattern();
                     crate::metrics::rate_limited(route.as_deref().unwrap_or("unmatched"));
                     return Err(ApiError::TooManyRequests(retry_after_seconds(wait)));
                 }
             }
+            tracing::Span::current().record("org", organization_id);
             Ok(Tenant { organization_id })
         })
     }

@@ -46,6 +46,9 @@ pub async fn request_span<B: MessageBody>(
         method = %req.method(),
         path = %req.path(),
         status = tracing::field::Empty,
+        // Set by the `Tenant` extractor once the key is known (one span per request: a
+        // second one per handler cost ~3 % of an intercept's CPU in the fmt layer).
+        org = tracing::field::Empty,
     );
     let mut response = next.call(req).instrument(span.clone()).await?;
     span.record("status", response.status().as_u16());

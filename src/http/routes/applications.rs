@@ -23,7 +23,6 @@ use crate::http::validation::Input;
         (status = 202, description = "Stripe failed transiently; queued for retries.", body = ApplicationQueued),
         BodyErrors, KeyedErrors,
     ))]
-#[tracing::instrument(name = "apply_offer", skip_all, fields(org = tenant.organization_id))]
 pub async fn apply_offer(
     tenant: Tenant,
     JsonObject(body): JsonObject,

@@ -20,7 +20,6 @@ const MAX_ID_LEN: usize = 255;
 #[utoipa::path(post, path = "/api/v1/intercept", tag = "cancel flow", security(("api_key" = [])),
     request_body = InterceptRequest,
     responses((status = 200, description = "The offers that fit, highest priority first.", body = InterceptResponse), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "intercept", skip_all, fields(org = tenant.organization_id))]
 pub async fn intercept(
     tenant: Tenant,
     JsonObject(body): JsonObject,
@@ -61,7 +60,6 @@ pub async fn intercept(
 #[utoipa::path(post, path = "/api/v1/intercept/outcome", tag = "cancel flow", security(("api_key" = [])),
     request_body = OutcomeRequest,
     responses((status = 200, description = "Recorded.", body = Message), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "outcome", skip_all, fields(org = tenant.organization_id))]
 pub async fn outcome(
     tenant: Tenant,
     JsonObject(body): JsonObject,

@@ -24,7 +24,6 @@ fn end_user(input: &mut Input) -> Option<EndUserRef> {
 #[utoipa::path(post, path = "/api/v1/dunning", tag = "payment health", security(("api_key" = [])),
     request_body = DunningRequest,
     responses((status = 200, description = "Recorded.", body = Message), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "dunning", skip_all, fields(org = tenant.organization_id))]
 pub async fn dunning(
     tenant: Tenant,
     JsonObject(body): JsonObject,
@@ -48,7 +47,6 @@ pub async fn dunning(
 #[utoipa::path(post, path = "/api/v1/success-signal", tag = "payment health", security(("api_key" = [])),
     request_body = SuccessSignalRequest,
     responses((status = 200, description = "Recorded.", body = SuccessRecorded), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "success_signal", skip_all, fields(org = tenant.organization_id))]
 pub async fn success_signal(
     tenant: Tenant,
     JsonObject(body): JsonObject,

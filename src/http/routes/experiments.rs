@@ -14,7 +14,6 @@ use crate::http::extract::{JsonObject, Tenant};
 /// The organization's experiments.
 #[utoipa::path(get, path = "/api/v1/experiments", tag = "experiments", operation_id = "list_experiments", security(("api_key" = [])),
     responses((status = 200, description = "Every experiment.", body = ExperimentList), KeyedErrors))]
-#[tracing::instrument(name = "experiments_list", skip_all, fields(org = tenant.organization_id))]
 pub async fn list(tenant: Tenant, actors: web::Data<Actors>) -> Result<HttpResponse, ApiError> {
     let experiments = actors
         .offers
@@ -29,7 +28,6 @@ pub async fn list(tenant: Tenant, actors: web::Data<Actors>) -> Result<HttpRespo
 #[utoipa::path(post, path = "/api/v1/experiments", tag = "experiments", operation_id = "create_experiment", security(("api_key" = [])),
     request_body = ExperimentCreate,
     responses((status = 201, description = "Created.", body = Experiment), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "experiments_create", skip_all, fields(org = tenant.organization_id))]
 pub async fn create(
     tenant: Tenant,
     JsonObject(body): JsonObject,
@@ -49,7 +47,6 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/experiments/{id}", tag = "experiments", operation_id = "get_experiment", security(("api_key" = [])),
     params(("id" = i64, Path, description = "The experiment id.")),
     responses((status = 200, description = "The experiment.", body = Experiment), (status = 404, description = "No such experiment for this organization.", body = Message), KeyedErrors))]
-#[tracing::instrument(name = "experiments_get", skip_all, fields(org = tenant.organization_id))]
 pub async fn get(
     tenant: Tenant,
     id: web::Path<String>,
@@ -70,7 +67,6 @@ pub async fn get(
     params(("id" = i64, Path, description = "The experiment id.")),
     request_body = ExperimentPatch,
     responses((status = 200, description = "The changed experiment.", body = Experiment), (status = 404, description = "No such experiment for this organization.", body = Message), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "experiments_update", skip_all, fields(org = tenant.organization_id))]
 pub async fn update(
     tenant: Tenant,
     id: web::Path<String>,
@@ -92,7 +88,6 @@ pub async fn update(
 #[utoipa::path(get, path = "/api/v1/experiments/{id}/results", tag = "experiments", operation_id = "experiment_results", security(("api_key" = [])),
     params(("id" = i64, Path, description = "The experiment id.")),
     responses((status = 200, description = "The results.", body = ExperimentResults), (status = 404, description = "No such experiment for this organization.", body = Message), KeyedErrors))]
-#[tracing::instrument(name = "experiments_results", skip_all, fields(org = tenant.organization_id))]
 pub async fn results(
     tenant: Tenant,
     id: web::Path<String>,

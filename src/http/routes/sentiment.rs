@@ -16,7 +16,6 @@ use crate::http::validation::Input;
 #[utoipa::path(post, path = "/api/v1/intercept/sentiment", tag = "cancel flow", security(("api_key" = [])),
     request_body = SentimentRequest,
     responses((status = 200, description = "The suggested action.", body = SentimentResponse), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "sentiment", skip_all, fields(org = tenant.organization_id))]
 pub async fn sentiment(
     tenant: Tenant,
     JsonObject(body): JsonObject,

@@ -24,7 +24,6 @@ pub async fn get(tenant: Tenant, actors: web::Data<Actors>) -> Result<HttpRespon
 #[utoipa::path(patch, path = "/api/v1/settings", tag = "offers", operation_id = "update_settings", security(("api_key" = [])),
     request_body = SettingsPatch,
     responses((status = 200, description = "The settings.", body = OrganizationSettings), BodyErrors, KeyedErrors))]
-#[tracing::instrument(name = "settings_update", skip_all, fields(org = tenant.organization_id))]
 pub async fn update(
     tenant: Tenant,
     JsonObject(patch): JsonObject,
