@@ -10,7 +10,7 @@ use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
-use super::ticket_desk::{write_ticket, NewTicket, OpenedTicket};
+use super::ticket_desk::{write_tickets, NewTicket, OpenedTicket};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::database::WriteTurns;
 use crate::experiments::Exposure;
@@ -281,8 +281,12 @@ async fn write_batch(
     let txn = db.begin().await?;
     // Tickets first: each reason row names its ticket. One statement each, inside the
     // transaction (no commit of their own, so no second writer on SQLite).
-    for (reason, position, ticket, at) in tickets {
-        let ticket = write_ticket(&txn, ticket, at).await?;
+    let (places, new_tickets): (Vec<_>, Vec<_>) = tickets
+        .into_iter()
+        .map(|(reason, position, ticket, at)| ((reason, position), (ticket, at)))
+        .unzip();
+    let written = write_tickets(&txn, new_tickets).await?;
+    for ((reason, position), ticket) in places.into_iter().zip(written) {
         reasons[reason].ticket_id = Set(Some(ticket.id));
         opened[position] = Some(ticket);
     }

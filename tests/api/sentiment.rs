@@ -310,6 +310,45 @@ async fn only_support_reasons_open_tickets_which_staff_list_and_update() {
     assert_eq!(status, 404);
 }
 
+#[actix_web::test]
+async fn concurrent_reasons_each_answer_with_their_own_ticket() {
+    // Reasons that arrive together share one group commit, whose tickets are written in one
+    // statement: each answer must still name the ticket opened for its own reason.
+    let app = TestApp::spawn().await;
+    const N: usize = 24;
+    let answers = futures_util::future::join_all((0..N).map(|i| {
+        let body = if i % 4 == 3 {
+            json!({"reason": "It's too expensive for our small team",
+                   "user_email": format!("calm{i}@example.com")})
+        } else {
+            json!({"reason": "Your app lost our data and support never answered, this is unacceptable",
+                   "user_email": format!("angry{i}@example.com"), "target_id": format!("form-{i}")})
+        };
+        let app = &app;
+        async move { (i, analyze(app, body).await) }
+    }))
+    .await;
+    let mut ids = Vec::new();
+    for (i, answer) in answers {
+        if i % 4 == 3 {
+            assert_eq!(answer["ticket_id"], Value::Null, "{answer}");
+            continue;
+        }
+        let id = answer["ticket_id"].as_i64().expect("a ticket");
+        let (_, ticket) = parts(app.get(&format!("/api/v1/tickets/{id}")).await).await;
+        assert_eq!(
+            ticket["user_email"],
+            format!("angry{i}@example.com"),
+            "{ticket}"
+        );
+        assert_eq!(ticket["target_id"], format!("form-{i}"), "{ticket}");
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), N - N / 4, "one ticket per support reason");
+}
+
 #[derive(Default)]
 struct Receiver {
     failures_left: usize,
