@@ -23,9 +23,10 @@ pub struct Reading {
 }
 
 fn read(model: &Classifier, text: &str) -> Reading {
+    let sentiment = polarity(text);
     Reading {
-        prediction: model.classify(text),
-        sentiment: polarity(text),
+        prediction: model.classify_with_polarity(text, sentiment),
+        sentiment,
     }
 }
 

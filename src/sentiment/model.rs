@@ -147,7 +147,7 @@ impl Classifier {
     pub fn train_with(examples: &[Example], config: &TrainingConfig) -> Classifier {
         let raw_features: Vec<Vec<(u64, f64)>> = examples
             .iter()
-            .map(|example| extract_features(&example.reason, config))
+            .map(|example| extract_features(&example.reason, config, polarity(&example.reason)))
             .collect();
 
         // Column indices in first-seen order keep training deterministic
@@ -220,7 +220,13 @@ impl Classifier {
 
     /// Classifies one free-text cancellation reason.
     pub fn classify(&self, text: &str) -> Prediction {
-        let features = extract_features(text, &self.config);
+        self.classify_with_polarity(text, polarity(text))
+    }
+
+    /// `classify`, for a caller that has the text's `polarity` already (it is one of the
+    /// model's features, and costs about as much as the rest of them together).
+    pub fn classify_with_polarity(&self, text: &str, tone: f64) -> Prediction {
+        let features = extract_features(text, &self.config, tone);
         let vector = CLASSIFY_SLOTS.with_borrow_mut(|slots| {
             let columns = self.vocabulary.len();
             if slots.len() < columns {
@@ -797,7 +803,7 @@ fn is_negator(word: &str) -> bool {
 
 /// Hashed, weighted features of one text. Keys may repeat; repeated keys add
 /// up in [`index_features`].
-fn extract_features(text: &str, config: &TrainingConfig) -> Vec<(u64, f64)> {
+fn extract_features(text: &str, config: &TrainingConfig, tone: f64) -> Vec<(u64, f64)> {
     let clauses = tokenize(text, config);
     let mut features = Vec::new();
 
@@ -837,7 +843,7 @@ fn extract_features(text: &str, config: &TrainingConfig) -> Vec<(u64, f64)> {
     }
 
     if config.style_weight > 0.0 {
-        for style in style_features(text, &clauses) {
+        for style in style_features(text, &clauses, tone) {
             features.push((feature_key(STYLE, &[style]), config.style_weight));
         }
     }
@@ -870,7 +876,7 @@ fn push_char_ngrams(word: &str, config: &TrainingConfig, features: &mut Vec<(u64
 }
 
 /// Coarse signals of tone and length: rants are short, loud and negative.
-fn style_features(text: &str, clauses: &[Vec<Word>]) -> Vec<&'static str> {
+fn style_features(text: &str, clauses: &[Vec<Word>], tone: f64) -> Vec<&'static str> {
     let mut styles = Vec::new();
     let word_count: usize = clauses.iter().map(Vec::len).sum();
     styles.push(match word_count {
@@ -889,7 +895,6 @@ fn style_features(text: &str, clauses: &[Vec<Word>]) -> Vec<&'static str> {
     if shouted >= 1 {
         styles.push("shouting");
     }
-    let tone = polarity(text);
     styles.push(if tone <= -0.6 {
         "tone:furious"
     } else if tone <= -0.25 {

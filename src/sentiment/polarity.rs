@@ -262,6 +262,10 @@ fn booster_strength(word: &str) -> f64 {
 }
 
 fn emoticon_valence(text: &str) -> f64 {
+    // Every emoticon below holds ':' or '<' or is not ASCII: most reasons need no search.
+    if text.is_ascii() && !text.contains([':', '<']) {
+        return 0.0;
+    }
     const EMOTICONS: [(&str, f64); 12] = [
         (":)", 1.8),
         (":-)", 1.8),
