@@ -15,6 +15,7 @@ pub mod m20261125_000300_analytics;
 pub mod m20261129_000001_create_end_user_changes;
 pub mod m20261129_000002_drop_impressions_user_index;
 pub mod m20261129_000003_index_only_accepted_outcomes;
+pub mod m20261130_000001_drop_outcomes_status_index;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_create_end_user_changes::Migration),
             Box::new(m20261129_000002_drop_impressions_user_index::Migration),
             Box::new(m20261129_000003_index_only_accepted_outcomes::Migration),
+            Box::new(m20261130_000001_drop_outcomes_status_index::Migration),
         ]
     }
 }
