@@ -93,10 +93,9 @@ impl CatalogOffer {
             shown_head: String::new(),
             row,
         };
-        let mut shown_head = offer.shown_with(None).to_string();
-        let tail = r#","experiment":null}"#;
-        debug_assert!(shown_head.ends_with(tail), "experiment is the last field");
-        shown_head.truncate(shown_head.len() - tail.len());
+        let mut shown_head = offer.shown().to_string();
+        debug_assert!(shown_head.ends_with('}'));
+        shown_head.pop();
         offer.shown_head = shown_head;
         Ok(offer)
     }
@@ -136,16 +135,42 @@ impl CatalogOffer {
         out.push_str(experiment);
         out.push('}');
     }
+}
 
-    /// The offer as intercept shows it, carrying the experiment it came from.
-    fn shown_with(&self, experiment: Option<&Value>) -> Value {
+/// The offers as intercept and sentiment show them: a JSON array (text), written around
+/// each offer's text rendered once per catalog load rather than rebuilt as values.
+fn shown_list<'a>(
+    offers: impl ExactSizeIterator<Item = &'a CatalogOffer> + Clone,
+    experiment: Option<&Value>,
+) -> String {
+    let tag = experiment.map_or_else(|| "null".to_owned(), Value::to_string);
+    let mut list = String::with_capacity(
+        2 + offers
+            .clone()
+            .map(|o| o.shown_head.len() + 20 + tag.len())
+            .sum::<usize>(),
+    );
+    list.push('[');
+    for (n, offer) in offers.enumerate() {
+        if n > 0 {
+            list.push(',');
+        }
+        offer.write_shown(&mut list, &tag);
+    }
+    list.push(']');
+    list
+}
+
+impl CatalogOffer {
+    /// The offer as intercept shows it, but for the experiment it came from (`write_shown`
+    /// adds that last).
+    fn shown(&self) -> Value {
         json!({
             "id": self.row.id,
             "type": self.row.kind,
             "value": number_json(self.row.value),
             "label": self.row.label,
             "config": self.config,
-            "experiment": experiment,
         })
     }
 }
@@ -562,23 +587,8 @@ impl Handler<Intercept> for OfferSelector {
                             }))
                             .await
                             .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
-                        let tag = tag.map_or_else(|| "null".to_owned(), |t| t.to_string());
-                        let mut offers = String::with_capacity(
-                            2 + chosen
-                                .iter()
-                                .map(|o| o.shown_head.len() + 32)
-                                .sum::<usize>(),
-                        );
-                        offers.push('[');
-                        for (n, offer) in chosen.iter().enumerate() {
-                            if n > 0 {
-                                offers.push(',');
-                            }
-                            offer.write_shown(&mut offers, &tag);
-                        }
-                        offers.push(']');
                         Ok(InterceptAnswer {
-                            offers,
+                            offers: shown_list(chosen.iter().copied(), tag.as_ref()),
                             show_update_card: user.is_some_and(|u| u.show_update_card),
                             show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
                         })
@@ -611,7 +621,7 @@ impl Handler<FindOffer> for OfferSelector {
 /// With `who`, the end user's eligibility applies, and a running experiment on the target
 /// (one not limited to a trigger) supplies the end user's arm instead.
 #[derive(Message, Default)]
-#[rtype(result = "Result<Vec<Value>, Failure>")]
+#[rtype(result = "Result<String, Failure>")]
 pub struct OffersOfTypes {
     pub organization_id: i64,
     pub types: Vec<OfferType>,
@@ -620,7 +630,8 @@ pub struct OffersOfTypes {
 }
 
 impl Handler<OffersOfTypes> for OfferSelector {
-    type Result = ResponseActFuture<Self, Result<Vec<Value>, Failure>>;
+    /// The offers as JSON text (an array), as intercept answers them.
+    type Result = ResponseActFuture<Self, Result<String, Failure>>;
 
     fn handle(&mut self, msg: OffersOfTypes, _: &mut Self::Context) -> Self::Result {
         let identifying = msg.who.clone().map(|who| {
@@ -691,12 +702,13 @@ impl Handler<OffersOfTypes> for OfferSelector {
                             user.is_some_and(|u| u.has_stripe_customer),
                         )
                         .await?;
-                        Ok(candidates
+                        let shown: Vec<&CatalogOffer> = candidates
                             .iter()
                             .zip(&verdicts)
                             .filter(|(_, v)| v.is_ok())
-                            .map(|(&i, _)| catalog.offers[i].shown_with(tag.as_ref()))
-                            .collect())
+                            .map(|(&i, _)| &catalog.offers[i])
+                            .collect();
+                        Ok(shown_list(shown.into_iter(), tag.as_ref()))
                     })
                 }),
         )

@@ -1,7 +1,6 @@
 //! SentimentAnalyzer: reads a cancellation reason, suggests the save action with matching
 //! offers, records the reason, and opens a ticket when a human is needed.
 use actix::prelude::*;
-use serde_json::Value;
 
 use super::dunning_tracker::{DunningTracker, Identify};
 use super::offer_selector::{OfferSelector, OffersOfTypes};
@@ -71,7 +70,8 @@ pub struct SentimentAnswer {
     pub confidence: f64,
     pub category: String,
     pub sentiment: f64,
-    pub offers: Vec<Value>,
+    /// JSON text: an array of offers, as intercept shows them.
+    pub offers: String,
     pub ticket_id: Option<i64>,
 }
 

@@ -1,7 +1,7 @@
 //! Reading a cancellation reason: the suggested save action, matching offers, and a ticket
 //! when a human is needed.
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::actors::sentiment_analyzer::AnalyzeReason;
 use crate::actors::Actors;
@@ -39,14 +39,19 @@ pub async fn sentiment(
         })
         .await??;
     // Probabilities are rounded for display; the model's own values are kept in storage.
-    let round = |x: f64| (x * 1000.0).round() / 1000.0;
-    Ok(HttpResponse::Ok().json(json!({
-        "suggested_action": answer.suggested_action.as_str(),
-        "confidence": round(answer.confidence),
-        "offers": answer.offers,
-        "create_support_ticket": answer.ticket_id.is_some(),
-        "category": answer.category,
-        "sentiment": round(answer.sentiment),
-        "ticket_id": answer.ticket_id,
-    })))
+    let round = |x: f64| json!((x * 1000.0).round() / 1000.0);
+    // The offers arrive as JSON text (as intercept's do): the body is written around them.
+    let body = format!(
+        r#"{{"suggested_action":"{}","confidence":{},"offers":{},"create_support_ticket":{},"category":{},"sentiment":{},"ticket_id":{}}}"#,
+        answer.suggested_action.as_str(),
+        round(answer.confidence),
+        answer.offers,
+        answer.ticket_id.is_some(),
+        Value::String(answer.category),
+        round(answer.sentiment),
+        json!(answer.ticket_id),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
