@@ -135,33 +135,7 @@ impl CatalogOffer {
         out.push_str(experiment);
         out.push('}');
     }
-}
 
-/// The offers as intercept and sentiment show them: a JSON array (text), written around
-/// each offer's text rendered once per catalog load rather than rebuilt as values.
-fn shown_list<'a>(
-    offers: impl ExactSizeIterator<Item = &'a CatalogOffer> + Clone,
-    experiment: Option<&Value>,
-) -> String {
-    let tag = experiment.map_or_else(|| "null".to_owned(), Value::to_string);
-    let mut list = String::with_capacity(
-        2 + offers
-            .clone()
-            .map(|o| o.shown_head.len() + 20 + tag.len())
-            .sum::<usize>(),
-    );
-    list.push('[');
-    for (n, offer) in offers.enumerate() {
-        if n > 0 {
-            list.push(',');
-        }
-        offer.write_shown(&mut list, &tag);
-    }
-    list.push(']');
-    list
-}
-
-impl CatalogOffer {
     /// The offer as intercept shows it, but for the experiment it came from (`write_shown`
     /// adds that last).
     fn shown(&self) -> Value {
@@ -173,6 +147,27 @@ impl CatalogOffer {
             "config": self.config,
         })
     }
+}
+
+/// The offers as intercept and sentiment show them: a JSON array (text), written around
+/// each offer's text rendered once per catalog load rather than rebuilt as values.
+fn shown_list(offers: &[&CatalogOffer], experiment: Option<&Value>) -> String {
+    let tag = experiment.map_or_else(|| "null".to_owned(), Value::to_string);
+    let mut list = String::with_capacity(
+        2 + offers
+            .iter()
+            .map(|o| o.shown_head.len() + 20 + tag.len())
+            .sum::<usize>(),
+    );
+    list.push('[');
+    for (n, offer) in offers.iter().enumerate() {
+        if n > 0 {
+            list.push(',');
+        }
+        offer.write_shown(&mut list, &tag);
+    }
+    list.push(']');
+    list
 }
 
 /// One organization's offers (highest priority first, then oldest first), experiments and
@@ -588,7 +583,7 @@ impl Handler<Intercept> for OfferSelector {
                             .await
                             .map_err(|e| anyhow::anyhow!("outcome recorder unavailable: {e}"))??;
                         Ok(InterceptAnswer {
-                            offers: shown_list(chosen.iter().copied(), tag.as_ref()),
+                            offers: shown_list(&chosen, tag.as_ref()),
                             show_update_card: user.is_some_and(|u| u.show_update_card),
                             show_onboarding_prompt: user.is_some_and(|u| u.show_onboarding_prompt),
                         })
@@ -708,7 +703,7 @@ impl Handler<OffersOfTypes> for OfferSelector {
                             .filter(|(_, v)| v.is_ok())
                             .map(|(&i, _)| &catalog.offers[i])
                             .collect();
-                        Ok(shown_list(shown.into_iter(), tag.as_ref()))
+                        Ok(shown_list(&shown, tag.as_ref()))
                     })
                 }),
         )

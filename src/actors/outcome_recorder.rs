@@ -285,8 +285,8 @@ async fn write_batch(
         return Ok(opened);
     }
     let txn = db.begin().await?;
-    // Tickets first: each reason row names its ticket. One statement each, inside the
-    // transaction (no commit of their own, so no second writer on SQLite).
+    // Tickets first: each reason row names its ticket. One statement for them all, inside
+    // the transaction (no commit of its own, so no second writer on SQLite).
     let (places, new_tickets): (Vec<_>, Vec<_>) = tickets
         .into_iter()
         .map(|(reason, position, ticket, at)| ((reason, position), (ticket, at)))

@@ -57,9 +57,9 @@ pub struct OpenedTicket {
 /// reasons), answering in the tickets' order. Whether a ticket waits for delivery is read in
 /// the insert itself: never a stale answer about the organization's webhook.
 ///
-/// One multi-row insert instead of one each: a batch of sentiment requests
-/// with a few tickets made one round trip to the database per ticket, most of a ticket
-/// request's cost. Both databases number the rows of one insert in the order of its VALUES
+/// One multi-row insert instead of one each: a batch of sentiment requests with a few
+/// tickets made one round trip to the database per ticket, most of a ticket request's cost.
+/// Both databases number the rows of one insert in the order of its VALUES
 /// (SQLite under its write lock, PostgreSQL by calling the sequence row by row), whatever
 /// order RETURNING gives them back in: the ids, sorted, are the tickets' in order.
 pub async fn write_tickets(

@@ -141,10 +141,10 @@ async fn store_plans(db: &DatabaseConnection, plans: &[(i64, String)]) -> anyhow
     let id = offer_application::Column::Id;
     // Padded like the ids (a repeated branch is never reached).
     let padding = plans.len().next_power_of_two() - plans.len();
-    let (last_id, last_form) = plans.last().expect("one plan at least");
+    let last = plans.last().expect("one plan at least");
     let case = rest
         .iter()
-        .chain(std::iter::repeat_n(&(*last_id, last_form.clone()), padding))
+        .chain(std::iter::repeat_n(last, padding))
         .fold(
             Expr::case(id.eq(*first_id), first_form.clone()),
             |case, (other, form)| case.case(id.eq(*other), form.clone()),
