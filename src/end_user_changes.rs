@@ -146,7 +146,7 @@ pub async fn prune_log<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
 /// `org:id,id;org:id;@origin`, split so that no payload reaches PostgreSQL's limit (each part
 /// names the origin). The origin comes last, as a part that versions which do not know it
 /// skip as unparsable.
-fn payloads(origin: Option<u64>, changed: &[(i64, i64)]) -> Vec<String> {
+pub fn payloads(origin: Option<u64>, changed: &[(i64, i64)]) -> Vec<String> {
     let mut by_org: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for &(organization_id, id) in changed {
         by_org.entry(organization_id).or_default().push(id);

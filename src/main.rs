@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Work => {
             let db = database::connect(&settings.database).await?;
             database::migrate(&db).await?;
-            let turns = database::WriteTurns::for_database(&settings.database);
+            let turns = database::WriteTurns::for_database(&settings.database)?;
             database::start_checkpointer(&settings.database, turns).await?;
             let queue = jobs::connect_queue(&settings, &db).await?;
             let applier = Arc::new(jobs::offer_applier(&settings, db.clone(), queue.clone())?);

@@ -52,7 +52,7 @@ impl Application {
         crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
-        let turns = database::WriteTurns::for_database(&settings.database);
+        let turns = database::WriteTurns::for_database(&settings.database)?;
         database::start_checkpointer(&settings.database, turns.clone()).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
         // With the Redis queue, readiness checks Redis and rate limits are shared through it.

@@ -810,8 +810,100 @@ async fn write_health(
     origin: u64,
     batch: &[PendingWrite],
 ) -> Result<(), DbErr> {
-    let statements = health_statements(db.get_database_backend(), origin, batch, Utc::now());
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let pool = turns
+            .group_commit_pool()
+            .unwrap_or_else(|| db.get_postgres_connection_pool());
+        return write_health_on_postgres(pool, origin, batch, Utc::now()).await;
+    }
+    let statements = health_statements(backend, origin, batch, Utc::now());
     crate::database::transaction(db, turns, statements).await
+}
+
+/// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
+/// as arrays), so that each connection parses and plans it once; the statements of
+/// `health_statements` sent as one simple query were parsed and planned at every commit,
+/// a quarter of the server's CPU under a stream of payment failures. One statement is one
+/// transaction. Its parts may share it because a batch holds one write per end user: no
+/// row is changed by two of them. Each part finds its rows through `= ANY(ids)`, an index
+/// condition whatever the table's statistics: the plan is kept for the connection's life,
+/// and a join on the arrays alone, planned while the table was small, scanned every open
+/// dunning episode once it had grown (success signals at a fifth of their speed).
+async fn write_health_on_postgres(
+    pool: &sea_orm::sqlx::PgPool,
+    origin: u64,
+    batch: &[PendingWrite],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut failed_orgs = Vec::new();
+    let mut failed_users = Vec::new();
+    let mut succeeded_users = Vec::new();
+    let mut events = Vec::new();
+    let mut payments = Vec::new();
+    for pending in batch {
+        match &pending.write {
+            HealthWrite::Failure => {
+                failed_orgs.push(pending.organization_id);
+                failed_users.push(pending.user.id);
+            }
+            HealthWrite::Success { event } => {
+                succeeded_users.push(pending.user.id);
+                events.push(event.as_str());
+                payments.push(is_payment_event(event));
+            }
+        }
+    }
+    let changed: Vec<(i64, i64)> = batch
+        .iter()
+        .map(|pending| (pending.organization_id, pending.user.id))
+        .collect();
+    let announcements = end_user_changes::payloads(Some(origin), &changed);
+    sea_orm::sqlx::query(
+        // Failures are counted in the statement, so that those recorded by other instances
+        // all count; a failure opens a dunning episode or counts in the open one; a payment
+        // success ends dunning and closes the open episode.
+        "WITH failed AS ( \
+             UPDATE end_users SET needs_payment_update = TRUE, \
+                 payment_failures = payment_failures + 1, \
+                 first_failed_at = COALESCE(first_failed_at, $1), last_failed_at = $1, \
+                 updated_at = $1 \
+             WHERE id = ANY($3::bigint[]) \
+         ), episodes AS ( \
+             INSERT INTO dunning_episodes \
+                 (organization_id, end_user_id, started_at, last_failed_at, failures) \
+             SELECT organization_id, end_user_id, $1, $1, 1 \
+             FROM UNNEST($2::bigint[], $3::bigint[]) AS f(organization_id, end_user_id) \
+             ON CONFLICT (end_user_id) WHERE recovered_at IS NULL \
+             DO UPDATE SET failures = dunning_episodes.failures + 1, last_failed_at = $1 \
+         ), succeeded AS ( \
+             UPDATE end_users AS u SET last_success_at = $1, last_success_event = s.event, \
+                 updated_at = $1, \
+                 needs_payment_update = u.needs_payment_update AND NOT s.payment, \
+                 payment_failures = CASE WHEN s.payment THEN 0 ELSE u.payment_failures END, \
+                 first_failed_at = CASE WHEN s.payment THEN NULL ELSE u.first_failed_at END \
+             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment) \
+             WHERE u.id = ANY($4::bigint[]) AND u.id = s.id \
+         ), recovered AS ( \
+             UPDATE dunning_episodes AS d SET recovered_at = $1, recovery_event = s.event \
+             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment) \
+             WHERE d.end_user_id = ANY($4::bigint[]) AND d.end_user_id = s.id \
+                 AND s.payment AND d.recovered_at IS NULL \
+         ) \
+         SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
+    )
+    .bind(now)
+    .bind(failed_orgs)
+    .bind(failed_users)
+    .bind(succeeded_users)
+    .bind(events)
+    .bind(payments)
+    .bind(end_user_changes::CHANNEL)
+    .bind(announcements)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(crate::database::sqlx_failure)
 }
 
 fn health_statements(
