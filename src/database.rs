@@ -93,56 +93,35 @@ pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     }
 }
 
-/// Runs the statements as one transaction, in one round trip where it can. On SQLite it is
-/// one script, BEGIN to COMMIT, in a single call to the connection's thread: one hand-off
-/// instead of one per statement plus BEGIN and COMMIT, each of which waits for that thread
-/// (and then the caller's) to wake, which under load was most of a group commit's time. On
-/// PostgreSQL it is one simple query holding every statement, which the server runs as one
-/// transaction: one round trip instead of one per statement plus BEGIN and COMMIT (and the
-/// parse and describe of each new statement shape). Values are inlined as literals, quoted by
-/// SeaQuery; a value holding a NUL character, which SQLite's parser would take for the
-/// script's end (and PostgreSQL refuses in text), sends the transaction the usual way.
+/// Runs the statements as one transaction. On SQLite it is one script, BEGIN to COMMIT, in a
+/// single call to the connection's thread: one hand-off instead of one per statement plus
+/// BEGIN and COMMIT, each of which waits for that thread (and then the caller's) to wake,
+/// which under load was most of a group commit's time. Values are inlined as literals,
+/// quoted by SeaQuery; a value holding a NUL character, which SQLite's parser would take for
+/// the script's end, sends the transaction the usual way, as on PostgreSQL (whose group
+/// commit writes one statement of its own instead, see `dunning_tracker`).
 pub async fn transaction(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     statements: Vec<Statement>,
 ) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    // PostgreSQL makes a simple query of several statements one transaction by itself.
-    let frame = match backend {
-        DbBackend::Sqlite => Some(("BEGIN IMMEDIATE;\n", "COMMIT;")),
-        DbBackend::Postgres => Some(("", "")),
-        _ => None,
-    };
-    let script = frame
-        .map(|(begin, commit)| {
-            let mut script = String::from(begin);
-            for statement in &statements {
-                script.push_str(&statement.to_string());
-                script.push_str(";\n");
-            }
-            script.push_str(commit);
-            script
-        })
-        .filter(|script| !script.contains('\0'));
-    match (backend, script) {
-        (DbBackend::Sqlite, Some(script)) => sqlite_script(db, turns, script).await,
-        // Statements sent together in one simple query run as one transaction: a failing one
-        // undoes those before it, and the connection is left outside any transaction.
-        (DbBackend::Postgres, Some(script)) => sqlx::raw_sql(AssertSqlSafe(script))
-            .execute(db.get_postgres_connection_pool())
-            .await
-            .map(|_| ())
-            .map_err(sqlx_failure),
-        _ => {
-            let _turn = turns.take().await;
-            let txn = db.begin().await?;
-            for statement in statements {
-                txn.execute_raw(statement).await?;
-            }
-            txn.commit().await
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let mut script = String::from("BEGIN IMMEDIATE;\n");
+        for statement in &statements {
+            script.push_str(&statement.to_string());
+            script.push_str(";\n");
+        }
+        script.push_str("COMMIT;");
+        if !script.contains('\0') {
+            return sqlite_script(db, turns, script).await;
         }
     }
+    let _turn = turns.take().await;
+    let txn = db.begin().await?;
+    for statement in statements {
+        txn.execute_raw(statement).await?;
+    }
+    txn.commit().await
 }
 
 /// A statement sent through sqlx itself failed: the error as SeaORM reports it.
@@ -229,8 +208,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 /// payment-health transaction read the tables' upper pages again (one connection for them:
 /// dunning 20.2 k → 24.6 k req/s, success signals 24.8 k → 26.8 k).
 ///
-/// On PostgreSQL they keep a small pool of their own instead, for the group commits'
-/// statements of one fixed text that take a batch as arrays (`group_commit_pool`). Its
+/// On PostgreSQL they keep a small pool of their own instead, for the payment-health group
+/// commit's statement of one fixed text that takes a batch as arrays (`group_commit_pool`). Its
 /// connections always use the generic plan: PostgreSQL otherwise compares that plan, costed
 /// for arrays of ten, with plans made for each batch's actual arrays (often empty for one
 /// part), keeps re-planning at every execution (a quarter of its CPU under a stream of payment
@@ -259,8 +238,8 @@ impl WriteTurns {
             .with_context(|| format!("invalid database URL {}", redact(&settings.url)))?
             .statement_cache_capacity(PREPARED_PER_CONNECTION)
             .options([("plan_cache_mode", "force_generic_plan")]);
-        // Each kind of group commit (outcomes, payment health) has its commits in flight.
-        let size = 2 * settings.postgres_commits_in_flight.max(1);
+        // One connection per payment-health commit in flight.
+        let size = settings.postgres_commits_in_flight.max(1);
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(size).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
