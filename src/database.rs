@@ -208,14 +208,15 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 /// payment-health transaction read the tables' upper pages again (one connection for them:
 /// dunning 20.2 k → 24.6 k req/s, success signals 24.8 k → 26.8 k).
 ///
-/// On PostgreSQL they keep a small pool of their own instead, for the payment-health group
-/// commit's statement of one fixed text that takes a batch as arrays (`group_commit_pool`). Its
-/// connections always use the generic plan: PostgreSQL otherwise compares that plan, costed
-/// for arrays of ten, with plans made for each batch's actual arrays (often empty for one
-/// part), keeps re-planning at every execution (a quarter of its CPU under a stream of payment
-/// failures; dunning +12 % req/s with the generic plan), and never settles. The pool
-/// serves only those statements: elsewhere a custom plan can be the better one (a partial
-/// index whose condition a bound value meets, say).
+/// On PostgreSQL they keep a small pool of their own instead, for the group commits'
+/// statements of one fixed text that take a batch as arrays (`group_commit_pool`): payment
+/// health's, and the outcome recorder's impressions, outcomes and reasons. Its connections
+/// always use the generic plan: PostgreSQL otherwise compares that plan, costed for arrays of
+/// ten, with plans made for each batch's actual arrays (often empty for one part), keeps
+/// re-planning at every execution (a quarter of its CPU under a stream of payment failures;
+/// dunning +12 % req/s with the generic plan), and never settles. The pool serves only those
+/// statements: elsewhere a custom plan can be the better one (a partial index whose condition
+/// a bound value meets, say).
 #[derive(Clone)]
 pub struct WriteTurns {
     sqlite: Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>,
@@ -238,8 +239,9 @@ impl WriteTurns {
             .with_context(|| format!("invalid database URL {}", redact(&settings.url)))?
             .statement_cache_capacity(PREPARED_PER_CONNECTION)
             .options([("plan_cache_mode", "force_generic_plan")]);
-        // One connection per payment-health commit in flight.
-        let size = settings.postgres_commits_in_flight.max(1);
+        // One connection per group commit in flight: payment health's and the outcome
+        // recorder's.
+        let size = 2 * settings.postgres_commits_in_flight.max(1);
         let pool = PgPoolOptions::new()
             .max_connections(u32::try_from(size).unwrap_or(u32::MAX))
             .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
