@@ -16,6 +16,7 @@ pub mod m20261129_000001_create_end_user_changes;
 pub mod m20261129_000002_drop_impressions_user_index;
 pub mod m20261129_000003_index_only_accepted_outcomes;
 pub mod m20261130_000001_drop_outcomes_status_index;
+pub mod m20261130_000002_index_only_experiment_rows;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_drop_impressions_user_index::Migration),
             Box::new(m20261129_000003_index_only_accepted_outcomes::Migration),
             Box::new(m20261130_000001_drop_outcomes_status_index::Migration),
+            Box::new(m20261130_000002_index_only_experiment_rows::Migration),
         ]
     }
 }
