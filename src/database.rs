@@ -12,10 +12,10 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnection, SqliteJournalMode, SqliteSynchronous as Synchronous,
 };
-use sea_orm::sqlx::{self, AssertSqlSafe, Connection};
+use sea_orm::sqlx::{self, Connection};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait, Value,
+    Value,
 };
 
 use crate::config::{DatabaseSettings, SqliteSynchronous};
@@ -84,8 +84,8 @@ fn options(
 }
 
 /// A time as the backend stores it, for statements built by hand: sqlx binds chrono times
-/// to SQLite as RFC 3339 text, and `transaction` inlines values on SQLite, so there it must
-/// be that same text (SeaQuery would write it another way).
+/// to SQLite as RFC 3339 text, so a time SeaQuery renders for SQLite must be that same text
+/// (it would write it another way).
 pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     match backend {
         DbBackend::Sqlite => time.to_rfc3339_opts(SecondsFormat::AutoSi, false).into(),
@@ -93,46 +93,18 @@ pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     }
 }
 
-/// Runs the statements as one transaction. On SQLite it is one script, BEGIN to COMMIT, in a
-/// single call to the connection's thread: one hand-off instead of one per statement plus
-/// BEGIN and COMMIT, each of which waits for that thread (and then the caller's) to wake,
-/// which under load was most of a group commit's time. Values are inlined as literals,
-/// quoted by SeaQuery; a value holding a NUL character, which SQLite's parser would take for
-/// the script's end, sends the transaction the usual way, as on PostgreSQL (whose group
-/// commit writes one statement of its own instead, see `dunning_tracker`).
-pub async fn transaction(
-    db: &DatabaseConnection,
-    turns: &WriteTurns,
-    statements: Vec<Statement>,
-) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        let mut script = String::from("BEGIN IMMEDIATE;\n");
-        for statement in &statements {
-            script.push_str(&statement.to_string());
-            script.push_str(";\n");
-        }
-        script.push_str("COMMIT;");
-        if !script.contains('\0') {
-            return sqlite_script(db, turns, script).await;
-        }
-    }
-    let _turn = turns.take().await;
-    let txn = db.begin().await?;
-    for statement in statements {
-        txn.execute_raw(statement).await?;
-    }
-    txn.commit().await
-}
-
 /// A statement sent through sqlx itself failed: the error as SeaORM reports it.
 pub fn sqlx_failure(e: sqlx::Error) -> DbErr {
     DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))
 }
 
-async fn sqlite_script(
+/// SQLite: runs `script`, a whole transaction (`BEGIN IMMEDIATE` to `COMMIT`), in one call to
+/// the connection the writers' turns keep (see `WriteTurns`), during this writer's turn; a
+/// script that fails is rolled back.
+pub async fn sqlite_transaction<'q>(
     db: &DatabaseConnection,
     turns: &WriteTurns,
-    script: String,
+    script: impl sqlx::Execute<'q, sqlx::Sqlite> + 'q,
 ) -> Result<(), DbErr> {
     let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let Some(mut turn) = turns.take().await else {
@@ -151,9 +123,7 @@ async fn sqlite_script(
             turn.insert(fresh)
         }
     };
-    let run = sqlx::raw_sql(AssertSqlSafe(script))
-        .execute(&mut *conn)
-        .await;
+    let run = sqlx::Executor::execute(&mut *conn, script).await;
     if let Err(e) = run {
         // A statement failed inside the transaction: undo it; a connection that cannot be
         // rolled back is closed instead.
@@ -394,115 +364,76 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::sea_query::{Alias, Query};
-    use sea_orm::QueryResult;
 
-    /// A scratch table on a fresh database: PostgreSQL's when the suite runs against it
-    /// (`SAVELOOPS_TEST_POSTGRES_URL`), else SQLite's.
+    /// A scratch SQLite database with one table (`sqlite_transaction` is SQLite's alone).
     async fn scratch() -> DatabaseConnection {
-        let name = format!("saveloops_t_txn_{:016x}", rand::random::<u64>());
-        let (url, at_type) = match std::env::var("SAVELOOPS_TEST_POSTGRES_URL") {
-            Ok(base) if !base.is_empty() => {
-                let admin = Database::connect(&base).await.unwrap();
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap();
-                let (server, _) = base.rsplit_once('/').unwrap();
-                (format!("{server}/{name}"), "TIMESTAMPTZ")
-            }
-            _ => {
-                let path = std::env::temp_dir().join(format!("{name}.db"));
-                (format!("sqlite://{}?mode=rwc", path.display()), "TEXT")
-            }
-        };
-        let db = Database::connect(url).await.unwrap();
-        db.execute_unprepared(&format!(
-            "CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL, at {at_type})"
-        ))
-        .await
-        .unwrap();
+        let name = format!("saveloops_t_txn_{:016x}.db", rand::random::<u64>());
+        let path = std::env::temp_dir().join(name);
+        let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        db.execute_unprepared("CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL)")
+            .await
+            .unwrap();
         db
     }
 
-    fn insert(backend: DbBackend, id: i64, note: &str, at: Value) -> Statement {
-        backend.build(
-            Query::insert()
-                .into_table(Alias::new("t"))
-                .columns([Alias::new("id"), Alias::new("note"), Alias::new("at")])
-                .values_panic([id.into(), note.into(), at.into()]),
+    /// A transaction of fixed text with its rows bound as a JSON array, as payment health's.
+    fn insert(
+        rows: &[(i64, &str)],
+    ) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+        sqlx::query(
+            "BEGIN IMMEDIATE; \
+             INSERT INTO t (id, note) SELECT r.value ->> 0, r.value ->> 1 FROM json_each(?1) AS r; \
+             COMMIT;",
         )
-    }
-
-    fn text(row: &QueryResult, column: &str) -> String {
-        row.try_get::<Option<String>>("", column)
-            .unwrap()
-            .unwrap_or_default()
+        .bind(serde_json::json!(rows).to_string())
     }
 
     #[tokio::test]
-    async fn a_script_keeps_values_whole_and_undoes_itself_when_a_statement_fails() {
+    async fn a_transaction_keeps_values_whole_and_undoes_itself_when_a_statement_fails() {
         let db = scratch().await;
-        let backend = db.get_database_backend();
         let turns = WriteTurns {
-            sqlite: (backend == DbBackend::Sqlite).then(Arc::default),
+            sqlite: Some(Arc::default()),
             group_commits: None,
         };
-        let now = Utc::now();
-        let at = stored_time(backend, now);
-        let row = |id, note: &str| insert(backend, id, note, at.clone());
-        // Inlined values arrive as they were, times as sqlx binds them.
         let notes = [
             "it's",
             "a\\b \"quoted\" ; DROP TABLE t; -- \\' E'\\x' $$ $1",
             "nul\0inside",
         ];
-        transaction(&db, &turns, vec![row(1, notes[0]), row(2, notes[1])])
-            .await
-            .unwrap();
-        // A NUL goes the bound way (which PostgreSQL refuses in text, with nothing written).
-        let nul = transaction(&db, &turns, vec![row(3, notes[2])]).await;
-        assert_eq!(nul.is_ok(), backend == DbBackend::Sqlite, "{nul:?}");
-        db.execute_raw(insert(backend, 4, "bound", now.into()))
-            .await
-            .unwrap();
-        // The second statement breaks the primary key: the first is undone with it.
+        sqlite_transaction(
+            &db,
+            &turns,
+            insert(&[(1, notes[0]), (2, notes[1]), (3, notes[2])]),
+        )
+        .await
+        .unwrap();
+        // The second row breaks the primary key: the first is undone with it.
         assert!(
-            transaction(&db, &turns, vec![row(5, "undone"), row(1, "again")])
+            sqlite_transaction(&db, &turns, insert(&[(5, "undone"), (1, "again")]))
                 .await
                 .is_err()
         );
-        // No connection was left inside a transaction.
+        // The kept connection was not left inside a transaction.
         for id in 6..20 {
-            transaction(&db, &turns, vec![row(id, "later")])
+            sqlite_transaction(&db, &turns, insert(&[(id, "later")]))
                 .await
                 .unwrap();
         }
         let rows = db
             .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT id, note, CAST(at AS TEXT) AS at FROM t ORDER BY id",
+                DbBackend::Sqlite,
+                "SELECT id, note FROM t ORDER BY id",
             ))
             .await
             .unwrap();
         let ids: Vec<i64> = rows.iter().map(|r| r.try_get("", "id").unwrap()).collect();
-        let mut expected = vec![1, 2];
-        if backend == DbBackend::Sqlite {
-            expected.push(3);
-        }
-        expected.push(4);
+        let mut expected = vec![1, 2, 3];
         expected.extend(6..20);
         assert_eq!(ids, expected);
-        let row_with = |id: i64| {
-            rows.iter()
-                .find(|r| r.try_get::<i64>("", "id").unwrap() == id)
-                .unwrap()
-        };
-        assert_eq!(text(row_with(1), "note"), notes[0]);
-        assert_eq!(text(row_with(2), "note"), notes[1]);
-        if backend == DbBackend::Sqlite {
-            assert_eq!(text(row_with(3), "note"), notes[2]);
+        for (row, note) in rows.iter().zip(notes) {
+            assert_eq!(row.try_get::<String>("", "note").unwrap(), note);
         }
-        assert_eq!(text(row_with(1), "at"), text(row_with(4), "at"));
     }
 }

@@ -9,25 +9,22 @@
 //! hold every end user of a large organization (`end_user_cache`).
 mod end_user_cache;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::mem;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use entity::{dunning_episode, end_user};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::sea_query::{InsertStatement, OnConflict, Query};
+use entity::end_user;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
-    SqlErr, Statement,
+    DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
 };
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
-use crate::database::{stored_time, WriteTurns};
+use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
 use end_user_cache::{ChangeClock, EndUserCache, Identifiers, Known};
@@ -817,8 +814,92 @@ async fn write_health(
             .unwrap_or_else(|| db.get_postgres_connection_pool());
         return write_health_on_postgres(pool, origin, batch, Utc::now()).await;
     }
-    let statements = health_statements(backend, origin, batch, Utc::now());
-    crate::database::transaction(db, turns, statements).await
+    write_health_on_sqlite(db, turns, origin, batch, Utc::now()).await
+}
+
+/// SQLite: the whole batch as one transaction of fixed text, `BEGIN IMMEDIATE` to `COMMIT`,
+/// the batch bound as JSON arrays (`json_each`). The connection prepares its statements once
+/// and keeps them: the statements built per batch with their values inlined were parsed
+/// again at every commit (a seventh of the writer thread's time under a stream of payment
+/// failures), on the one thread every write waits for. One call to that thread, as before.
+async fn write_health_on_sqlite(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    origin: u64,
+    batch: &[PendingWrite],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let mut failed_users = Vec::new();
+    let mut failed = Vec::new();
+    let mut succeeded = Vec::new();
+    for pending in batch {
+        match &pending.write {
+            HealthWrite::Failure => {
+                failed_users.push(pending.user.id);
+                failed.push((pending.organization_id, pending.user.id));
+            }
+            HealthWrite::Success { event } => {
+                succeeded.push((pending.user.id, event.as_str(), is_payment_event(event)))
+            }
+        }
+    }
+    let changed: Vec<(i64, i64)> = batch
+        .iter()
+        .map(|pending| (pending.organization_id, pending.user.id))
+        .collect();
+    let announcements = end_user_changes::payloads(Some(origin), &changed);
+    let failed_users = serde_json::json!(failed_users).to_string();
+    let failed = serde_json::json!(failed).to_string();
+    let succeeded = serde_json::json!(succeeded).to_string();
+    let announcements = serde_json::json!(announcements).to_string();
+    let query = sea_orm::sqlx::query(
+        // As on PostgreSQL: failures are counted in the statement, so that those recorded by
+        // other instances all count; a failure opens a dunning episode or counts in the open
+        // one; a payment success ends dunning and closes the open episode. A batch holds one
+        // write per end user, so no row is changed by two of the statements.
+        // Parameters are positional, bound below in the order they appear: sqlx numbers them
+        // across the statements, and skips to the next argument at each gap in explicit
+        // numbering (`?1 … ?5` left later statements' arrays unbound).
+        "BEGIN IMMEDIATE; \
+         UPDATE end_users SET needs_payment_update = 1, \
+             payment_failures = payment_failures + 1, \
+             first_failed_at = COALESCE(first_failed_at, ?), last_failed_at = ?, \
+             updated_at = ? \
+         WHERE id IN (SELECT value FROM json_each(?)); \
+         INSERT INTO dunning_episodes \
+             (organization_id, end_user_id, started_at, last_failed_at, failures) \
+         SELECT f.value ->> 0, f.value ->> 1, ?, ?, 1 FROM json_each(?) AS f WHERE true \
+         ON CONFLICT (end_user_id) WHERE recovered_at IS NULL \
+         DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at; \
+         UPDATE end_users SET last_success_at = ?, last_success_event = s.value ->> 1, \
+             updated_at = ?, \
+             needs_payment_update = needs_payment_update AND NOT (s.value ->> 2), \
+             payment_failures = CASE WHEN s.value ->> 2 THEN 0 ELSE payment_failures END, \
+             first_failed_at = CASE WHEN s.value ->> 2 THEN NULL ELSE first_failed_at END \
+         FROM json_each(?) AS s WHERE end_users.id = s.value ->> 0; \
+         UPDATE dunning_episodes SET recovered_at = ?, recovery_event = s.value ->> 1 \
+         FROM json_each(?) AS s \
+         WHERE dunning_episodes.end_user_id = s.value ->> 0 AND s.value ->> 2 \
+             AND dunning_episodes.recovered_at IS NULL; \
+         INSERT INTO end_user_changes (payload, created_at) \
+         SELECT value, ? FROM json_each(?); \
+         COMMIT;",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .bind(failed_users)
+    .bind(now)
+    .bind(now)
+    .bind(failed)
+    .bind(now)
+    .bind(now)
+    .bind(succeeded.clone())
+    .bind(now)
+    .bind(succeeded)
+    .bind(now)
+    .bind(announcements);
+    crate::database::sqlite_transaction(db, turns, query).await
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
@@ -904,118 +985,6 @@ async fn write_health_on_postgres(
     .await
     .map(|_| ())
     .map_err(crate::database::sqlx_failure)
-}
-
-fn health_statements(
-    backend: DbBackend,
-    origin: u64,
-    batch: &[PendingWrite],
-    now: DateTime<Utc>,
-) -> Vec<Statement> {
-    let at = || Expr::value(stored_time(backend, now));
-    let mut failed: Vec<(i64, i64)> = Vec::new();
-    let mut succeeded: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-    for pending in batch {
-        match &pending.write {
-            HealthWrite::Failure => failed.push((pending.organization_id, pending.user.id)),
-            HealthWrite::Success { event } => succeeded
-                .entry(event.as_str())
-                .or_default()
-                .push(pending.user.id),
-        }
-    }
-    let mut statements = Vec::new();
-    if !failed.is_empty() {
-        let ids = failed.iter().map(|&(_, user)| user);
-        // Counted in the statement, so that failures recorded by other instances all count.
-        let update = end_user::Entity::update_many()
-            .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(true))
-            .col_expr(
-                end_user::Column::PaymentFailures,
-                Expr::col(end_user::Column::PaymentFailures).add(1),
-            )
-            .col_expr(
-                end_user::Column::FirstFailedAt,
-                Expr::col(end_user::Column::FirstFailedAt).if_null(at()),
-            )
-            .col_expr(end_user::Column::LastFailedAt, at())
-            .col_expr(end_user::Column::UpdatedAt, at())
-            .filter(end_user::Column::Id.is_in(ids));
-        statements.push(update.build(backend));
-        statements.push(backend.build(&episode_failures(&failed, at)));
-    }
-    for (event, users) in succeeded {
-        let payment = is_payment_event(event);
-        let mut update = end_user::Entity::update_many()
-            .col_expr(end_user::Column::LastSuccessAt, at())
-            .col_expr(end_user::Column::LastSuccessEvent, Expr::value(event))
-            .col_expr(end_user::Column::UpdatedAt, at());
-        if payment {
-            update = update
-                .col_expr(end_user::Column::NeedsPaymentUpdate, Expr::value(false))
-                .col_expr(end_user::Column::PaymentFailures, Expr::value(0))
-                .col_expr(
-                    end_user::Column::FirstFailedAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        let update = update.filter(end_user::Column::Id.is_in(users.iter().copied()));
-        statements.push(update.build(backend));
-        if payment {
-            let recovered = dunning_episode::Entity::update_many()
-                .col_expr(dunning_episode::Column::RecoveredAt, at())
-                .col_expr(
-                    dunning_episode::Column::RecoveryEvent,
-                    Expr::value(Some(event)),
-                )
-                .filter(dunning_episode::Column::EndUserId.is_in(users))
-                .filter(dunning_episode::Column::RecoveredAt.is_null());
-            statements.push(recovered.build(backend));
-        }
-    }
-    let changed: Vec<(i64, i64)> = batch
-        .iter()
-        .map(|pending| (pending.organization_id, pending.user.id))
-        .collect();
-    statements.extend(end_user_changes::announcements(
-        backend,
-        Some(origin),
-        &changed,
-        now,
-    ));
-    statements
-}
-
-/// Opens a dunning episode for each failing end user, or counts the failure in its open one.
-fn episode_failures(failed: &[(i64, i64)], at: impl Fn() -> Expr) -> InsertStatement {
-    let failures = Expr::col((dunning_episode::Entity, dunning_episode::Column::Failures));
-    let mut insert = Query::insert();
-    insert
-        .into_table(dunning_episode::Entity)
-        .columns([
-            dunning_episode::Column::OrganizationId,
-            dunning_episode::Column::EndUserId,
-            dunning_episode::Column::StartedAt,
-            dunning_episode::Column::LastFailedAt,
-            dunning_episode::Column::Failures,
-        ])
-        .on_conflict(
-            OnConflict::column(dunning_episode::Column::EndUserId)
-                .target_and_where(Expr::col(dunning_episode::Column::RecoveredAt).is_null())
-                .value(dunning_episode::Column::Failures, failures.add(1))
-                .value(dunning_episode::Column::LastFailedAt, at())
-                .to_owned(),
-        );
-    for &(organization_id, end_user_id) in failed {
-        insert.values_panic([
-            Expr::value(organization_id),
-            Expr::value(end_user_id),
-            at(),
-            at(),
-            Expr::value(1),
-        ]);
-    }
-    insert
 }
 
 /// Finds the end user by Stripe customer id or email within the organization, filling in
