@@ -797,9 +797,9 @@ impl DunningTracker {
 }
 
 /// Writes a batch of payment-health changes (at most one per end user) in one transaction,
-/// with a few set-based statements whatever the batch's size: failures in one update and
-/// one upsert of their dunning episodes; successes in one update per distinct event (and
-/// for payment events one update closing the episodes); then the announcement.
+/// with a few set-based statements of fixed text whatever the batch's size, the batch bound
+/// as arrays: failures in one update and one upsert of their dunning episodes; successes in
+/// one update, and one closing the episodes that payments end; then the announcement.
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(
     db: &DatabaseConnection,
