@@ -807,14 +807,57 @@ async fn write_health(
     origin: u64,
     batch: &[PendingWrite],
 ) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
+    let columns = HealthColumns::of(origin, batch);
+    if db.get_database_backend() == DbBackend::Postgres {
         let pool = turns
             .group_commit_pool()
             .unwrap_or_else(|| db.get_postgres_connection_pool());
-        return write_health_on_postgres(pool, origin, batch, Utc::now()).await;
+        return write_health_on_postgres(pool, columns, Utc::now()).await;
     }
-    write_health_on_sqlite(db, turns, origin, batch, Utc::now()).await
+    write_health_on_sqlite(db, turns, columns, Utc::now()).await
+}
+
+/// A batch of payment-health writes as the columns both backends' statements take.
+struct HealthColumns<'a> {
+    failed_organizations: Vec<i64>,
+    failed_users: Vec<i64>,
+    succeeded_users: Vec<i64>,
+    events: Vec<&'a str>,
+    /// Whether each success is a payment (which ends dunning).
+    payments: Vec<bool>,
+    announcements: Vec<String>,
+}
+
+impl<'a> HealthColumns<'a> {
+    fn of(origin: u64, batch: &'a [PendingWrite]) -> Self {
+        let mut columns = HealthColumns {
+            failed_organizations: Vec::new(),
+            failed_users: Vec::new(),
+            succeeded_users: Vec::new(),
+            events: Vec::new(),
+            payments: Vec::new(),
+            announcements: Vec::new(),
+        };
+        for pending in batch {
+            match &pending.write {
+                HealthWrite::Failure => {
+                    columns.failed_organizations.push(pending.organization_id);
+                    columns.failed_users.push(pending.user.id);
+                }
+                HealthWrite::Success { event } => {
+                    columns.succeeded_users.push(pending.user.id);
+                    columns.events.push(event.as_str());
+                    columns.payments.push(is_payment_event(event));
+                }
+            }
+        }
+        let changed: Vec<(i64, i64)> = batch
+            .iter()
+            .map(|pending| (pending.organization_id, pending.user.id))
+            .collect();
+        columns.announcements = end_user_changes::payloads(Some(origin), &changed);
+        columns
+    }
 }
 
 /// SQLite: the whole batch as one transaction of fixed text, `BEGIN IMMEDIATE` to `COMMIT`,
@@ -825,29 +868,28 @@ async fn write_health(
 async fn write_health_on_sqlite(
     db: &DatabaseConnection,
     turns: &WriteTurns,
-    origin: u64,
-    batch: &[PendingWrite],
+    columns: HealthColumns<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut failed_users = Vec::new();
-    let mut failed = Vec::new();
-    let mut succeeded = Vec::new();
-    for pending in batch {
-        match &pending.write {
-            HealthWrite::Failure => {
-                failed_users.push(pending.user.id);
-                failed.push((pending.organization_id, pending.user.id));
-            }
-            HealthWrite::Success { event } => {
-                succeeded.push((pending.user.id, event.as_str(), is_payment_event(event)))
-            }
-        }
-    }
-    let changed: Vec<(i64, i64)> = batch
-        .iter()
-        .map(|pending| (pending.organization_id, pending.user.id))
+    let HealthColumns {
+        failed_organizations,
+        failed_users,
+        succeeded_users,
+        events,
+        payments,
+        announcements,
+    } = columns;
+    // Rows of the arrays that json_each reads.
+    let failed: Vec<(i64, i64)> = failed_organizations
+        .into_iter()
+        .zip(failed_users.iter().copied())
         .collect();
-    let announcements = end_user_changes::payloads(Some(origin), &changed);
+    let succeeded: Vec<(i64, &str, bool)> = succeeded_users
+        .into_iter()
+        .zip(events)
+        .zip(payments)
+        .map(|((id, event), payment)| (id, event, payment))
+        .collect();
     let failed_users = serde_json::json!(failed_users).to_string();
     let failed = serde_json::json!(failed).to_string();
     let succeeded = serde_json::json!(succeeded).to_string();
@@ -903,8 +945,8 @@ async fn write_health_on_sqlite(
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
-/// as arrays), so that each connection parses and plans it once; the statements of
-/// `health_statements` sent as one simple query were parsed and planned at every commit,
+/// as arrays), so that each connection parses and plans it once; the same statements sent
+/// as one simple query with their values inlined were parsed and planned at every commit,
 /// a quarter of the server's CPU under a stream of payment failures. One statement is one
 /// transaction. Its parts may share it because a batch holds one write per end user: no
 /// row is changed by two of them. Each part finds its rows through `= ANY(ids)`, an index
@@ -913,33 +955,9 @@ async fn write_health_on_sqlite(
 /// dunning episode once it had grown (success signals at a fifth of their speed).
 async fn write_health_on_postgres(
     pool: &sea_orm::sqlx::PgPool,
-    origin: u64,
-    batch: &[PendingWrite],
+    columns: HealthColumns<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let mut failed_orgs = Vec::new();
-    let mut failed_users = Vec::new();
-    let mut succeeded_users = Vec::new();
-    let mut events = Vec::new();
-    let mut payments = Vec::new();
-    for pending in batch {
-        match &pending.write {
-            HealthWrite::Failure => {
-                failed_orgs.push(pending.organization_id);
-                failed_users.push(pending.user.id);
-            }
-            HealthWrite::Success { event } => {
-                succeeded_users.push(pending.user.id);
-                events.push(event.as_str());
-                payments.push(is_payment_event(event));
-            }
-        }
-    }
-    let changed: Vec<(i64, i64)> = batch
-        .iter()
-        .map(|pending| (pending.organization_id, pending.user.id))
-        .collect();
-    let announcements = end_user_changes::payloads(Some(origin), &changed);
     sea_orm::sqlx::query(
         // Failures are counted in the statement, so that those recorded by other instances
         // all count; a failure opens a dunning episode or counts in the open one; a payment
@@ -974,13 +992,13 @@ async fn write_health_on_postgres(
          SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
     )
     .bind(now)
-    .bind(failed_orgs)
-    .bind(failed_users)
-    .bind(succeeded_users)
-    .bind(events)
-    .bind(payments)
+    .bind(columns.failed_organizations)
+    .bind(columns.failed_users)
+    .bind(columns.succeeded_users)
+    .bind(columns.events)
+    .bind(columns.payments)
     .bind(end_user_changes::CHANNEL)
-    .bind(announcements)
+    .bind(columns.announcements)
     .execute(pool)
     .await
     .map(|_| ())

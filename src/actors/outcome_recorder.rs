@@ -271,13 +271,14 @@ async fn write_batch(
         !reasons.is_empty(),
     ];
     let mut opened = vec![None; count];
-    let only_reasons = impressions.is_empty() && outcomes.is_empty() && assignments.is_empty();
     let postgres = (db.get_database_backend() == DbBackend::Postgres).then(|| {
         turns
             .group_commit_pool()
             .unwrap_or_else(|| db.get_postgres_connection_pool())
     });
-    if let (Some(pool), true) = (postgres, only_reasons) {
+    // Reasons (with or without tickets) and nothing else: one statement on PostgreSQL.
+    let only_reasons = impressions.is_empty() && outcomes.is_empty() && assignments.is_empty();
+    if let Some(pool) = postgres.filter(|_| only_reasons) {
         write_reasons_on_postgres(pool, reasons, tickets, &mut opened).await?;
         return Ok(opened);
     }
