@@ -88,9 +88,15 @@ fn options(
 /// (it would write it another way).
 pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     match backend {
-        DbBackend::Sqlite => time.to_rfc3339_opts(SecondsFormat::AutoSi, false).into(),
+        DbBackend::Sqlite => sqlite_time(time).into(),
         _ => time.into(),
     }
+}
+
+/// A time as SQLite stores it (the text sqlx binds a chrono time as), for values that reach
+/// SQLite inside JSON.
+pub fn sqlite_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A statement sent through sqlx itself failed: the error as SeaORM reports it.
@@ -98,14 +104,15 @@ pub fn sqlx_failure(e: sqlx::Error) -> DbErr {
     DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e.into()))
 }
 
-/// SQLite: runs `script`, a whole transaction (`BEGIN IMMEDIATE` to `COMMIT`), in one call to
-/// the connection the writers' turns keep (see `WriteTurns`), during this writer's turn; a
-/// script that fails is rolled back.
+/// SQLite: runs `script`, a whole transaction (one writing statement, or `BEGIN IMMEDIATE` to
+/// `COMMIT`), in one call to the connection the writers' turns keep (see `WriteTurns`), during
+/// this writer's turn; a script that fails is rolled back. Answers the rows its statements
+/// return.
 pub async fn sqlite_transaction<'q>(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     script: impl sqlx::Execute<'q, sqlx::Sqlite> + 'q,
-) -> Result<(), DbErr> {
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, DbErr> {
     let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let Some(mut turn) = turns.take().await else {
         return Err(DbErr::Custom("SQLite writes need writers' turns".into()));
@@ -123,16 +130,21 @@ pub async fn sqlite_transaction<'q>(
             turn.insert(fresh)
         }
     };
-    let run = sqlx::Executor::execute(&mut *conn, script).await;
-    if let Err(e) = run {
-        // A statement failed inside the transaction: undo it; a connection that cannot be
-        // rolled back is closed instead.
-        if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
-            turn.take();
+    let run = sqlx::Executor::fetch_all(&mut *conn, script).await;
+    if run.is_err() {
+        // A statement failed inside the transaction: undo it (a single statement has undone
+        // itself, and left no transaction open); a connection that cannot be rolled back is
+        // closed instead.
+        if let Err(rollback) = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await {
+            let none_open = rollback
+                .as_database_error()
+                .is_some_and(|d| d.message().contains("no transaction is active"));
+            if !none_open {
+                turn.take();
+            }
         }
-        return Err(sqlx_failure(e));
     }
-    Ok(())
+    run.map_err(sqlx_failure)
 }
 
 fn is_sqlite(settings: &DatabaseSettings) -> bool {
@@ -415,6 +427,12 @@ mod tests {
                 .await
                 .is_err()
         );
+        // A single statement that fails undoes itself; the kept connection stays.
+        let single = sqlx::query("INSERT INTO t (id, note) VALUES (1, 'again')");
+        assert!(sqlite_transaction(&db, &turns, single).await.is_err());
+        let kept = turns.take().await.expect("SQLite has turns");
+        assert!(kept.is_some(), "the kept connection was closed");
+        drop(kept);
         // The kept connection was not left inside a transaction.
         for id in 6..20 {
             sqlite_transaction(&db, &turns, insert(&[(id, "later")]))

@@ -17,6 +17,8 @@ pub mod m20261129_000002_drop_impressions_user_index;
 pub mod m20261129_000003_index_only_accepted_outcomes;
 pub mod m20261130_000001_drop_outcomes_status_index;
 pub mod m20261130_000002_index_only_experiment_rows;
+pub mod m20261130_000003_payment_health_events;
+pub mod m20261130_000004_cancel_flow_records;
 
 pub struct Migrator;
 
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_index_only_accepted_outcomes::Migration),
             Box::new(m20261130_000001_drop_outcomes_status_index::Migration),
             Box::new(m20261130_000002_index_only_experiment_rows::Migration),
+            Box::new(m20261130_000003_payment_health_events::Migration),
+            Box::new(m20261130_000004_cancel_flow_records::Migration),
         ]
     }
 }

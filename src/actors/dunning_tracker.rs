@@ -860,11 +860,14 @@ impl<'a> HealthColumns<'a> {
     }
 }
 
-/// SQLite: the whole batch as one transaction of fixed text, `BEGIN IMMEDIATE` to `COMMIT`,
-/// the batch bound as JSON arrays (`json_each`). The connection prepares its statements once
-/// and keeps them: the statements built per batch with their values inlined were parsed
-/// again at every commit (a seventh of the writer thread's time under a stream of payment
-/// failures), on the one thread every write waits for. One call to that thread, as before.
+/// SQLite: the whole batch as one statement of fixed text, an INSERT of its events into the
+/// view `payment_health_events`, whose triggers apply them (migration
+/// `m20261130_000003_payment_health_events`), the batch bound as one JSON array that
+/// `json_each` reads. One statement is one transaction, and the connection's thread hands
+/// back one result: as a script from `BEGIN IMMEDIATE` to `COMMIT` it handed back one per
+/// statement, seven, each waking the actors' thread, which on two busy cores mostly took the
+/// core from the writer at each hand-off. The connection prepares the statement once and
+/// keeps it (built per batch with its values inlined, it was parsed at every commit).
 async fn write_health_on_sqlite(
     db: &DatabaseConnection,
     turns: &WriteTurns,
@@ -879,69 +882,48 @@ async fn write_health_on_sqlite(
         payments,
         announcements,
     } = columns;
-    // Rows of the arrays that json_each reads.
-    let failed: Vec<(i64, i64)> = failed_organizations
-        .into_iter()
-        .zip(failed_users.iter().copied())
-        .collect();
-    let succeeded: Vec<(i64, &str, bool)> = succeeded_users
-        .into_iter()
-        .zip(events)
-        .zip(payments)
-        .map(|((id, event), payment)| (id, event, payment))
-        .collect();
-    let failed_users = serde_json::json!(failed_users).to_string();
-    let failed = serde_json::json!(failed).to_string();
-    let succeeded = serde_json::json!(succeeded).to_string();
-    let announcements = serde_json::json!(announcements).to_string();
+    // Rows of (kind, organization, end user, event, payment, payload): as the triggers apply
+    // them in order, failures and successes before the announcement of them all. A batch
+    // holds one write per end user, so their order among themselves does not matter.
+    let nothing = serde_json::Value::Null;
+    let mut rows = Vec::with_capacity(failed_users.len() + succeeded_users.len() + 1);
+    for (organization, user) in failed_organizations.into_iter().zip(failed_users) {
+        rows.push(serde_json::json!([
+            "failure",
+            organization,
+            user,
+            nothing,
+            nothing,
+            nothing
+        ]));
+    }
+    for ((user, event), payment) in succeeded_users.into_iter().zip(events).zip(payments) {
+        rows.push(serde_json::json!([
+            "success", nothing, user, event, payment, nothing
+        ]));
+    }
+    for payload in announcements {
+        rows.push(serde_json::json!([
+            "announcement",
+            nothing,
+            nothing,
+            nothing,
+            nothing,
+            payload
+        ]));
+    }
     let query = sea_orm::sqlx::query(
-        // As on PostgreSQL: failures are counted in the statement, so that those recorded by
-        // other instances all count; a failure opens a dunning episode or counts in the open
-        // one; a payment success ends dunning and closes the open episode. A batch holds one
-        // write per end user, so no row is changed by two of the statements.
-        // Parameters are positional, bound below in the order they appear: sqlx numbers them
-        // across the statements, and skips to the next argument at each gap in explicit
-        // numbering (`?1 … ?5` left later statements' arrays unbound).
-        "BEGIN IMMEDIATE; \
-         UPDATE end_users SET needs_payment_update = 1, \
-             payment_failures = payment_failures + 1, \
-             first_failed_at = COALESCE(first_failed_at, ?), last_failed_at = ?, \
-             updated_at = ? \
-         WHERE id IN (SELECT value FROM json_each(?)); \
-         INSERT INTO dunning_episodes \
-             (organization_id, end_user_id, started_at, last_failed_at, failures) \
-         SELECT f.value ->> 0, f.value ->> 1, ?, ?, 1 FROM json_each(?) AS f WHERE true \
-         ON CONFLICT (end_user_id) WHERE recovered_at IS NULL \
-         DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at; \
-         UPDATE end_users SET last_success_at = ?, last_success_event = s.value ->> 1, \
-             updated_at = ?, \
-             needs_payment_update = needs_payment_update AND NOT (s.value ->> 2), \
-             payment_failures = CASE WHEN s.value ->> 2 THEN 0 ELSE payment_failures END, \
-             first_failed_at = CASE WHEN s.value ->> 2 THEN NULL ELSE first_failed_at END \
-         FROM json_each(?) AS s WHERE end_users.id = s.value ->> 0; \
-         UPDATE dunning_episodes SET recovered_at = ?, recovery_event = s.value ->> 1 \
-         FROM json_each(?) AS s \
-         WHERE dunning_episodes.end_user_id = s.value ->> 0 AND s.value ->> 2 \
-             AND dunning_episodes.recovered_at IS NULL; \
-         INSERT INTO end_user_changes (payload, created_at) \
-         SELECT value, ? FROM json_each(?); \
-         COMMIT;",
+        "INSERT INTO payment_health_events \
+             (kind, organization_id, end_user_id, event, payment, payload, at) \
+         SELECT e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, \
+             e.value ->> 5, ?1 \
+         FROM json_each(?2) AS e",
     )
     .bind(now)
-    .bind(now)
-    .bind(now)
-    .bind(failed_users)
-    .bind(now)
-    .bind(now)
-    .bind(failed)
-    .bind(now)
-    .bind(now)
-    .bind(succeeded.clone())
-    .bind(now)
-    .bind(succeeded)
-    .bind(now)
-    .bind(announcements);
-    crate::database::sqlite_transaction(db, turns, query).await
+    .bind(serde_json::Value::Array(rows).to_string());
+    crate::database::sqlite_transaction(db, turns, query)
+        .await
+        .map(|_| ())
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
