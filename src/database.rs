@@ -88,15 +88,9 @@ fn options(
 /// (it would write it another way).
 pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     match backend {
-        DbBackend::Sqlite => sqlite_time(time).into(),
+        DbBackend::Sqlite => time.to_rfc3339_opts(SecondsFormat::AutoSi, false).into(),
         _ => time.into(),
     }
-}
-
-/// A time as SQLite stores it (the text sqlx binds a chrono time as), for values that reach
-/// SQLite inside JSON.
-pub fn sqlite_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A statement sent through sqlx itself failed: the error as SeaORM reports it.
@@ -106,13 +100,12 @@ pub fn sqlx_failure(e: sqlx::Error) -> DbErr {
 
 /// SQLite: runs `script`, a whole transaction (one writing statement, or `BEGIN IMMEDIATE` to
 /// `COMMIT`), in one call to the connection the writers' turns keep (see `WriteTurns`), during
-/// this writer's turn; a script that fails is rolled back. Answers the rows its statements
-/// return.
+/// this writer's turn; a script that fails is rolled back.
 pub async fn sqlite_transaction<'q>(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     script: impl sqlx::Execute<'q, sqlx::Sqlite> + 'q,
-) -> Result<Vec<sqlx::sqlite::SqliteRow>, DbErr> {
+) -> Result<(), DbErr> {
     let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let Some(mut turn) = turns.take().await else {
         return Err(DbErr::Custom("SQLite writes need writers' turns".into()));
@@ -130,7 +123,7 @@ pub async fn sqlite_transaction<'q>(
             turn.insert(fresh)
         }
     };
-    let run = sqlx::Executor::fetch_all(&mut *conn, script).await;
+    let run = sqlx::Executor::execute(&mut *conn, script).await;
     if run.is_err() {
         // A statement failed inside the transaction: undo it (a single statement has undone
         // itself, and left no transaction open); a connection that cannot be rolled back is
@@ -144,7 +137,7 @@ pub async fn sqlite_transaction<'q>(
             }
         }
     }
-    run.map_err(sqlx_failure)
+    run.map(|_| ()).map_err(sqlx_failure)
 }
 
 fn is_sqlite(settings: &DatabaseSettings) -> bool {

@@ -18,7 +18,6 @@ pub mod m20261129_000003_index_only_accepted_outcomes;
 pub mod m20261130_000001_drop_outcomes_status_index;
 pub mod m20261130_000002_index_only_experiment_rows;
 pub mod m20261130_000003_payment_health_events;
-pub mod m20261130_000004_cancel_flow_records;
 
 pub struct Migrator;
 
@@ -40,7 +39,6 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_drop_outcomes_status_index::Migration),
             Box::new(m20261130_000002_index_only_experiment_rows::Migration),
             Box::new(m20261130_000003_payment_health_events::Migration),
-            Box::new(m20261130_000004_cancel_flow_records::Migration),
         ]
     }
 }

@@ -52,8 +52,7 @@ DROP TRIGGER IF EXISTS payment_health_success;
 DROP TRIGGER IF EXISTS payment_health_failure;
 DROP VIEW IF EXISTS payment_health_events;";
 
-/// Runs the script on SQLite (nothing elsewhere).
-pub(crate) async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }

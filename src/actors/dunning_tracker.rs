@@ -921,9 +921,7 @@ async fn write_health_on_sqlite(
     )
     .bind(now)
     .bind(serde_json::Value::Array(rows).to_string());
-    crate::database::sqlite_transaction(db, turns, query)
-        .await
-        .map(|_| ())
+    crate::database::sqlite_transaction(db, turns, query).await
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels

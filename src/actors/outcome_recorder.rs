@@ -7,7 +7,7 @@ use std::mem;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
 use entity::{cancellation_reason, experiment_assignment, impression, outcome};
-use sea_orm::sqlx::{PgPool, Row};
+use sea_orm::sqlx::PgPool;
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 use tokio::sync::oneshot;
 
@@ -147,8 +147,9 @@ impl OutcomeRecorder {
                 .into_iter()
                 .map(|(record, at, waiter)| ((record, at), waiter))
                 .unzip();
-            // On SQLite the write takes a writers' turn (`database::sqlite_transaction`).
+            let turn = turns.take().await;
             let written = write_batch(&db, &turns, records).await;
+            drop(turn);
             match written {
                 Ok(tickets) => {
                     for (waiter, ticket) in waiters.into_iter().zip(tickets) {
@@ -270,27 +271,6 @@ async fn write_batch(
         !reasons.is_empty(),
     ];
     let mut opened = vec![None; count];
-    if db.get_database_backend() == DbBackend::Sqlite {
-        // Each reason that opens a ticket names it by its number in the batch (from 1).
-        let mut ticket_of_reason = vec![None; reasons.len()];
-        let mut positions = Vec::with_capacity(tickets.len());
-        let mut new_tickets = Vec::with_capacity(tickets.len());
-        for (number, (reason, position, ticket, at)) in (1_i64..).zip(tickets) {
-            ticket_of_reason[reason] = Some(number);
-            positions.push(position);
-            new_tickets.push((ticket, at));
-        }
-        let mut rows = Vec::with_capacity(count);
-        rows.extend(impressions.into_iter().map(impression_record));
-        rows.extend(assignments.into_iter().map(assignment_record));
-        rows.extend(outcomes.into_iter().map(outcome_record));
-        rows.extend(reasons.into_iter().zip(ticket_of_reason).map(reason_record));
-        let written = write_batch_on_sqlite(db, turns, rows, new_tickets).await?;
-        for (position, ticket) in positions.into_iter().zip(written) {
-            opened[position] = Some(ticket);
-        }
-        return Ok(opened);
-    }
     let postgres = (db.get_database_backend() == DbBackend::Postgres).then(|| {
         turns
             .group_commit_pool()
@@ -333,206 +313,6 @@ async fn write_batch(
     insert_rows(&txn, impressions, assignments, outcomes, reasons).await?;
     txn.commit().await?;
     Ok(opened)
-}
-
-/// The columns of `cancel_flow_records` a batch's rows are bound in, in order.
-macro_rules! records_insert {
-    ($ticket:literal, $rows:literal) => {
-        concat!(
-            "INSERT INTO cancel_flow_records (kind, organization_id, end_user_id, target_id, \
-                 intercept_trigger, mrr_e4, offer_ids, experiment_id, experiment_arm, offer_id, \
-                 status, source, reason, suggested_action, category, confidence, sentiment, \
-                 ticket_id, at) \
-             SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
-                 r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, r.value ->> 9, \
-                 r.value ->> 10, r.value ->> 11, r.value ->> 12, r.value ->> 13, \
-                 r.value ->> 14, r.value ->> 15, r.value ->> 16, ",
-            $ticket,
-            ", r.value ->> 18 FROM json_each(",
-            $rows,
-            ") AS r"
-        )
-    };
-}
-
-/// SQLite: the batch as rows of the view `cancel_flow_records`, whose triggers write each to
-/// its table (migration `m20261130_000004_cancel_flow_records`), bound as one JSON array
-/// that `json_each` reads: one INSERT of fixed text, so one transaction whose one result the
-/// kept connection's thread hands back (see `database::sqlite_transaction`). It used to be a
-/// multi-row insert per kind on a pooled connection, whose text changed with the batch's
-/// size, and a batch with tickets was a transaction of four calls to that connection's
-/// thread (BEGIN, the tickets, the reasons, COMMIT). A batch with tickets inserts them first
-/// in the same script, `BEGIN IMMEDIATE` to `COMMIT`: SQLite numbers the rows of one insert
-/// under its write lock one after another, so the ticket numbered n in the batch has the id
-/// `MAX(id) - count + n`, which its reason takes. Answers the tickets in their order.
-async fn write_batch_on_sqlite(
-    db: &DatabaseConnection,
-    turns: &WriteTurns,
-    rows: Vec<serde_json::Value>,
-    tickets: Vec<(NewTicket, DateTime<Utc>)>,
-) -> Result<Vec<OpenedTicket>, sea_orm::DbErr> {
-    use crate::database::{sqlite_time, sqlite_transaction};
-    let rows = serde_json::Value::Array(rows).to_string();
-    if tickets.is_empty() {
-        let insert = sea_orm::sqlx::query(records_insert!("r.value ->> 17", "?1")).bind(rows);
-        sqlite_transaction(db, turns, insert).await?;
-        return Ok(Vec::new());
-    }
-    let count = tickets.len();
-    let tickets: Vec<serde_json::Value> = tickets
-        .into_iter()
-        .map(|(t, at)| {
-            serde_json::json!([
-                t.organization_id,
-                t.end_user_id,
-                t.user_email,
-                t.target_id,
-                priority(t.sentiment, &t.category),
-                t.reason,
-                t.category,
-                t.sentiment,
-                sqlite_time(at),
-            ])
-        })
-        .collect();
-    let script = sea_orm::sqlx::query(concat!(
-        "BEGIN IMMEDIATE; \
-         INSERT INTO support_tickets (organization_id, end_user_id, user_email, target_id, \
-             priority, reason, category, sentiment, status, delivery_status, \
-             delivery_attempts, created_at, updated_at) \
-         SELECT t.value ->> 0, t.value ->> 1, t.value ->> 2, t.value ->> 3, t.value ->> 4, \
-             t.value ->> 5, t.value ->> 6, t.value ->> 7, 'open', \
-             CASE WHEN EXISTS (SELECT 1 FROM organizations o \
-                 WHERE o.id = t.value ->> 0 AND o.ticket_webhook_url IS NOT NULL) \
-             THEN 'pending' ELSE 'none' END, \
-             0, t.value ->> 8, t.value ->> 8 \
-         FROM json_each(?1) AS t \
-         RETURNING id, delivery_status; ",
-        records_insert!(
-            "CASE WHEN r.value ->> 17 IS NULL THEN NULL \
-             ELSE (SELECT MAX(id) FROM support_tickets) - json_array_length(?1) \
-                 + (r.value ->> 17) END",
-            "?2"
-        ),
-        "; COMMIT;"
-    ))
-    .bind(serde_json::Value::Array(tickets).to_string())
-    .bind(rows);
-    let mut opened = Vec::with_capacity(count);
-    for row in sqlite_transaction(db, turns, script).await? {
-        let id: i64 = row.try_get(0).map_err(crate::database::sqlx_failure)?;
-        let status: String = row.try_get(1).map_err(crate::database::sqlx_failure)?;
-        opened.push(OpenedTicket {
-            id,
-            awaits_delivery: status == "pending",
-        });
-    }
-    if opened.len() != count {
-        return Err(sea_orm::DbErr::RecordNotInserted);
-    }
-    // RETURNING gives the rows in no set order; their ids are in the tickets' order.
-    opened.sort_unstable_by_key(|ticket| ticket.id);
-    Ok(opened)
-}
-
-/// Rows of `cancel_flow_records`, in the order of its columns (see `records_insert!`).
-fn impression_record(i: impression::ActiveModel) -> serde_json::Value {
-    serde_json::json!([
-        "impression",
-        i.organization_id.unwrap(),
-        i.end_user_id.unwrap(),
-        i.target_id.unwrap(),
-        i.trigger.unwrap(),
-        i.mrr_e4.unwrap(),
-        i.offer_ids.unwrap(),
-        i.experiment_id.unwrap(),
-        i.experiment_arm.unwrap(),
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        crate::database::sqlite_time(i.created_at.unwrap()),
-    ])
-}
-
-fn assignment_record(a: experiment_assignment::ActiveModel) -> serde_json::Value {
-    serde_json::json!([
-        "assignment",
-        a.organization_id.unwrap(),
-        a.end_user_id.unwrap(),
-        null,
-        null,
-        null,
-        null,
-        a.experiment_id.unwrap(),
-        a.arm.unwrap(),
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        crate::database::sqlite_time(a.created_at.unwrap()),
-    ])
-}
-
-fn outcome_record(o: outcome::ActiveModel) -> serde_json::Value {
-    serde_json::json!([
-        "outcome",
-        o.organization_id.unwrap(),
-        o.end_user_id.unwrap(),
-        null,
-        null,
-        o.mrr_e4.unwrap(),
-        null,
-        o.experiment_id.unwrap(),
-        o.experiment_arm.unwrap(),
-        o.offer_id.unwrap(),
-        o.status.unwrap(),
-        o.source.unwrap(),
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        crate::database::sqlite_time(o.created_at.unwrap()),
-    ])
-}
-
-/// A reason and the number in the batch of the ticket it opens, if any.
-fn reason_record(
-    (r, ticket): (cancellation_reason::ActiveModel, Option<i64>),
-) -> serde_json::Value {
-    serde_json::json!([
-        "reason",
-        r.organization_id.unwrap(),
-        r.end_user_id.unwrap(),
-        r.target_id.unwrap(),
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        null,
-        r.reason.unwrap(),
-        r.suggested_action.unwrap(),
-        r.category.unwrap(),
-        r.confidence.unwrap(),
-        r.sentiment.unwrap(),
-        ticket,
-        crate::database::sqlite_time(r.created_at.unwrap()),
-    ])
 }
 
 /// PostgreSQL: rows inserted as arrays, one per column (`INSERT ... SELECT * FROM UNNEST`):
