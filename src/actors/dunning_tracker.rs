@@ -797,9 +797,9 @@ impl DunningTracker {
 }
 
 /// Writes a batch of payment-health changes (at most one per end user) in one transaction,
-/// with a few set-based statements of fixed text whatever the batch's size, the batch bound
-/// as arrays: failures in one update and one upsert of their dunning episodes; successes in
-/// one update, and one closing the episodes that payments end; then the announcement.
+/// as one statement of fixed text whatever the batch's size, the batch bound as arrays:
+/// failures update their end users and open or count in their dunning episodes; successes
+/// update theirs and payments close the episodes; the change is announced.
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(
     db: &DatabaseConnection,
@@ -882,9 +882,8 @@ async fn write_health_on_sqlite(
         payments,
         announcements,
     } = columns;
-    // Rows of (kind, organization, end user, event, payment, payload): as the triggers apply
-    // them in order, failures and successes before the announcement of them all. A batch
-    // holds one write per end user, so their order among themselves does not matter.
+    // Rows of (kind, organization, end user, event, payment, payload). A batch holds one
+    // write per end user, so the order the triggers apply them in does not matter.
     let nothing = serde_json::Value::Null;
     let mut rows = Vec::with_capacity(failed_users.len() + succeeded_users.len() + 1);
     for (organization, user) in failed_organizations.into_iter().zip(failed_users) {
