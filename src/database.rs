@@ -370,8 +370,8 @@ pub fn redact(url: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A scratch SQLite database with one table (`sqlite_transaction` is SQLite's alone).
-    async fn scratch() -> DatabaseConnection {
+    /// A scratch SQLite database file with one table (`sqlite_transaction` is SQLite's alone).
+    async fn scratch() -> (DatabaseConnection, PathBuf) {
         let name = format!("saveloops_t_txn_{:016x}.db", rand::random::<u64>());
         let path = std::env::temp_dir().join(name);
         let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
@@ -380,7 +380,17 @@ mod tests {
         db.execute_unprepared("CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL)")
             .await
             .unwrap();
-        db
+        (db, path)
+    }
+
+    /// Closes the scratch database and removes its files.
+    async fn discard(db: DatabaseConnection, path: PathBuf) {
+        db.close().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
     }
 
     /// A transaction of fixed text with its rows bound as a JSON array, as payment health's.
@@ -397,7 +407,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_transaction_keeps_values_whole_and_undoes_itself_when_a_statement_fails() {
-        let db = scratch().await;
+        let (db, path) = scratch().await;
         let turns = WriteTurns {
             sqlite: Some(Arc::default()),
             group_commits: None,
@@ -446,5 +456,7 @@ mod tests {
         for (row, note) in rows.iter().zip(notes) {
             assert_eq!(row.try_get::<String>("", "note").unwrap(), note);
         }
+        drop(turns);
+        discard(db, path).await;
     }
 }
