@@ -807,17 +807,22 @@ async fn write_health(
     origin: u64,
     batch: &[PendingWrite],
 ) -> Result<(), DbErr> {
-    let columns = HealthColumns::of(origin, batch);
+    let changed: Vec<(i64, i64)> = batch
+        .iter()
+        .map(|pending| (pending.organization_id, pending.user.id))
+        .collect();
+    let announcements = end_user_changes::payloads(Some(origin), &changed);
     if db.get_database_backend() == DbBackend::Postgres {
         let pool = turns
             .group_commit_pool()
             .unwrap_or_else(|| db.get_postgres_connection_pool());
+        let columns = HealthColumns::of(batch, announcements);
         return write_health_on_postgres(pool, columns, Utc::now()).await;
     }
-    write_health_on_sqlite(db, turns, columns, Utc::now()).await
+    write_health_on_sqlite(db, turns, batch, announcements, Utc::now()).await
 }
 
-/// A batch of payment-health writes as the columns both backends' statements take.
+/// A batch of payment-health writes as the columns PostgreSQL's statement takes.
 struct HealthColumns<'a> {
     failed_organizations: Vec<i64>,
     failed_users: Vec<i64>,
@@ -829,14 +834,14 @@ struct HealthColumns<'a> {
 }
 
 impl<'a> HealthColumns<'a> {
-    fn of(origin: u64, batch: &'a [PendingWrite]) -> Self {
+    fn of(batch: &'a [PendingWrite], announcements: Vec<String>) -> Self {
         let mut columns = HealthColumns {
             failed_organizations: Vec::new(),
             failed_users: Vec::new(),
             succeeded_users: Vec::new(),
             events: Vec::new(),
             payments: Vec::new(),
-            announcements: Vec::new(),
+            announcements,
         };
         for pending in batch {
             match &pending.write {
@@ -851,11 +856,6 @@ impl<'a> HealthColumns<'a> {
                 }
             }
         }
-        let changed: Vec<(i64, i64)> = batch
-            .iter()
-            .map(|pending| (pending.organization_id, pending.user.id))
-            .collect();
-        columns.announcements = end_user_changes::payloads(Some(origin), &changed);
         columns
     }
 }
@@ -871,46 +871,39 @@ impl<'a> HealthColumns<'a> {
 async fn write_health_on_sqlite(
     db: &DatabaseConnection,
     turns: &WriteTurns,
-    columns: HealthColumns<'_>,
+    batch: &[PendingWrite],
+    announcements: Vec<String>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let HealthColumns {
-        failed_organizations,
-        failed_users,
-        succeeded_users,
-        events,
-        payments,
-        announcements,
-    } = columns;
+    use serde_json::{json, Value};
     // Rows of (kind, organization, end user, event, payment, payload). A batch holds one
     // write per end user, so the order the triggers apply them in does not matter.
-    let nothing = serde_json::Value::Null;
-    let mut rows = Vec::with_capacity(failed_users.len() + succeeded_users.len() + 1);
-    for (organization, user) in failed_organizations.into_iter().zip(failed_users) {
-        rows.push(serde_json::json!([
-            "failure",
-            organization,
-            user,
-            nothing,
-            nothing,
-            nothing
-        ]));
-    }
-    for ((user, event), payment) in succeeded_users.into_iter().zip(events).zip(payments) {
-        rows.push(serde_json::json!([
-            "success", nothing, user, event, payment, nothing
-        ]));
-    }
-    for payload in announcements {
-        rows.push(serde_json::json!([
-            "announcement",
-            nothing,
-            nothing,
-            nothing,
-            nothing,
-            payload
-        ]));
-    }
+    let mut rows: Vec<Value> = batch
+        .iter()
+        .map(|pending| match &pending.write {
+            HealthWrite::Failure => json!([
+                "failure",
+                pending.organization_id,
+                pending.user.id,
+                null,
+                null,
+                null
+            ]),
+            HealthWrite::Success { event } => json!([
+                "success",
+                null,
+                pending.user.id,
+                event,
+                is_payment_event(event),
+                null
+            ]),
+        })
+        .collect();
+    rows.extend(
+        announcements
+            .into_iter()
+            .map(|payload| json!(["announcement", null, null, null, null, payload])),
+    );
     let query = sea_orm::sqlx::query(
         "INSERT INTO payment_health_events \
              (kind, organization_id, end_user_id, event, payment, payload, at) \
@@ -919,7 +912,7 @@ async fn write_health_on_sqlite(
          FROM json_each(?2) AS e",
     )
     .bind(now)
-    .bind(serde_json::Value::Array(rows).to_string());
+    .bind(Value::Array(rows).to_string());
     crate::database::sqlite_transaction(db, turns, query).await
 }
 
