@@ -132,6 +132,11 @@ pub struct DatabaseSettings {
     /// in flight at once. SQLite has one writer, so it gets one.
     #[serde(default = "default_postgres_commits_in_flight")]
     pub postgres_commits_in_flight: usize,
+    /// PostgreSQL only: whether a batch of impressions waits for PostgreSQL to flush its WAL
+    /// to disk before the intercepts are answered (`synchronous_commit`). Outcomes, payment
+    /// events, reasons and tickets always wait.
+    #[serde(default)]
+    pub postgres_durable_impressions: bool,
 }
 
 fn default_postgres_commits_in_flight() -> usize {

@@ -287,6 +287,7 @@ async fn write_batch(
     if tickets.is_empty() && kinds.iter().filter(|&&some| some).count() <= 1 {
         if let Some(pool) = postgres {
             if !impressions.is_empty() {
+                let pool = turns.impression_pool().unwrap_or(pool);
                 insert_impressions_on_postgres(pool, impressions).await?;
                 return Ok(opened);
             }
