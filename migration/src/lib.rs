@@ -18,6 +18,7 @@ pub mod m20261129_000003_index_only_accepted_outcomes;
 pub mod m20261130_000001_drop_outcomes_status_index;
 pub mod m20261130_000002_index_only_experiment_rows;
 pub mod m20261130_000003_payment_health_events;
+pub mod m20261130_000004_count_open_episodes_on_end_users;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_drop_outcomes_status_index::Migration),
             Box::new(m20261130_000002_index_only_experiment_rows::Migration),
             Box::new(m20261130_000003_payment_health_events::Migration),
+            Box::new(m20261130_000004_count_open_episodes_on_end_users::Migration),
         ]
     }
 }

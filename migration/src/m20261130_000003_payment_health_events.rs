@@ -14,10 +14,14 @@ pub struct Migration;
 /// Columns: `kind` is `failure`, `success` or `announcement`; `payment` says whether a
 /// success is a payment (which ends dunning); `payload` is an announcement's (the change log
 /// row); `at` is the time of the batch.
-const UP: &str = "\
+const VIEW: &str = "\
 CREATE VIEW payment_health_events \
     (kind, organization_id, end_user_id, event, payment, payload, at) AS \
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;";
+
+/// The failure's trigger as this migration made it (a later one replaces it; its `down`
+/// restores this).
+pub(crate) const FAILURE_TRIGGER: &str = "\
 CREATE TRIGGER payment_health_failure INSTEAD OF INSERT ON payment_health_events \
 WHEN NEW.kind = 'failure' BEGIN
     UPDATE end_users SET needs_payment_update = 1, payment_failures = payment_failures + 1,
@@ -29,7 +33,10 @@ WHEN NEW.kind = 'failure' BEGIN
     VALUES (NEW.organization_id, NEW.end_user_id, NEW.at, NEW.at, 1)
     ON CONFLICT (end_user_id) WHERE recovered_at IS NULL
     DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at;
-END;
+END;";
+
+/// The success's trigger as this migration made it (see `FAILURE_TRIGGER`).
+pub(crate) const SUCCESS_TRIGGER: &str = "\
 CREATE TRIGGER payment_health_success INSTEAD OF INSERT ON payment_health_events \
 WHEN NEW.kind = 'success' BEGIN
     UPDATE end_users SET last_success_at = NEW.at, last_success_event = NEW.event,
@@ -40,7 +47,9 @@ WHEN NEW.kind = 'success' BEGIN
     WHERE id = NEW.end_user_id;
     UPDATE dunning_episodes SET recovered_at = NEW.at, recovery_event = NEW.event
     WHERE end_user_id = NEW.end_user_id AND NEW.payment AND recovered_at IS NULL;
-END;
+END;";
+
+const ANNOUNCEMENT_TRIGGER: &str = "\
 CREATE TRIGGER payment_health_announcement INSTEAD OF INSERT ON payment_health_events \
 WHEN NEW.kind = 'announcement' BEGIN
     INSERT INTO end_user_changes (payload, created_at) VALUES (NEW.payload, NEW.at);
@@ -52,7 +61,8 @@ DROP TRIGGER IF EXISTS payment_health_success;
 DROP TRIGGER IF EXISTS payment_health_failure;
 DROP VIEW IF EXISTS payment_health_events;";
 
-async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
+/// Runs `script` on SQLite; nothing on PostgreSQL.
+pub(crate) async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
     if manager.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }
@@ -68,7 +78,8 @@ async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_on_sqlite(manager, UP).await
+        let up = [VIEW, FAILURE_TRIGGER, SUCCESS_TRIGGER, ANNOUNCEMENT_TRIGGER].join("\n");
+        run_on_sqlite(manager, &up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -798,8 +798,9 @@ impl DunningTracker {
 
 /// Writes a batch of payment-health changes (at most one per end user) in one transaction,
 /// as one statement of fixed text whatever the batch's size, the batch bound as arrays:
-/// failures update their end users and open or count in their dunning episodes; successes
-/// update theirs and payments close the episodes; the change is announced.
+/// failures update their end users (which count the failures of an open dunning episode) and
+/// open an episode when none is; successes update theirs and payments close the episodes with
+/// the end users' counts; the change is announced.
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 async fn write_health(
     db: &DatabaseConnection,
@@ -861,8 +862,8 @@ impl<'a> HealthColumns<'a> {
 }
 
 /// SQLite: the whole batch as one statement of fixed text, an INSERT of its events into the
-/// view `payment_health_events`, whose triggers apply them (migration
-/// `m20261130_000003_payment_health_events`), the batch bound as one JSON array that
+/// view `payment_health_events`, whose triggers apply them (migrations
+/// `m20261130_000003_payment_health_events` and `m20261130_000004_count_open_episodes_on_end_users`), the batch bound as one JSON array that
 /// `json_each` reads. One statement is one transaction, and the connection's thread hands
 /// back one result: as a script from `BEGIN IMMEDIATE` to `COMMIT` it handed back one per
 /// statement, seven, each waking the actors' thread, which on two busy cores mostly took the
@@ -932,8 +933,11 @@ async fn write_health_on_postgres(
 ) -> Result<(), DbErr> {
     sea_orm::sqlx::query(
         // Failures are counted in the statement, so that those recorded by other instances
-        // all count; a failure opens a dunning episode or counts in the open one; a payment
-        // success ends dunning and closes the open episode.
+        // all count. A failure opens a dunning episode; while it is open, the end user's row
+        // counts its failures (the episode's row is not written again, one row version and
+        // its WAL less per failure). A payment success ends dunning and closes the open
+        // episode with the end user's counts as they stood before it (every part of the
+        // statement reads the same snapshot).
         "WITH failed AS ( \
              UPDATE end_users SET needs_payment_update = TRUE, \
                  payment_failures = payment_failures + 1, \
@@ -945,8 +949,7 @@ async fn write_health_on_postgres(
                  (organization_id, end_user_id, started_at, last_failed_at, failures) \
              SELECT organization_id, end_user_id, $1, $1, 1 \
              FROM UNNEST($2::bigint[], $3::bigint[]) AS f(organization_id, end_user_id) \
-             ON CONFLICT (end_user_id) WHERE recovered_at IS NULL \
-             DO UPDATE SET failures = dunning_episodes.failures + 1, last_failed_at = $1 \
+             ON CONFLICT (end_user_id) WHERE recovered_at IS NULL DO NOTHING \
          ), succeeded AS ( \
              UPDATE end_users AS u SET last_success_at = $1, last_success_event = s.event, \
                  updated_at = $1, \
@@ -956,10 +959,13 @@ async fn write_health_on_postgres(
              FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment) \
              WHERE u.id = ANY($4::bigint[]) AND u.id = s.id \
          ), recovered AS ( \
-             UPDATE dunning_episodes AS d SET recovered_at = $1, recovery_event = s.event \
-             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment) \
+             UPDATE dunning_episodes AS d SET recovered_at = $1, recovery_event = s.event, \
+                 failures = GREATEST(d.failures, u.payment_failures), \
+                 last_failed_at = COALESCE(u.last_failed_at, d.last_failed_at) \
+             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment), \
+                 end_users AS u \
              WHERE d.end_user_id = ANY($4::bigint[]) AND d.end_user_id = s.id \
-                 AND s.payment AND d.recovered_at IS NULL \
+                 AND u.id = s.id AND s.payment AND d.recovered_at IS NULL \
          ) \
          SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
     )

@@ -187,9 +187,9 @@ async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each
         .await
         .unwrap();
     assert_eq!(episodes.len(), 3, "one open episode per end user");
-    assert!(episodes
-        .iter()
-        .all(|e| e.failures == 10 && e.recovered_at.is_none()));
+    assert!(episodes.iter().all(|e| e.recovered_at.is_none()));
+    let last_failed: std::collections::HashMap<i64, _> =
+        users.iter().map(|u| (u.id, u.last_failed_at)).collect();
 
     // A payment for two of them, at once with a login of the third.
     let answers = futures_util::future::join_all([
@@ -203,14 +203,28 @@ async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each
         let who = json!({ "user_email": email });
         assert_eq!(flags(&app, who).await, (flagged, false), "{email}");
     }
-    let open = entity::dunning_episode::Entity::find()
+    let (closed, open): (Vec<_>, Vec<_>) = entity::dunning_episode::Entity::find()
         .all(&app.db)
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.recovered_at.is_none())
-        .count();
-    assert_eq!(open, 1, "the payments closed two episodes");
+        .partition(|e| e.recovered_at.is_some());
+    assert_eq!(open.len(), 1, "the payments closed two episodes");
+    // An open episode's failures are counted on its end user; closing it copies them.
+    for episode in closed {
+        assert_eq!(episode.failures, 10, "{episode:?}");
+        assert_eq!(
+            Some(episode.last_failed_at),
+            last_failed[&episode.end_user_id],
+            "{episode:?}"
+        );
+    }
+    let third = entity::end_user::Entity::find_by_id(open[0].end_user_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.payment_failures, 10);
 }
 
 /// Instances announce their changes to end users (PostgreSQL: notifications; SQLite: the
@@ -361,4 +375,41 @@ async fn a_full_end_user_cache_still_answers_from_the_database() {
         }
     }
     assert!(cached_end_users(&app).await <= 2.0);
+}
+
+/// SQLite's payment-health triggers: the migration that moves an open episode's count onto
+/// its end user can be undone and redone, and the episode's count survives both ways.
+#[actix_web::test]
+async fn open_episode_counts_survive_undoing_and_redoing_their_migration() {
+    use migration::MigratorTrait;
+    let app = TestApp::spawn().await;
+    let who = json!({"user_email": "late@example.com"});
+    for _ in 0..3 {
+        assert_eq!(app.dunning(who.clone()).await.status(), 200);
+    }
+    let episode = || async {
+        let episodes = entity::dunning_episode::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(episodes.len(), 1, "{episodes:?}");
+        episodes.into_iter().next().unwrap()
+    };
+    migration::Migrator::down(&app.db, Some(1)).await.unwrap();
+    if std::env::var(POSTGRES_ENV).is_err() {
+        // Undone, the open episode counts its failures in its own row again.
+        assert_eq!(episode().await.failures, 3);
+    }
+    assert_eq!(app.dunning(who.clone()).await.status(), 200);
+    migration::Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(app.dunning(who.clone()).await.status(), 200);
+    let paid = json!({"event": "payment_succeeded", "user_email": "late@example.com"});
+    assert_eq!(app.success_signal(paid).await.status(), 200);
+    let closed = episode().await;
+    assert!(closed.recovered_at.is_some(), "{closed:?}");
+    assert_eq!(closed.failures, 5);
+    assert!(
+        !flags(&app, who).await.0,
+        "the payment cleared the card request"
+    );
 }
