@@ -19,35 +19,52 @@ CREATE VIEW payment_health_events \
     (kind, organization_id, end_user_id, event, payment, payload, at) AS \
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;";
 
-/// The failure's trigger as this migration made it (a later one replaces it; its `down`
-/// restores this).
-pub(crate) const FAILURE_TRIGGER: &str = "\
-CREATE TRIGGER payment_health_failure INSTEAD OF INSERT ON payment_health_events \
-WHEN NEW.kind = 'failure' BEGIN
+/// The failure's update of its end user (every version of the failure's trigger).
+pub(crate) const END_USER_FAILED: &str = "\
     UPDATE end_users SET needs_payment_update = 1, payment_failures = payment_failures + 1,
         first_failed_at = COALESCE(first_failed_at, NEW.at), last_failed_at = NEW.at,
         updated_at = NEW.at
-    WHERE id = NEW.end_user_id;
-    INSERT INTO dunning_episodes
-        (organization_id, end_user_id, started_at, last_failed_at, failures)
-    VALUES (NEW.organization_id, NEW.end_user_id, NEW.at, NEW.at, 1)
-    ON CONFLICT (end_user_id) WHERE recovered_at IS NULL
-    DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at;
-END;";
+    WHERE id = NEW.end_user_id;";
 
-/// The success's trigger as this migration made it (see `FAILURE_TRIGGER`).
-pub(crate) const SUCCESS_TRIGGER: &str = "\
-CREATE TRIGGER payment_health_success INSTEAD OF INSERT ON payment_health_events \
-WHEN NEW.kind = 'success' BEGIN
+/// The success's update of its end user (every version of the success's trigger).
+pub(crate) const END_USER_SUCCEEDED: &str = "\
     UPDATE end_users SET last_success_at = NEW.at, last_success_event = NEW.event,
         updated_at = NEW.at,
         needs_payment_update = needs_payment_update AND NOT NEW.payment,
         payment_failures = CASE WHEN NEW.payment THEN 0 ELSE payment_failures END,
         first_failed_at = CASE WHEN NEW.payment THEN NULL ELSE first_failed_at END
-    WHERE id = NEW.end_user_id;
+    WHERE id = NEW.end_user_id;";
+
+/// A failure opens a dunning episode, or counts in the open one.
+const FAILURE_COUNTS_IN_EPISODE: &str = "\
+    INSERT INTO dunning_episodes
+        (organization_id, end_user_id, started_at, last_failed_at, failures)
+    VALUES (NEW.organization_id, NEW.end_user_id, NEW.at, NEW.at, 1)
+    ON CONFLICT (end_user_id) WHERE recovered_at IS NULL
+    DO UPDATE SET failures = failures + 1, last_failed_at = excluded.last_failed_at;";
+
+/// A payment closes the open episode.
+const PAYMENT_CLOSES_EPISODE: &str = "\
     UPDATE dunning_episodes SET recovered_at = NEW.at, recovery_event = NEW.event
-    WHERE end_user_id = NEW.end_user_id AND NEW.payment AND recovered_at IS NULL;
-END;";
+    WHERE end_user_id = NEW.end_user_id AND NEW.payment AND recovered_at IS NULL;";
+
+/// The trigger that applies the events of one `kind` by running `body`.
+pub(crate) fn trigger(kind: &str, body: &[&str]) -> String {
+    format!(
+        "CREATE TRIGGER payment_health_{kind} INSTEAD OF INSERT ON payment_health_events \
+         WHEN NEW.kind = '{kind}' BEGIN\n{}\nEND;",
+        body.join("\n")
+    )
+}
+
+/// The failure's and the success's triggers as this migration made them (a later one
+/// replaces them; its `down` restores these).
+pub(crate) fn first_health_triggers() -> [String; 2] {
+    [
+        trigger("failure", &[END_USER_FAILED, FAILURE_COUNTS_IN_EPISODE]),
+        trigger("success", &[END_USER_SUCCEEDED, PAYMENT_CLOSES_EPISODE]),
+    ]
+}
 
 const ANNOUNCEMENT_TRIGGER: &str = "\
 CREATE TRIGGER payment_health_announcement INSTEAD OF INSERT ON payment_health_events \
@@ -78,7 +95,8 @@ pub(crate) async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let up = [VIEW, FAILURE_TRIGGER, SUCCESS_TRIGGER, ANNOUNCEMENT_TRIGGER].join("\n");
+        let [failure, success] = first_health_triggers();
+        let up = [VIEW, &failure, &success, ANNOUNCEMENT_TRIGGER].join("\n");
         run_on_sqlite(manager, &up).await
     }
 
