@@ -19,6 +19,7 @@ pub mod m20261130_000001_drop_outcomes_status_index;
 pub mod m20261130_000002_index_only_experiment_rows;
 pub mod m20261130_000003_payment_health_events;
 pub mod m20261130_000004_count_open_episodes_on_end_users;
+pub mod m20261130_000005_drop_dunning_episode_foreign_keys;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_index_only_experiment_rows::Migration),
             Box::new(m20261130_000003_payment_health_events::Migration),
             Box::new(m20261130_000004_count_open_episodes_on_end_users::Migration),
+            Box::new(m20261130_000005_drop_dunning_episode_foreign_keys::Migration),
         ]
     }
 }

@@ -78,9 +78,13 @@ DROP TRIGGER IF EXISTS payment_health_success;
 DROP TRIGGER IF EXISTS payment_health_failure;
 DROP VIEW IF EXISTS payment_health_events;";
 
-/// Runs `script` on SQLite; nothing on PostgreSQL.
-pub(crate) async fn run_on_sqlite(manager: &SchemaManager<'_>, script: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Sqlite {
+/// Runs `script` on the `backend` alone.
+pub(crate) async fn run_on(
+    backend: DbBackend,
+    manager: &SchemaManager<'_>,
+    script: &str,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != backend {
         return Ok(());
     }
     // One call: on SQLite the pool may hand each call another connection, whose cached
@@ -97,10 +101,10 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let [failure, success] = first_health_triggers();
         let up = [VIEW, &failure, &success, ANNOUNCEMENT_TRIGGER].join("\n");
-        run_on_sqlite(manager, &up).await
+        run_on(DbBackend::Sqlite, manager, &up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_on_sqlite(manager, DOWN).await
+        run_on(DbBackend::Sqlite, manager, DOWN).await
     }
 }

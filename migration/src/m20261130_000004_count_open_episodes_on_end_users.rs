@@ -6,9 +6,10 @@
 //! episode's) and now writes one. PostgreSQL's statement does the same in code
 //! (`dunning_tracker::write_health_on_postgres`).
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::m20261130_000003_payment_health_events::{
-    first_health_triggers, run_on_sqlite, trigger, END_USER_FAILED, END_USER_SUCCEEDED,
+    first_health_triggers, run_on, trigger, END_USER_FAILED, END_USER_SUCCEEDED,
 };
 
 #[derive(DeriveMigrationName)]
@@ -55,7 +56,7 @@ impl MigrationTrait for Migration {
             &[PAYMENT_CLOSES_EPISODE_WITH_COUNTS, END_USER_SUCCEEDED],
         );
         let up = [DROP_HEALTH_TRIGGERS, &failure, &success].join("\n");
-        run_on_sqlite(manager, &up).await
+        run_on(DbBackend::Sqlite, manager, &up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -67,6 +68,6 @@ impl MigrationTrait for Migration {
             &success,
         ]
         .join("\n");
-        run_on_sqlite(manager, &down).await
+        run_on(DbBackend::Sqlite, manager, &down).await
     }
 }
