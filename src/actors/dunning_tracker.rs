@@ -863,8 +863,9 @@ impl<'a> HealthColumns<'a> {
 
 /// SQLite: the whole batch as one statement of fixed text, an INSERT of its events into the
 /// view `payment_health_events`, whose triggers apply them (migrations
-/// `m20261130_000003_payment_health_events` and `m20261130_000004_count_open_episodes_on_end_users`), the batch bound as one JSON array that
-/// `json_each` reads. One statement is one transaction, and the connection's thread hands
+/// `m20261130_000003_payment_health_events` and
+/// `m20261130_000004_count_open_episodes_on_end_users`), the batch bound as one JSON array
+/// that `json_each` reads. One statement is one transaction, and the connection's thread hands
 /// back one result: as a script from `BEGIN IMMEDIATE` to `COMMIT` it handed back one per
 /// statement, seven, each waking the actors' thread, which on two busy cores mostly took the
 /// core from the writer at each hand-off. The connection prepares the statement once and
