@@ -140,7 +140,7 @@ pub async fn sqlite_transaction<'q>(
     run.map(|_| ()).map_err(sqlx_failure)
 }
 
-fn is_sqlite(settings: &DatabaseSettings) -> bool {
+pub fn is_sqlite(settings: &DatabaseSettings) -> bool {
     settings.url.starts_with("sqlite:")
 }
 
