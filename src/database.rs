@@ -88,9 +88,14 @@ fn options(
 /// (it would write it another way).
 pub fn stored_time(backend: DbBackend, time: DateTime<Utc>) -> Value {
     match backend {
-        DbBackend::Sqlite => time.to_rfc3339_opts(SecondsFormat::AutoSi, false).into(),
+        DbBackend::Sqlite => sqlite_time(time).into(),
         _ => time.into(),
     }
+}
+
+/// A time as SQLite stores it (see `stored_time`).
+pub fn sqlite_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }
 
 /// A statement sent through sqlx itself failed: the error as SeaORM reports it.
@@ -106,10 +111,22 @@ pub async fn sqlite_transaction<'q>(
     turns: &WriteTurns,
     script: impl sqlx::Execute<'q, sqlx::Sqlite> + 'q,
 ) -> Result<(), DbErr> {
-    let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     let Some(mut turn) = turns.take().await else {
         return Err(DbErr::Custom("SQLite writes need writers' turns".into()));
     };
+    sqlite_transaction_in_turn(db, &mut turn, script)
+        .await
+        .map(|_| ())
+}
+
+/// SQLite: as `sqlite_transaction`, in a turn the writer already holds; answers the rows the
+/// script returns.
+pub async fn sqlite_transaction_in_turn<'q>(
+    db: &DatabaseConnection,
+    turn: &mut WriteTurn,
+    script: impl sqlx::Execute<'q, sqlx::Sqlite> + 'q,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, DbErr> {
+    let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
     // The turns keep one connection for these scripts (see `WriteTurns`).
     let conn = match turn.as_mut() {
         Some(conn) => conn,
@@ -123,7 +140,7 @@ pub async fn sqlite_transaction<'q>(
             turn.insert(fresh)
         }
     };
-    let run = sqlx::Executor::execute(&mut *conn, script).await;
+    let run = sqlx::Executor::fetch_all(&mut *conn, script).await;
     if run.is_err() {
         // A statement failed inside the transaction: undo it (a single statement has undone
         // itself, and left no transaction open); a connection that cannot be rolled back is
@@ -137,7 +154,7 @@ pub async fn sqlite_transaction<'q>(
             }
         }
     }
-    run.map(|_| ()).map_err(sqlx_failure)
+    run.map_err(sqlx_failure)
 }
 
 pub fn is_sqlite(settings: &DatabaseSettings) -> bool {

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::ticket_desk::{write_tickets, NewTicket, OpenedTicket};
 use super::{Failure, MAILBOX_CAPACITY};
-use crate::database::WriteTurns;
+use crate::database::{WriteTurn, WriteTurns};
 use crate::experiments::Exposure;
 use crate::tickets::priority;
 
@@ -147,8 +147,8 @@ impl OutcomeRecorder {
                 .into_iter()
                 .map(|(record, at, waiter)| ((record, at), waiter))
                 .unzip();
-            let turn = turns.take().await;
-            let written = write_batch(&db, &turns, records).await;
+            let mut turn = turns.take().await;
+            let written = write_batch(&db, &turns, turn.as_mut(), records).await;
             drop(turn);
             match written {
                 Ok(tickets) => {
@@ -172,11 +172,13 @@ impl OutcomeRecorder {
     }
 }
 
-/// Writes the batch; answers, per record, the ticket it opened.
+/// Writes the batch (on SQLite during the writer's `turn`); answers, per record, the ticket
+/// it opened.
 #[tracing::instrument(skip_all, fields(rows = records.len()))]
 async fn write_batch(
     db: &DatabaseConnection,
     turns: &WriteTurns,
+    turn: Option<&mut WriteTurn>,
     records: Vec<(Record, DateTime<Utc>)>,
 ) -> Result<Vec<Option<OpenedTicket>>, sea_orm::DbErr> {
     let count = records.len();
@@ -282,6 +284,13 @@ async fn write_batch(
         write_reasons_on_postgres(pool, reasons, tickets, &mut opened).await?;
         return Ok(opened);
     }
+    let mut turn = turn;
+    // And one statement on SQLite, on the turn's connection.
+    let reasons_alone = only_reasons && !reasons.is_empty();
+    if let Some(turn) = turn.as_mut().filter(|_| reasons_alone) {
+        write_reasons_on_sqlite(db, turn, reasons, tickets, &mut opened).await?;
+        return Ok(opened);
+    }
     // One statement is atomic by itself: a batch of one kind of row and no ticket (the usual
     // case) skips BEGIN and COMMIT, two of its three round trips.
     if tickets.is_empty() && kinds.iter().filter(|&&some| some).count() <= 1 {
@@ -293,6 +302,16 @@ async fn write_batch(
             }
             if !outcomes.is_empty() {
                 insert_outcomes_on_postgres(pool, outcomes).await?;
+                return Ok(opened);
+            }
+        }
+        if let Some(turn) = turn.as_mut() {
+            if !impressions.is_empty() {
+                insert_impressions_on_sqlite(db, turn, impressions).await?;
+                return Ok(opened);
+            }
+            if !outcomes.is_empty() {
+                insert_outcomes_on_sqlite(db, turn, outcomes).await?;
                 return Ok(opened);
             }
         }
@@ -387,6 +406,73 @@ async fn insert_outcomes_on_postgres(
             created_at,
         ]
     )
+}
+
+/// SQLite: a batch of impressions as one INSERT of one fixed text on the turn's connection,
+/// the batch bound as one JSON array that `jsonb_each` reads. As SeaORM's multi-row insert it
+/// was one statement text per batch size, built value by value on the actors' thread, on a
+/// pooled connection whose page cache every other connection's commit empties.
+async fn insert_impressions_on_sqlite(
+    db: &DatabaseConnection,
+    turn: &mut WriteTurn,
+    impressions: Vec<impression::ActiveModel>,
+) -> Result<(), sea_orm::DbErr> {
+    let rows = impressions.into_iter().map(|row| {
+        serde_json::json!([
+            row.organization_id.unwrap(),
+            row.end_user_id.unwrap(),
+            row.target_id.unwrap(),
+            row.trigger.unwrap(),
+            row.mrr_e4.unwrap(),
+            row.offer_ids.unwrap(),
+            row.experiment_id.unwrap(),
+            row.experiment_arm.unwrap(),
+            crate::database::sqlite_time(row.created_at.unwrap()),
+        ])
+    });
+    let statement = sea_orm::sqlx::query(
+        "INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4, \
+             offer_ids, experiment_id, experiment_arm, created_at) \
+         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
+             r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
+         FROM jsonb_each(?1) AS r",
+    )
+    .bind(serde_json::Value::Array(rows.collect()).to_string());
+    crate::database::sqlite_transaction_in_turn(db, turn, statement)
+        .await
+        .map(|_| ())
+}
+
+/// SQLite: a batch of outcomes as one INSERT of one fixed text, as impressions are.
+async fn insert_outcomes_on_sqlite(
+    db: &DatabaseConnection,
+    turn: &mut WriteTurn,
+    outcomes: Vec<outcome::ActiveModel>,
+) -> Result<(), sea_orm::DbErr> {
+    let rows = outcomes.into_iter().map(|row| {
+        serde_json::json!([
+            row.organization_id.unwrap(),
+            row.offer_id.unwrap(),
+            row.end_user_id.unwrap(),
+            row.status.unwrap(),
+            row.mrr_e4.unwrap(),
+            row.source.unwrap(),
+            row.experiment_id.unwrap(),
+            row.experiment_arm.unwrap(),
+            crate::database::sqlite_time(row.created_at.unwrap()),
+        ])
+    });
+    let statement = sea_orm::sqlx::query(
+        "INSERT INTO outcomes (organization_id, offer_id, end_user_id, status, mrr_e4, source, \
+             experiment_id, experiment_arm, created_at) \
+         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
+             r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
+         FROM jsonb_each(?1) AS r",
+    )
+    .bind(serde_json::Value::Array(rows.collect()).to_string());
+    crate::database::sqlite_transaction_in_turn(db, turn, statement)
+        .await
+        .map(|_| ())
 }
 
 /// PostgreSQL: a batch of cancellation reasons and the tickets they open as one statement of
@@ -514,6 +600,74 @@ async fn write_reasons_on_postgres(
         opened[*position] = Some(OpenedTicket {
             id,
             awaits_delivery: delivery_status == "pending",
+        });
+    }
+    Ok(())
+}
+
+/// SQLite: a batch of cancellation reasons and the tickets they open as one INSERT of one row
+/// into the view `cancellation_reason_batches`, whose trigger writes both tables (migration
+/// `m20261130_000006_cancellation_reason_batches`), the batch as one JSON array: one
+/// statement, one transaction and one result handed back, where BEGIN, the tickets, the
+/// reasons and COMMIT were four. The tickets take the ids AUTOINCREMENT would have given them,
+/// read in the same statement, which holds SQLite's write lock from its start; its one row
+/// answers the first of them and which organizations deliver tickets to a webhook.
+async fn write_reasons_on_sqlite(
+    db: &DatabaseConnection,
+    turn: &mut WriteTurn,
+    reasons: Vec<cancellation_reason::ActiveModel>,
+    tickets: Vec<(usize, usize, NewTicket, DateTime<Utc>)>,
+    opened: &mut [Option<OpenedTicket>],
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sqlx::Row;
+    use serde_json::{json, Value};
+    let mut rows: Vec<Value> = reasons
+        .into_iter()
+        .map(|row| {
+            json!([
+                row.organization_id.unwrap(),
+                row.end_user_id.unwrap(),
+                row.target_id.unwrap(),
+                row.reason.unwrap(),
+                row.suggested_action.unwrap(),
+                row.category.unwrap(),
+                row.confidence.unwrap(),
+                row.sentiment.unwrap(),
+                crate::database::sqlite_time(row.created_at.unwrap()),
+            ])
+        })
+        .collect();
+    let mut ticket_places = Vec::with_capacity(tickets.len());
+    for (number, (reason, position, ticket, _)) in (1_i64..).zip(tickets) {
+        ticket_places.push((position, ticket.organization_id));
+        if let Some(Value::Array(row)) = rows.get_mut(reason) {
+            row.extend([
+                json!(number),
+                json!(ticket.user_email),
+                json!(priority(ticket.sentiment, &ticket.category)),
+            ]);
+        }
+    }
+    let statement = sea_orm::sqlx::query(
+        "INSERT INTO cancellation_reason_batches (rows, first_ticket_id, webhook_organizations) \
+         VALUES (jsonb(?1), \
+             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'support_tickets'), 0) + 1, \
+             (SELECT json_group_array(o.id) FROM organizations AS o \
+              WHERE o.ticket_webhook_url IS NOT NULL \
+                  AND o.id IN (SELECT r.value ->> 0 FROM jsonb_each(?1) AS r))) \
+         RETURNING first_ticket_id, webhook_organizations",
+    )
+    .bind(Value::Array(rows).to_string());
+    let answer = crate::database::sqlite_transaction_in_turn(db, turn, statement).await?;
+    let row = answer.first().ok_or(sea_orm::DbErr::RecordNotInserted)?;
+    let first_ticket_id: i64 = row.try_get(0).map_err(crate::database::sqlx_failure)?;
+    let webhooks: String = row.try_get(1).map_err(crate::database::sqlx_failure)?;
+    let webhooks: Vec<i64> = serde_json::from_str(&webhooks)
+        .map_err(|e| sea_orm::DbErr::Custom(format!("webhook organizations: {e}")))?;
+    for ((position, organization_id), id) in ticket_places.into_iter().zip(first_ticket_id..) {
+        opened[position] = Some(OpenedTicket {
+            id,
+            awaits_delivery: webhooks.contains(&organization_id),
         });
     }
     Ok(())
