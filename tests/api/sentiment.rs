@@ -347,6 +347,27 @@ async fn concurrent_reasons_each_answer_with_their_own_ticket() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), N - N / 4, "one ticket per support reason");
+    // Each stored reason names the ticket its own reason opened, and only support reasons
+    // name one.
+    use sea_orm::EntityTrait;
+    let reasons = entity::cancellation_reason::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(reasons.len(), N);
+    for reason in reasons {
+        let Some(ticket) = reason.ticket_id else {
+            assert!(reason.target_id.is_none(), "{reason:?}");
+            continue;
+        };
+        let ticket = entity::support_ticket::Entity::find_by_id(ticket)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .expect("the ticket the reason names");
+        assert_eq!(ticket.target_id, reason.target_id, "{reason:?}");
+        assert_eq!(ticket.end_user_id, reason.end_user_id, "{reason:?}");
+    }
 }
 
 #[derive(Default)]
