@@ -20,7 +20,10 @@ def mark(ok):
 
 def main(results_path, out_path):
     rows = [json.loads(line) for line in open(results_path) if line.strip()]
-    ceiling = next(r for r in rows if r["kind"] == "ceiling")
+    # The ceiling is measured more than once (the machine drifts): ratios are taken against
+    # the highest measurement, never a slow moment's.
+    ceilings = [r for r in rows if r["kind"] == "ceiling"]
+    ceiling = max(ceilings, key=lambda r: r["result"]["rps"])
     ceiling_rps = ceiling["result"]["rps"]
     dbs = []
     for r in rows:
@@ -45,7 +48,10 @@ def main(results_path, out_path):
     w(f"Ceiling: a minimal actix-web app (`bench/ceiling`) that parses the same intercept body, "
       f"checks the key header and returns a fixed intercept-shaped answer: "
       f"**{ceiling_rps:,.0f} req/s**, p50 {ceiling['result']['p50_ms']:.2f} ms, "
-      f"p99 {ceiling['result']['p99_ms']:.2f} ms.\n")
+      f"p99 {ceiling['result']['p99_ms']:.2f} ms. Every ratio below is to this, the highest of "
+      f"its {len(ceilings)} measurements in the run ("
+      + "; ".join(f"{r.get('when', 'at the start')}: {r['result']['rps']:,.0f}" for r in ceilings)
+      + " req/s).\n")
     w("| endpoint | database | req/s | p50 ms | p99 ms | ratio to ceiling | target | verdict | errors |")
     w("|---|---|---:|---:|---:|---:|---|---|---:|")
     for r in rows:
@@ -149,7 +155,7 @@ def main(results_path, out_path):
     queue_rss = [r["rss_mb"] for r in rows if r["kind"] == "queue"]
     if queue_rss:
         w(f"\nPeak RSS of `saveloops work` during the queue runs: {max(queue_rss):.1f} MB.")
-    w(f"\nCeiling app peak RSS: {ceiling['rss_mb']:.1f} MB.\n")
+    w(f"\nCeiling app peak RSS: {max(r['rss_mb'] for r in ceilings):.1f} MB.\n")
 
     text = "\n".join(out) + "\n"
     notes = os.environ.get("BENCH_NOTES_FILE")
