@@ -408,71 +408,83 @@ async fn insert_outcomes_on_postgres(
     )
 }
 
-/// SQLite: a batch of impressions as one INSERT of one fixed text on the turn's connection,
-/// the batch bound as one JSON array that `jsonb_each` reads. As SeaORM's multi-row insert it
-/// was one statement text per batch size, built value by value on the actors' thread, on a
-/// pooled connection whose page cache every other connection's commit empties.
+/// SQLite: rows inserted as one JSON array that `jsonb_each` reads (`INSERT ... SELECT
+/// r.value ->> 0, ... FROM jsonb_each(?1) AS r`), on the turn's connection: one statement text
+/// whatever the batch's size. As SeaORM's multi-row insert it was one text per batch size,
+/// built value by value on the actors' thread, on a pooled connection whose page cache every
+/// other connection's commit empties. The columns are the statement's, in its order, with
+/// `created_at` last (as SQLite stores times).
+macro_rules! insert_as_json {
+    ($db:expr, $turn:expr, $sql:literal, $rows:expr, [$($column:ident),+ $(,)?]) => {{
+        let rows: Vec<serde_json::Value> = $rows
+            .into_iter()
+            .map(|row| {
+                serde_json::json!([
+                    $(row.$column.unwrap(),)+
+                    crate::database::sqlite_time(row.created_at.unwrap())
+                ])
+            })
+            .collect();
+        let statement =
+            sea_orm::sqlx::query($sql).bind(serde_json::Value::Array(rows).to_string());
+        crate::database::sqlite_transaction_in_turn($db, $turn, statement)
+            .await
+            .map(|_| ())
+    }};
+}
+
 async fn insert_impressions_on_sqlite(
     db: &DatabaseConnection,
     turn: &mut WriteTurn,
     impressions: Vec<impression::ActiveModel>,
 ) -> Result<(), sea_orm::DbErr> {
-    let rows = impressions.into_iter().map(|row| {
-        serde_json::json!([
-            row.organization_id.unwrap(),
-            row.end_user_id.unwrap(),
-            row.target_id.unwrap(),
-            row.trigger.unwrap(),
-            row.mrr_e4.unwrap(),
-            row.offer_ids.unwrap(),
-            row.experiment_id.unwrap(),
-            row.experiment_arm.unwrap(),
-            crate::database::sqlite_time(row.created_at.unwrap()),
-        ])
-    });
-    let statement = sea_orm::sqlx::query(
+    insert_as_json!(
+        db,
+        turn,
         "INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4, \
              offer_ids, experiment_id, experiment_arm, created_at) \
          SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
              r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
          FROM jsonb_each(?1) AS r",
+        impressions,
+        [
+            organization_id,
+            end_user_id,
+            target_id,
+            trigger,
+            mrr_e4,
+            offer_ids,
+            experiment_id,
+            experiment_arm,
+        ]
     )
-    .bind(serde_json::Value::Array(rows.collect()).to_string());
-    crate::database::sqlite_transaction_in_turn(db, turn, statement)
-        .await
-        .map(|_| ())
 }
 
-/// SQLite: a batch of outcomes as one INSERT of one fixed text, as impressions are.
 async fn insert_outcomes_on_sqlite(
     db: &DatabaseConnection,
     turn: &mut WriteTurn,
     outcomes: Vec<outcome::ActiveModel>,
 ) -> Result<(), sea_orm::DbErr> {
-    let rows = outcomes.into_iter().map(|row| {
-        serde_json::json!([
-            row.organization_id.unwrap(),
-            row.offer_id.unwrap(),
-            row.end_user_id.unwrap(),
-            row.status.unwrap(),
-            row.mrr_e4.unwrap(),
-            row.source.unwrap(),
-            row.experiment_id.unwrap(),
-            row.experiment_arm.unwrap(),
-            crate::database::sqlite_time(row.created_at.unwrap()),
-        ])
-    });
-    let statement = sea_orm::sqlx::query(
+    insert_as_json!(
+        db,
+        turn,
         "INSERT INTO outcomes (organization_id, offer_id, end_user_id, status, mrr_e4, source, \
              experiment_id, experiment_arm, created_at) \
          SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
              r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
          FROM jsonb_each(?1) AS r",
+        outcomes,
+        [
+            organization_id,
+            offer_id,
+            end_user_id,
+            status,
+            mrr_e4,
+            source,
+            experiment_id,
+            experiment_arm,
+        ]
     )
-    .bind(serde_json::Value::Array(rows.collect()).to_string());
-    crate::database::sqlite_transaction_in_turn(db, turn, statement)
-        .await
-        .map(|_| ())
 }
 
 /// PostgreSQL: a batch of cancellation reasons and the tickets they open as one statement of

@@ -382,7 +382,7 @@ async fn a_full_end_user_cache_still_answers_from_the_database() {
 /// service, and the episode's count survives both ways.
 #[actix_web::test]
 async fn open_episode_counts_survive_undoing_and_redoing_their_migration() {
-    use migration::{MigrationName, MigratorTrait};
+    use migration::MigratorTrait;
     let app = TestApp::spawn().await;
     let who = json!({"user_email": "late@example.com"});
     for _ in 0..3 {
