@@ -20,7 +20,7 @@ pub mod m20261130_000002_index_only_experiment_rows;
 pub mod m20261130_000003_payment_health_events;
 pub mod m20261130_000004_count_open_episodes_on_end_users;
 pub mod m20261130_000005_drop_dunning_episode_foreign_keys;
-pub mod m20261130_000006_cancellation_reason_batches;
+pub mod m20261130_000006_outcome_recorder_batches;
 pub mod m20261130_000007_drop_reason_and_ticket_foreign_keys;
 
 pub struct Migrator;
@@ -45,7 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_payment_health_events::Migration),
             Box::new(m20261130_000004_count_open_episodes_on_end_users::Migration),
             Box::new(m20261130_000005_drop_dunning_episode_foreign_keys::Migration),
-            Box::new(m20261130_000006_cancellation_reason_batches::Migration),
+            Box::new(m20261130_000006_outcome_recorder_batches::Migration),
             Box::new(m20261130_000007_drop_reason_and_ticket_foreign_keys::Migration),
         ]
     }

@@ -284,11 +284,21 @@ async fn write_batch(
         write_reasons_on_postgres(pool, reasons, tickets, &mut opened).await?;
         return Ok(opened);
     }
-    let mut turn = turn;
-    // And one statement on SQLite, on the turn's connection.
-    let reasons_alone = only_reasons && !reasons.is_empty();
-    if let Some(turn) = turn.as_mut().filter(|_| reasons_alone) {
-        write_reasons_on_sqlite(db, turn, reasons, tickets, &mut opened).await?;
+    // On SQLite any batch is one statement, on the turn's connection.
+    if let Some(turn) = turn {
+        let written = write_batch_on_sqlite(
+            db,
+            turn,
+            impressions,
+            assignments,
+            outcomes,
+            reasons,
+            tickets,
+        )
+        .await?;
+        for (position, ticket) in written {
+            opened[position] = Some(ticket);
+        }
         return Ok(opened);
     }
     // One statement is atomic by itself: a batch of one kind of row and no ticket (the usual
@@ -302,16 +312,6 @@ async fn write_batch(
             }
             if !outcomes.is_empty() {
                 insert_outcomes_on_postgres(pool, outcomes).await?;
-                return Ok(opened);
-            }
-        }
-        if let Some(turn) = turn.as_mut() {
-            if !impressions.is_empty() {
-                insert_impressions_on_sqlite(db, turn, impressions).await?;
-                return Ok(opened);
-            }
-            if !outcomes.is_empty() {
-                insert_outcomes_on_sqlite(db, turn, outcomes).await?;
                 return Ok(opened);
             }
         }
@@ -404,85 +404,6 @@ async fn insert_outcomes_on_postgres(
             experiment_id,
             experiment_arm,
             created_at,
-        ]
-    )
-}
-
-/// SQLite: rows inserted as one JSON array that `jsonb_each` reads (`INSERT ... SELECT
-/// r.value ->> 0, ... FROM jsonb_each(?1) AS r`), on the turn's connection: one statement text
-/// whatever the batch's size. As SeaORM's multi-row insert it was one text per batch size,
-/// built value by value on the actors' thread, on a pooled connection whose page cache every
-/// other connection's commit empties. The columns are the statement's, in its order, with
-/// `created_at` last (as SQLite stores times).
-macro_rules! insert_as_json {
-    ($db:expr, $turn:expr, $sql:literal, $rows:expr, [$($column:ident),+ $(,)?]) => {{
-        let rows: Vec<serde_json::Value> = $rows
-            .into_iter()
-            .map(|row| {
-                serde_json::json!([
-                    $(row.$column.unwrap(),)+
-                    crate::database::sqlite_time(row.created_at.unwrap())
-                ])
-            })
-            .collect();
-        let statement =
-            sea_orm::sqlx::query($sql).bind(serde_json::Value::Array(rows).to_string());
-        crate::database::sqlite_transaction_in_turn($db, $turn, statement)
-            .await
-            .map(|_| ())
-    }};
-}
-
-async fn insert_impressions_on_sqlite(
-    db: &DatabaseConnection,
-    turn: &mut WriteTurn,
-    impressions: Vec<impression::ActiveModel>,
-) -> Result<(), sea_orm::DbErr> {
-    insert_as_json!(
-        db,
-        turn,
-        "INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4, \
-             offer_ids, experiment_id, experiment_arm, created_at) \
-         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
-             r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
-         FROM jsonb_each(?1) AS r",
-        impressions,
-        [
-            organization_id,
-            end_user_id,
-            target_id,
-            trigger,
-            mrr_e4,
-            offer_ids,
-            experiment_id,
-            experiment_arm,
-        ]
-    )
-}
-
-async fn insert_outcomes_on_sqlite(
-    db: &DatabaseConnection,
-    turn: &mut WriteTurn,
-    outcomes: Vec<outcome::ActiveModel>,
-) -> Result<(), sea_orm::DbErr> {
-    insert_as_json!(
-        db,
-        turn,
-        "INSERT INTO outcomes (organization_id, offer_id, end_user_id, status, mrr_e4, source, \
-             experiment_id, experiment_arm, created_at) \
-         SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
-             r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8 \
-         FROM jsonb_each(?1) AS r",
-        outcomes,
-        [
-            organization_id,
-            offer_id,
-            end_user_id,
-            status,
-            mrr_e4,
-            source,
-            experiment_id,
-            experiment_arm,
         ]
     )
 }
@@ -617,42 +538,91 @@ async fn write_reasons_on_postgres(
     Ok(())
 }
 
-/// SQLite: a batch of cancellation reasons and the tickets they open as one INSERT of one row
-/// into the view `cancellation_reason_batches`, whose trigger writes both tables (migration
-/// `m20261130_000006_cancellation_reason_batches`), the batch as one JSON array: one
-/// statement, one transaction and one result handed back, where BEGIN, the tickets, the
-/// reasons and COMMIT were four. The tickets take the ids AUTOINCREMENT would have given them,
+/// SQLite: rows as JSON arrays of their values, in the order the columns are named, with
+/// `created_at` last (as SQLite stores times).
+macro_rules! json_rows {
+    ($rows:expr, [$($column:ident),+ $(,)?]) => {
+        $rows
+            .into_iter()
+            .map(|row| {
+                serde_json::json!([
+                    $(row.$column.unwrap(),)+
+                    crate::database::sqlite_time(row.created_at.unwrap())
+                ])
+            })
+            .collect::<Vec<serde_json::Value>>()
+    };
+}
+
+/// SQLite: any batch — impressions, assignments, outcomes, reasons and the tickets they open
+/// — as one INSERT of one row into the view `outcome_recorder_batches`, whose trigger writes
+/// every table (migration `m20261130_000006_outcome_recorder_batches`), each kind of row as
+/// one JSON array: one statement of one fixed text, one transaction and one result handed
+/// back, on the writers' kept connection. A batch of reasons with tickets was four statements
+/// (BEGIN, the tickets, the reasons, COMMIT), a batch of impressions SeaORM's multi-row insert
+/// (one text per batch size, built value by value, on a pooled connection), and a batch of
+/// two kinds a transaction. The tickets take the ids AUTOINCREMENT would have given them,
 /// read in the same statement, which holds SQLite's write lock from its start; its one row
-/// answers the first of them and which organizations deliver tickets to a webhook.
-async fn write_reasons_on_sqlite(
+/// answers the first of them and which organizations deliver tickets to a webhook. Answers
+/// (position of the record, its ticket) for each ticket opened.
+async fn write_batch_on_sqlite(
     db: &DatabaseConnection,
     turn: &mut WriteTurn,
+    impressions: Vec<impression::ActiveModel>,
+    assignments: Vec<experiment_assignment::ActiveModel>,
+    outcomes: Vec<outcome::ActiveModel>,
     reasons: Vec<cancellation_reason::ActiveModel>,
     tickets: Vec<(usize, usize, NewTicket, DateTime<Utc>)>,
-    opened: &mut [Option<OpenedTicket>],
-) -> Result<(), sea_orm::DbErr> {
+) -> Result<Vec<(usize, OpenedTicket)>, sea_orm::DbErr> {
     use sea_orm::sqlx::Row;
     use serde_json::{json, Value};
-    let mut rows: Vec<Value> = reasons
-        .into_iter()
-        .map(|row| {
-            json!([
-                row.organization_id.unwrap(),
-                row.end_user_id.unwrap(),
-                row.target_id.unwrap(),
-                row.reason.unwrap(),
-                row.suggested_action.unwrap(),
-                row.category.unwrap(),
-                row.confidence.unwrap(),
-                row.sentiment.unwrap(),
-                crate::database::sqlite_time(row.created_at.unwrap()),
-            ])
-        })
-        .collect();
+    let impressions = json_rows!(
+        impressions,
+        [
+            organization_id,
+            end_user_id,
+            target_id,
+            trigger,
+            mrr_e4,
+            offer_ids,
+            experiment_id,
+            experiment_arm,
+        ]
+    );
+    let assignments = json_rows!(
+        assignments,
+        [organization_id, experiment_id, end_user_id, arm]
+    );
+    let outcomes = json_rows!(
+        outcomes,
+        [
+            organization_id,
+            offer_id,
+            end_user_id,
+            status,
+            mrr_e4,
+            source,
+            experiment_id,
+            experiment_arm,
+        ]
+    );
+    let mut reasons = json_rows!(
+        reasons,
+        [
+            organization_id,
+            end_user_id,
+            target_id,
+            reason,
+            suggested_action,
+            category,
+            confidence,
+            sentiment,
+        ]
+    );
     let mut ticket_places = Vec::with_capacity(tickets.len());
     for (number, (reason, position, ticket, _)) in (1_i64..).zip(tickets) {
         ticket_places.push((position, ticket.organization_id));
-        if let Some(Value::Array(row)) = rows.get_mut(reason) {
+        if let Some(Value::Array(row)) = reasons.get_mut(reason) {
             row.extend([
                 json!(number),
                 json!(ticket.user_email),
@@ -661,28 +631,39 @@ async fn write_reasons_on_sqlite(
         }
     }
     let statement = sea_orm::sqlx::query(
-        "INSERT INTO cancellation_reason_batches (rows, first_ticket_id, webhook_organizations) \
-         VALUES (jsonb(?1), \
+        "INSERT INTO outcome_recorder_batches (impressions, assignments, outcomes, reasons, \
+             first_ticket_id, webhook_organizations) \
+         VALUES (jsonb(?1), jsonb(?2), jsonb(?3), jsonb(?4), \
              COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'support_tickets'), 0) + 1, \
              (SELECT json_group_array(o.id) FROM organizations AS o \
               WHERE o.ticket_webhook_url IS NOT NULL \
-                  AND o.id IN (SELECT r.value ->> 0 FROM jsonb_each(?1) AS r))) \
+                  AND o.id IN (SELECT r.value ->> 0 FROM jsonb_each(?4) AS r))) \
          RETURNING first_ticket_id, webhook_organizations",
     )
-    .bind(Value::Array(rows).to_string());
+    .bind(Value::Array(impressions).to_string())
+    .bind(Value::Array(assignments).to_string())
+    .bind(Value::Array(outcomes).to_string())
+    .bind(Value::Array(reasons).to_string());
     let answer = crate::database::sqlite_transaction_in_turn(db, turn, statement).await?;
     let row = answer.first().ok_or(sea_orm::DbErr::RecordNotInserted)?;
     let first_ticket_id: i64 = row.try_get(0).map_err(crate::database::sqlx_failure)?;
     let webhooks: String = row.try_get(1).map_err(crate::database::sqlx_failure)?;
     let webhooks: Vec<i64> = serde_json::from_str(&webhooks)
         .map_err(|e| sea_orm::DbErr::Custom(format!("webhook organizations: {e}")))?;
-    for ((position, organization_id), id) in ticket_places.into_iter().zip(first_ticket_id..) {
-        opened[position] = Some(OpenedTicket {
-            id,
-            awaits_delivery: webhooks.contains(&organization_id),
-        });
-    }
-    Ok(())
+    Ok(ticket_places
+        .into_iter()
+        .zip(first_ticket_id..)
+        .map(|((position, organization_id), id)| {
+            let awaits_delivery = webhooks.contains(&organization_id);
+            (
+                position,
+                OpenedTicket {
+                    id,
+                    awaits_delivery,
+                },
+            )
+        })
+        .collect())
 }
 
 async fn insert_rows(
