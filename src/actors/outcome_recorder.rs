@@ -301,8 +301,8 @@ async fn write_batch(
         }
         return Ok(opened);
     }
-    // One statement is atomic by itself: a batch of one kind of row and no ticket (the usual
-    // case) skips BEGIN and COMMIT, two of its three round trips.
+    // PostgreSQL from here on. One statement is atomic by itself: a batch of one kind of row
+    // and no ticket (the usual case) skips BEGIN and COMMIT, two of its three round trips.
     if tickets.is_empty() && kinds.iter().filter(|&&some| some).count() <= 1 {
         if let Some(pool) = postgres {
             if !impressions.is_empty() {
@@ -319,8 +319,8 @@ async fn write_batch(
         return Ok(opened);
     }
     let txn = db.begin().await?;
-    // Tickets first: each reason row names its ticket. One statement for them all, inside
-    // the transaction (no commit of its own, so no second writer on SQLite).
+    // A batch of several kinds: one transaction. Tickets first: each reason row names its
+    // ticket. One statement for them all, inside the transaction.
     let (places, new_tickets): (Vec<_>, Vec<_>) = tickets
         .into_iter()
         .map(|(reason, position, ticket, at)| ((reason, position), (ticket, at)))
@@ -539,7 +539,9 @@ async fn write_reasons_on_postgres(
 }
 
 /// SQLite: rows as JSON arrays of their values, in the order the columns are named, with
-/// `created_at` last (as SQLite stores times).
+/// `created_at` last (as SQLite stores times). As for `insert_as_arrays!`, every column named
+/// is set by `write_batch`, and a column added to a table must be added here and to the
+/// trigger of `m20261130_000006_outcome_recorder_batches` too (the tests catch a required one).
 macro_rules! json_rows {
     ($rows:expr, [$($column:ident),+ $(,)?]) => {
         $rows
