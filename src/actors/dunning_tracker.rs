@@ -829,8 +829,8 @@ struct HealthColumns<'a> {
     failed_users: Vec<i64>,
     succeeded_users: Vec<i64>,
     events: Vec<&'a str>,
-    /// Whether each success is a payment (which ends dunning).
-    payments: Vec<bool>,
+    /// The end users among `succeeded_users` whose success is a payment (which ends dunning).
+    paid_users: Vec<i64>,
     announcements: Vec<String>,
 }
 
@@ -841,7 +841,7 @@ impl<'a> HealthColumns<'a> {
             failed_users: Vec::new(),
             succeeded_users: Vec::new(),
             events: Vec::new(),
-            payments: Vec::new(),
+            paid_users: Vec::new(),
             announcements,
         };
         for pending in batch {
@@ -853,7 +853,9 @@ impl<'a> HealthColumns<'a> {
                 HealthWrite::Success { event } => {
                     columns.succeeded_users.push(pending.user.id);
                     columns.events.push(event.as_str());
-                    columns.payments.push(is_payment_event(event));
+                    if is_payment_event(event) {
+                        columns.paid_users.push(pending.user.id);
+                    }
                 }
             }
         }
@@ -925,10 +927,15 @@ async fn write_health_on_sqlite(
 /// as one simple query with their values inlined were parsed and planned at every commit,
 /// a quarter of the server's CPU under a stream of payment failures. One statement is one
 /// transaction. Its parts may share it because a batch holds one write per end user: no
-/// row is changed by two of them. Each part finds its rows through `= ANY(ids)`, an index
-/// condition whatever the table's statistics: the plan is kept for the connection's life,
-/// and a join on the arrays alone, planned while the table was small, scanned every open
-/// dunning episode once it had grown (success signals at a fifth of their speed).
+/// row is changed by two of them. Each part finds its rows through `= ANY(ids)` on one
+/// table, an index condition once the table has rows (the plan is kept for the connection's
+/// life: a join on the arrays alone, planned while the table was small, scanned every open
+/// dunning episode once it had grown), and joins nothing: a row's event is looked up in the
+/// arrays by its position, and the counts a payment copies into its episode come from `paid`
+/// (read from the same snapshot before the updates). The joins with the arrays these replace
+/// left the join order to the planner, and one of its orders, the arrays outside and
+/// `= ANY(ids)` beside the join key inside, runs the whole array's index descents once per
+/// row (PostgreSQL 15 does not fold `= x AND = ANY(ids)` on one column).
 async fn write_health_on_postgres(
     pool: &sea_orm::sqlx::PgPool,
     columns: HealthColumns<'_>,
@@ -940,7 +947,7 @@ async fn write_health_on_postgres(
         // counts its failures (the episode's row is not written again, one row version and
         // its WAL less per failure). A payment success ends dunning and closes the open
         // episode with the end user's counts as they stood before it (every part of the
-        // statement reads the same snapshot).
+        // statement reads the same snapshot, `paid` among them).
         "WITH failed AS ( \
              UPDATE end_users SET needs_payment_update = TRUE, \
                  payment_failures = payment_failures + 1, \
@@ -954,21 +961,28 @@ async fn write_health_on_postgres(
              FROM UNNEST($2::bigint[], $3::bigint[]) AS f(organization_id, end_user_id) \
              ON CONFLICT (end_user_id) WHERE recovered_at IS NULL DO NOTHING \
          ), succeeded AS ( \
-             UPDATE end_users AS u SET last_success_at = $1, last_success_event = s.event, \
+             UPDATE end_users AS u SET last_success_at = $1, \
+                 last_success_event = ($5::text[])[array_position($4::bigint[], u.id)], \
                  updated_at = $1, \
-                 needs_payment_update = u.needs_payment_update AND NOT s.payment, \
-                 payment_failures = CASE WHEN s.payment THEN 0 ELSE u.payment_failures END, \
-                 first_failed_at = CASE WHEN s.payment THEN NULL ELSE u.first_failed_at END \
-             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment) \
-             WHERE u.id = ANY($4::bigint[]) AND u.id = s.id \
+                 needs_payment_update = \
+                     u.needs_payment_update AND NOT (u.id = ANY($6::bigint[])), \
+                 payment_failures = CASE WHEN u.id = ANY($6::bigint[]) THEN 0 \
+                     ELSE u.payment_failures END, \
+                 first_failed_at = CASE WHEN u.id = ANY($6::bigint[]) THEN NULL \
+                     ELSE u.first_failed_at END \
+             WHERE u.id = ANY($4::bigint[]) \
+         ), paid AS MATERIALIZED ( \
+             SELECT id, payment_failures, last_failed_at FROM end_users \
+             WHERE id = ANY($6::bigint[]) \
          ), recovered AS ( \
-             UPDATE dunning_episodes AS d SET recovered_at = $1, recovery_event = s.event, \
-                 failures = GREATEST(d.failures, u.payment_failures), \
-                 last_failed_at = COALESCE(u.last_failed_at, d.last_failed_at) \
-             FROM UNNEST($4::bigint[], $5::text[], $6::bool[]) AS s(id, event, payment), \
-                 end_users AS u \
-             WHERE d.end_user_id = ANY($4::bigint[]) AND d.end_user_id = s.id \
-                 AND u.id = s.id AND s.payment AND d.recovered_at IS NULL \
+             UPDATE dunning_episodes AS d SET recovered_at = $1, \
+                 recovery_event = ($5::text[])[array_position($4::bigint[], d.end_user_id)], \
+                 failures = GREATEST(d.failures, \
+                     (SELECT p.payment_failures FROM paid p WHERE p.id = d.end_user_id)), \
+                 last_failed_at = COALESCE( \
+                     (SELECT p.last_failed_at FROM paid p WHERE p.id = d.end_user_id), \
+                     d.last_failed_at) \
+             WHERE d.end_user_id = ANY($6::bigint[]) AND d.recovered_at IS NULL \
          ) \
          SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
     )
@@ -977,7 +991,7 @@ async fn write_health_on_postgres(
     .bind(columns.failed_users)
     .bind(columns.succeeded_users)
     .bind(columns.events)
-    .bind(columns.payments)
+    .bind(columns.paid_users)
     .bind(end_user_changes::CHANNEL)
     .bind(columns.announcements)
     .execute(pool)

@@ -191,13 +191,14 @@ async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each
     let last_failed: std::collections::HashMap<i64, _> =
         users.iter().map(|u| (u.id, u.last_failed_at)).collect();
 
-    // A payment for two of them, at once with a login of the third.
-    let answers = futures_util::future::join_all([
-        app.success_signal(json!({"event": "payment_succeeded", "user_email": emails[0]})),
-        app.success_signal(json!({"event": "payment_succeeded", "user_email": emails[1]})),
-        app.success_signal(json!({"event": "login", "user_email": emails[2]})),
-    ])
-    .await;
+    // A payment for two of them (two kinds of payment event), at once with a login of the
+    // third: each end user and episode must keep its own event.
+    let events = ["payment_succeeded", "invoice.paid", "login"];
+    let answers =
+        futures_util::future::join_all(emails.iter().zip(events).map(|(email, event)| {
+            app.success_signal(json!({"event": event, "user_email": email}))
+        }))
+        .await;
     assert!(answers.iter().all(|r| r.status() == 200));
     for (email, flagged) in [(emails[0], false), (emails[1], false), (emails[2], true)] {
         let who = json!({ "user_email": email });
@@ -210,8 +211,30 @@ async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each
         .into_iter()
         .partition(|e| e.recovered_at.is_some());
     assert_eq!(open.len(), 1, "the payments closed two episodes");
+    let event_of: std::collections::HashMap<i64, &str> = users
+        .iter()
+        .map(|u| {
+            let email = u.email.as_deref().unwrap();
+            (
+                u.id,
+                events[emails.iter().position(|e| *e == email).unwrap()],
+            )
+        })
+        .collect();
+    for user in entity::end_user::Entity::find().all(&app.db).await.unwrap() {
+        assert_eq!(
+            user.last_success_event.as_deref(),
+            Some(event_of[&user.id]),
+            "{user:?}"
+        );
+    }
     // An open episode's failures are counted on its end user; closing it copies them.
     for episode in closed {
+        assert_eq!(
+            episode.recovery_event.as_deref(),
+            Some(event_of[&episode.end_user_id]),
+            "{episode:?}"
+        );
         assert_eq!(episode.failures, 10, "{episode:?}");
         assert_eq!(
             Some(episode.last_failed_at),
