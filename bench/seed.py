@@ -201,23 +201,6 @@ def cmd_drain(a):
     print(json.dumps({"applied": count, "first": first, "last": last, "attempts": int(attempts)}))
 
 
-def cmd_settle(a):
-    """Polls (a count a second) until no application is waiting to be applied (every one is
-    applied or failed) or the timeout passes; prints how many still wait and the seconds it
-    took. The apply-offer run leaves the service's workers a backlog: measured before it is
-    worked off, the next runs would share the cores with it."""
-    db = Db(a.db)
-    started = time.time()
-    deadline = started + a.timeout
-    while True:
-        waiting = int(db.query("SELECT COUNT(*) FROM offer_applications "
-                               "WHERE status NOT IN ('applied', 'failed')")[0][0])
-        if waiting == 0 or time.time() >= deadline:
-            break
-        time.sleep(1)
-    print(json.dumps({"waiting": waiting, "seconds": round(time.time() - started, 1)}))
-
-
 def resp(*parts):
     out = [f"*{len(parts)}\r\n"]
     for p in parts:
@@ -269,12 +252,9 @@ def main():
     d.add_argument("--to", dest="last", type=int, required=True)
     d.add_argument("--wait", type=int, default=0, help="poll until this many are applied")
     d.add_argument("--timeout", type=float, default=120)
-    st = sub.add_parser("settle")
-    st.add_argument("--db", required=True)
-    st.add_argument("--timeout", type=float, default=120)
     a = p.parse_args()
     {"offers": cmd_offers, "users": cmd_users, "applications": cmd_applications,
-     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain, "settle": cmd_settle}[a.cmd](a)
+     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain}[a.cmd](a)
 
 
 if __name__ == "__main__":
