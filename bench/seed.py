@@ -136,11 +136,20 @@ def cmd_users(a):
             rows = []
     if rows:
         copy_users(db, rows)
+    # An end user in dunning has an open episode, as the service keeps them (its row counts
+    # the episode's failures while it is open).
+    db.execute(
+        "INSERT INTO dunning_episodes (organization_id, end_user_id, started_at, "
+        "last_failed_at, failures) "
+        "SELECT organization_id, id, first_failed_at, last_failed_at, 1 FROM end_users AS u "
+        f"WHERE organization_id = {a.org} AND needs_payment_update AND NOT EXISTS "
+        "(SELECT 1 FROM dunning_episodes AS d "
+        "WHERE d.end_user_id = u.id AND d.recovered_at IS NULL)")
     if db.kind == "postgres":
-        # Measure a settled table, as a database in service has: statistics, the visibility
+        # Measure settled tables, as a database in service has: statistics, the visibility
         # map and hint bits set (else the first reads of each bulk-loaded page write it back),
         # and the load's WAL checkpointed rather than flushed during the measurement.
-        db.execute("VACUUM (ANALYZE) end_users")
+        db.execute("VACUUM (ANALYZE) end_users, dunning_episodes")
         try:
             db.execute("CHECKPOINT")
         except subprocess.CalledProcessError:
