@@ -530,7 +530,8 @@ mod tests {
     /// without waiting for the WAL flush unless told to; the other group commits always wait.
     /// Both kinds of connection keep generic plans that never scan a whole table.
     #[tokio::test]
-    async fn only_impressions_skip_the_wal_flush_and_only_when_allowed() {
+    async fn group_commits_plan_generically_without_scans_and_only_impressions_skip_the_wal_flush()
+    {
         let Ok(url) = std::env::var("SAVELOOPS_TEST_POSTGRES_URL") else {
             return;
         };

@@ -928,11 +928,11 @@ async fn write_health_on_sqlite(
 /// a quarter of the server's CPU under a stream of payment failures. One statement is one
 /// transaction. Its parts may share it because a batch holds one write per end user: no
 /// row is changed by two of them. Each part finds its rows through `= ANY(ids)` on one
-/// table, an index condition once the table has rows (the plan is kept for the connection's
-/// life: a join on the arrays alone, planned while the table was small, scanned every open
-/// dunning episode once it had grown), and joins nothing: a row's event is looked up in the
-/// arrays by its position, and the counts a payment copies into its episode come from `paid`
-/// (read from the same snapshot before the updates). The joins with the arrays these replace
+/// table, an index condition whatever the table's size when the plan was made (the plan is
+/// kept for the connection's life, and the group-commit pool plans without sequential scans;
+/// see `WriteTurns`), and joins nothing: a row's event is looked up in the arrays by its
+/// position, and the counts a payment copies into its episode come from `paid` (read from
+/// the same snapshot before the updates). The joins with the arrays these replace
 /// left the join order to the planner, and one of its orders, the arrays outside and
 /// `= ANY(ids)` beside the join key inside, runs the whole array's index descents once per
 /// row (PostgreSQL 15 does not fold `= x AND = ANY(ids)` on one column).
