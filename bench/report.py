@@ -18,6 +18,18 @@ def mark(ok):
     return "met" if ok else "**missed**"
 
 
+def idle_steal(result):
+    """`idle / steal` percentages of the host's CPU time during a run ("—" if not measured)."""
+    if "idle_pct" not in result:
+        return "—"
+    return f"{result['idle_pct']:.0f} % / {result['steal_pct']:.0f} %"
+
+
+def host_share(result):
+    """A ceiling measurement's host idle and steal, in parentheses."""
+    return f" (host idle / steal {idle_steal(result)})" if "idle_pct" in result else ""
+
+
 def main(results_path, out_path):
     rows = [json.loads(line) for line in open(results_path) if line.strip()]
     # The ceiling is measured more than once (the machine drifts): ratios are taken against
@@ -50,10 +62,15 @@ def main(results_path, out_path):
       f"**{ceiling_rps:,.0f} req/s**, p50 {ceiling['result']['p50_ms']:.2f} ms, "
       f"p99 {ceiling['result']['p99_ms']:.2f} ms. Every ratio below is to this, the highest of "
       f"its {len(ceilings)} measurements in the run ("
-      + "; ".join(f"{r.get('when', 'at the start')}: {r['result']['rps']:,.0f}" for r in ceilings)
-      + " req/s).\n")
-    w("| endpoint | database | req/s | p50 ms | p99 ms | ratio to ceiling | target | verdict | errors |")
-    w("|---|---|---:|---:|---:|---:|---|---|---:|")
+      + "; ".join(f"{r.get('when', 'at the start')}: {r['result']['rps']:,.0f} req/s"
+                  f"{host_share(r['result'])}" for r in ceilings)
+      + ").\n")
+    w("*Host idle / steal*: the share of the machine's CPU time (all cores, from `/proc/stat`) that "
+      "lay idle, and that the hypervisor gave to other guests, during each run. Steal is time the "
+      "service could not have; idle under a fixed 32 connections is time it spent waiting (on a "
+      "commit, say) rather than computing.\n")
+    w("| endpoint | database | req/s | p50 ms | p99 ms | ratio to ceiling | target | verdict | errors | host idle / steal |")
+    w("|---|---|---:|---:|---:|---:|---|---|---:|---:|")
     for r in rows:
         if r["kind"] != "endpoint":
             continue
@@ -70,7 +87,7 @@ def main(results_path, out_path):
         else:
             target, verdict = "(none)", "—"
         w(f"| {ep.replace('_', '-')} | {r['db']} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | "
-          f"{res['p99_ms']:.2f} | {ratio:.1%} | {target} | {verdict} | {errors} |")
+          f"{res['p99_ms']:.2f} | {ratio:.1%} | {target} | {verdict} | {errors} | {idle_steal(res)} |")
     w("")
 
     mixed = [r for r in rows if r["kind"] == "mixed"]
