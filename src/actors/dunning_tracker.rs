@@ -8,26 +8,24 @@
 //! flight share the next query. The cache is bounded by end users, and compact enough to
 //! hold every end user of a large organization (`end_user_cache`).
 mod end_user_cache;
+mod identities;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::mem;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use entity::end_user;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
-};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::oneshot;
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
-use end_user_cache::{ChangeClock, EndUserCache, Identifiers, Known};
+use end_user_cache::{ChangeClock, EndUserCache, Known};
+use identities::{identify_batch, newest_identities, Identity};
 
 /// The end-user cache's bound unless `remembering` sets another.
 const MAX_CACHED_USERS: usize = 1_000_000;
@@ -44,85 +42,6 @@ const MAX_WRITE_BATCH: usize = 256;
 /// SQLite's thread and freed on the actors' thread, and pages of 5,000 left the process
 /// ~25 MB larger for good than pages of 500.
 const WARM_UP_PAGE: usize = 500;
-
-/// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
-#[derive(Debug, Clone, FromQueryResult)]
-struct Identity {
-    organization_id: i64,
-    id: i64,
-    email: Option<String>,
-    stripe_customer_id: Option<String>,
-    needs_payment_update: bool,
-    succeeded: bool,
-}
-
-impl Identity {
-    /// Selects the identity columns of end users.
-    fn select() -> Select<end_user::Entity> {
-        end_user::Entity::find()
-            .select_only()
-            .columns([
-                end_user::Column::OrganizationId,
-                end_user::Column::Id,
-                end_user::Column::Email,
-                end_user::Column::StripeCustomerId,
-                end_user::Column::NeedsPaymentUpdate,
-            ])
-            .column_as(end_user::Column::LastSuccessAt.is_not_null(), "succeeded")
-    }
-
-    fn known(&self) -> Known {
-        Known {
-            id: self.id,
-            state: EndUserState {
-                id: self.id,
-                show_update_card: self.needs_payment_update,
-                show_onboarding_prompt: !self.succeeded,
-                has_stripe_customer: self.stripe_customer_id.is_some(),
-            },
-            known_at: Instant::now(),
-        }
-    }
-
-    fn identifiers(&self) -> Identifiers<'_> {
-        Identifiers {
-            email: self.email.as_deref(),
-            customer: self.stripe_customer_id.as_deref(),
-        }
-    }
-}
-
-impl From<end_user::Model> for Identity {
-    fn from(user: end_user::Model) -> Self {
-        Identity {
-            organization_id: user.organization_id,
-            id: user.id,
-            email: user.email,
-            stripe_customer_id: user.stripe_customer_id,
-            needs_payment_update: user.needs_payment_update,
-            succeeded: user.last_success_at.is_some(),
-        }
-    }
-}
-
-/// The newest end users (of every organization) with an id below `before`, newest first.
-#[tracing::instrument(skip(db))]
-async fn newest_identities(
-    db: &DatabaseConnection,
-    before: Option<i64>,
-    limit: usize,
-) -> Result<Vec<Identity>, DbErr> {
-    let mut select = Identity::select();
-    if let Some(before) = before {
-        select = select.filter(end_user::Column::Id.lt(before));
-    }
-    select
-        .order_by_desc(end_user::Column::Id)
-        .limit(limit as u64)
-        .into_model::<Identity>()
-        .all(db)
-        .await
-}
 
 /// How an instance hears of other instances' changes to end users.
 enum Notices {
@@ -423,10 +342,12 @@ impl DunningTracker {
             self.in_flight += 1;
             let started = self.clock.read_started();
             let db = self.db.clone();
+            let turns = self.turns.clone();
             let work = async move {
                 let mut found = Vec::with_capacity(batch.len());
                 for (organization_id, lookups) in by_organization(batch) {
-                    let results = identify_batch(&db, organization_id, &lookups).await;
+                    let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
+                    let results = identify_batch(&db, &turns, organization_id, &who).await;
                     for (lookup, result) in lookups.into_iter().zip(results) {
                         found.push((lookup, result));
                     }
@@ -468,80 +389,6 @@ fn by_organization(batch: Vec<Lookup>) -> Vec<(i64, Vec<Lookup>)> {
         }
     }
     groups
-}
-
-/// One query for every end user the lookups name; each lookup then picks its row exactly
-/// as `find_or_create` does. Lookups whose row is missing or incomplete go through
-/// `find_or_create` one by one (creating or completing the row).
-#[tracing::instrument(skip_all, fields(org = organization_id, lookups = lookups.len()))]
-async fn identify_batch(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    lookups: &[Lookup],
-) -> Vec<Result<Identity, Failure>> {
-    let mut emails: Vec<&str> = Vec::new();
-    let mut customers: Vec<&str> = Vec::new();
-    for lookup in lookups {
-        if let Some(email) = &lookup.who.email {
-            emails.push(email.as_str());
-        }
-        if let Some(customer) = &lookup.who.stripe_customer_id {
-            customers.push(customer.as_str());
-        }
-    }
-    emails.sort_unstable();
-    emails.dedup();
-    customers.sort_unstable();
-    customers.dedup();
-    let mut any = Condition::any();
-    if !emails.is_empty() {
-        any = any.add(end_user::Column::Email.is_in(emails));
-    }
-    if !customers.is_empty() {
-        any = any.add(end_user::Column::StripeCustomerId.is_in(customers));
-    }
-    let rows = Identity::select()
-        .filter(end_user::Column::OrganizationId.eq(organization_id))
-        .filter(any)
-        .into_model::<Identity>()
-        .all(db)
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(e) => {
-            let message = format!("{e}");
-            return lookups
-                .iter()
-                .map(|_| {
-                    Err(Failure::Unexpected(anyhow::anyhow!(
-                        "looking up end users: {message}"
-                    )))
-                })
-                .collect();
-        }
-    };
-    let mut results = Vec::with_capacity(lookups.len());
-    for lookup in lookups {
-        let email = lookup.who.email.as_ref().map(|e| e.as_str());
-        let customer = lookup.who.stripe_customer_id.as_deref();
-        let by_customer = customer.and_then(|c| {
-            rows.iter()
-                .find(|u| u.stripe_customer_id.as_deref() == Some(c))
-        });
-        let chosen = by_customer
-            .or_else(|| email.and_then(|e| rows.iter().find(|u| u.email.as_deref() == Some(e))));
-        let complete = chosen.filter(|u| {
-            !(u.email.is_none() && email.is_some()
-                || u.stripe_customer_id.is_none() && customer.is_some())
-        });
-        results.push(match complete {
-            Some(user) => Ok(Identity::clone(user)),
-            None => find_or_create(db, organization_id, &lookup.who)
-                .await
-                .map(Identity::from),
-        });
-    }
-    results
 }
 
 impl Actor for DunningTracker {
@@ -998,104 +845,4 @@ async fn write_health_on_postgres(
     .await
     .map(|_| ())
     .map_err(crate::database::sqlx_failure)
-}
-
-/// Finds the end user by Stripe customer id or email within the organization, filling in
-/// whichever identifier it lacks; creates it when neither is known. Safe under concurrency:
-/// a lost insert race reads the winner's row.
-#[tracing::instrument(skip(db))]
-pub async fn find_or_create(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    who: &EndUserRef,
-) -> Result<end_user::Model, Failure> {
-    let email = who.email.as_ref().map(|e| e.as_str().to_owned());
-    let customer = who.stripe_customer_id.clone();
-    for _ in 0..3 {
-        let mut any = Condition::any();
-        if let Some(email) = &email {
-            any = any.add(end_user::Column::Email.eq(email.clone()));
-        }
-        if let Some(customer) = &customer {
-            any = any.add(end_user::Column::StripeCustomerId.eq(customer.clone()));
-        }
-        let found = end_user::Entity::find()
-            .filter(end_user::Column::OrganizationId.eq(organization_id))
-            .filter(any)
-            .all(db)
-            .await?;
-        // The Stripe customer is the stronger identity when the two point at different rows.
-        let chosen = found
-            .iter()
-            .find(|u| customer.is_some() && u.stripe_customer_id == customer)
-            .or_else(|| found.first())
-            .cloned();
-        if let Some(user) = chosen {
-            return Ok(complete_identity(db, user, &email, &customer).await);
-        }
-        let now = Utc::now();
-        let created = end_user::ActiveModel {
-            organization_id: Set(organization_id),
-            email: Set(email.clone()),
-            stripe_customer_id: Set(customer.clone()),
-            needs_payment_update: Set(false),
-            payment_failures: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(db)
-        .await;
-        match created {
-            Ok(user) => return Ok(user),
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Failure::Unexpected(anyhow::anyhow!(
-        "could not settle on an end user after repeated conflicts"
-    )))
-}
-
-/// Records an identifier the row lacks. If another row already owns it, the row is kept as
-/// it is (the two stay distinct rather than being merged by guesswork).
-async fn complete_identity(
-    db: &DatabaseConnection,
-    user: end_user::Model,
-    email: &Option<String>,
-    customer: &Option<String>,
-) -> end_user::Model {
-    let add_email = user.email.is_none() && email.is_some();
-    let add_customer = user.stripe_customer_id.is_none() && customer.is_some();
-    if !add_email && !add_customer {
-        return user;
-    }
-    let mut active: end_user::ActiveModel = user.clone().into();
-    if add_email {
-        active.email = Set(email.clone());
-    }
-    if add_customer {
-        active.stripe_customer_id = Set(customer.clone());
-    }
-    active.updated_at = Set(Utc::now());
-    match active.update(db).await {
-        Ok(updated) => {
-            // Other instances may hold the row without the identifier just added.
-            let changed = [(updated.organization_id, updated.id)];
-            if let Err(e) = end_user_changes::announce(db, None, &changed).await {
-                tracing::warn!(error = %e, user = updated.id, "could not announce an end-user change");
-            }
-            updated
-        }
-        Err(e) => {
-            if !is_unique_violation(&e) {
-                tracing::warn!(error = %e, user = user.id, "could not complete end user identity");
-            }
-            user
-        }
-    }
-}
-
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

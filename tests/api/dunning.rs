@@ -167,6 +167,77 @@ async fn concurrent_failures_for_one_new_end_user_make_one_row_and_count_all() {
 }
 
 #[actix_web::test]
+async fn concurrent_first_sightings_across_endpoints_make_one_end_user_each_with_both_ids() {
+    let app = TestApp::spawn().await;
+    let offer = app.discount_offer().await;
+    // Ten people, each named for the first time by four requests at once: by email alone,
+    // and by email with their Stripe customer id. Their creation (and the customer id's
+    // arrival) share batches.
+    let requests = (0..10).flat_map(|i| {
+        let email = format!("first{i}@example.com");
+        let customer = format!("cus_first{i}");
+        [
+            (
+                "/api/v1/intercept",
+                json!({"target_id": "cancel-btn", "user_email": email}),
+            ),
+            (
+                "/api/v1/dunning",
+                json!({"user_email": email, "stripe_customer_id": customer}),
+            ),
+            (
+                "/api/v1/success-signal",
+                json!({"event": "login", "user_email": email}),
+            ),
+            (
+                "/api/v1/intercept/outcome",
+                json!({"offer_id": offer, "status": "abandoned", "user_email": email}),
+            ),
+        ]
+    });
+    let app = &app;
+    let answers = futures_util::future::join_all(
+        requests.map(|(path, body)| async move { parts(app.post(path, &body).await).await }),
+    )
+    .await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(users.len(), 10, "one end user per person");
+    for user in &users {
+        let email = user
+            .email
+            .as_deref()
+            .expect("every end user keeps the email");
+        let i = email
+            .trim_start_matches("first")
+            .trim_end_matches("@example.com");
+        assert_eq!(user.stripe_customer_id, Some(format!("cus_first{i}")));
+        assert_eq!(user.payment_failures, 1);
+    }
+    // Every row written for a person names that person's one end user.
+    let impressions = entity::impression::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap();
+    let outcomes = entity::outcome::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!((impressions.len(), outcomes.len()), (10, 10));
+    let ids: std::collections::HashSet<i64> = users.iter().map(|u| u.id).collect();
+    assert!(impressions
+        .iter()
+        .all(|r| ids.contains(&r.end_user_id.unwrap())));
+    assert!(outcomes
+        .iter()
+        .all(|r| ids.contains(&r.end_user_id.unwrap())));
+    // A success signal answers the end user its person has.
+    for (status, answer) in &answers {
+        if let Some(id) = answer.get("end_user_id") {
+            assert_eq!(*status, 200);
+            assert!(ids.contains(&id.as_i64().unwrap()));
+        }
+    }
+}
+
+#[actix_web::test]
 async fn concurrent_failures_of_the_same_end_users_all_count_in_one_episode_each() {
     let app = TestApp::spawn().await;
     let emails = ["a@example.com", "b@example.com", "c@example.com"];

@@ -1,0 +1,500 @@
+//! Finding end users by what a request names, and creating or completing them in batches.
+//!
+//! A cancel flow mostly meets an end user for the first time, so creating end users is on
+//! the hot path as much as finding them. The lookups that share a query also share one write
+//! for whatever they lack: every end user seen for the first time is created, and every known
+//! one that gains an identifier is completed, in one statement of fixed text (PostgreSQL:
+//! data-modifying CTEs over arrays; SQLite: one row into the view `end_user_identity_batches`
+//! on the writers' kept connection, in its turn beside the other group commits), announced
+//! once for the whole batch. Each lookup then reads its row back and picks it as before.
+use chrono::{DateTime, Utc};
+use entity::end_user;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Select, SqlErr,
+};
+
+use super::end_user_cache::{Identifiers, Known};
+use super::EndUserState;
+use crate::actors::Failure;
+use crate::database::WriteTurns;
+use crate::domain::EndUserRef;
+use crate::end_user_changes;
+
+/// Rounds of read, write and read again before a lookup that still has no row of its own
+/// is settled one by one (`find_or_create`). Two lookups of one batch that name the same new
+/// identifier are settled in turn: the first creates the row, the second finds it next round.
+const WRITE_ROUNDS: usize = 3;
+
+/// The columns of an end user that the cache keeps: a lookup reads and decodes only these.
+#[derive(Debug, Clone, FromQueryResult)]
+pub(super) struct Identity {
+    pub organization_id: i64,
+    pub id: i64,
+    email: Option<String>,
+    stripe_customer_id: Option<String>,
+    needs_payment_update: bool,
+    succeeded: bool,
+}
+
+impl Identity {
+    /// Selects the identity columns of end users.
+    fn select() -> Select<end_user::Entity> {
+        end_user::Entity::find()
+            .select_only()
+            .columns([
+                end_user::Column::OrganizationId,
+                end_user::Column::Id,
+                end_user::Column::Email,
+                end_user::Column::StripeCustomerId,
+                end_user::Column::NeedsPaymentUpdate,
+            ])
+            .column_as(end_user::Column::LastSuccessAt.is_not_null(), "succeeded")
+    }
+
+    pub fn known(&self) -> Known {
+        Known {
+            id: self.id,
+            state: EndUserState {
+                id: self.id,
+                show_update_card: self.needs_payment_update,
+                show_onboarding_prompt: !self.succeeded,
+                has_stripe_customer: self.stripe_customer_id.is_some(),
+            },
+            known_at: std::time::Instant::now(),
+        }
+    }
+
+    pub fn identifiers(&self) -> Identifiers<'_> {
+        Identifiers {
+            email: self.email.as_deref(),
+            customer: self.stripe_customer_id.as_deref(),
+        }
+    }
+
+    /// The identifiers `who` names that this row lacks: (email, Stripe customer id).
+    fn lacks<'w>(&self, who: &'w EndUserRef) -> (Option<&'w str>, Option<&'w str>) {
+        let email = who.email.as_ref().map(|e| e.as_str());
+        let customer = who.stripe_customer_id.as_deref();
+        (
+            email.filter(|_| self.email.is_none()),
+            customer.filter(|_| self.stripe_customer_id.is_none()),
+        )
+    }
+}
+
+impl From<end_user::Model> for Identity {
+    fn from(user: end_user::Model) -> Self {
+        Identity {
+            organization_id: user.organization_id,
+            id: user.id,
+            email: user.email,
+            stripe_customer_id: user.stripe_customer_id,
+            needs_payment_update: user.needs_payment_update,
+            succeeded: user.last_success_at.is_some(),
+        }
+    }
+}
+
+/// The newest end users (of every organization) with an id below `before`, newest first.
+#[tracing::instrument(skip(db))]
+pub(super) async fn newest_identities(
+    db: &DatabaseConnection,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Identity>, DbErr> {
+    let mut select = Identity::select();
+    if let Some(before) = before {
+        select = select.filter(end_user::Column::Id.lt(before));
+    }
+    select
+        .order_by_desc(end_user::Column::Id)
+        .limit(limit as u64)
+        .into_model::<Identity>()
+        .all(db)
+        .await
+}
+
+/// The stored end users of the organization that own any identifier the lookups name.
+async fn rows_naming<'a>(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    who: impl Iterator<Item = &'a EndUserRef>,
+) -> Result<Vec<Identity>, DbErr> {
+    let mut emails: Vec<&str> = Vec::new();
+    let mut customers: Vec<&str> = Vec::new();
+    for who in who {
+        if let Some(email) = &who.email {
+            emails.push(email.as_str());
+        }
+        if let Some(customer) = &who.stripe_customer_id {
+            customers.push(customer.as_str());
+        }
+    }
+    emails.sort_unstable();
+    emails.dedup();
+    customers.sort_unstable();
+    customers.dedup();
+    let mut any = Condition::any();
+    if !emails.is_empty() {
+        any = any.add(end_user::Column::Email.is_in(emails));
+    }
+    if !customers.is_empty() {
+        any = any.add(end_user::Column::StripeCustomerId.is_in(customers));
+    }
+    Identity::select()
+        .filter(end_user::Column::OrganizationId.eq(organization_id))
+        .filter(any)
+        .into_model::<Identity>()
+        .all(db)
+        .await
+}
+
+/// The row `who` names: by Stripe customer id (the stronger identity when the two point at
+/// different rows), else by email.
+fn pick<'r>(rows: &'r [Identity], who: &EndUserRef) -> Option<&'r Identity> {
+    let email = who.email.as_ref().map(|e| e.as_str());
+    let customer = who.stripe_customer_id.as_deref();
+    let by_customer = customer.and_then(|c| {
+        rows.iter()
+            .find(|u| u.stripe_customer_id.as_deref() == Some(c))
+    });
+    by_customer.or_else(|| email.and_then(|e| rows.iter().find(|u| u.email.as_deref() == Some(e))))
+}
+
+/// What a batch of lookups writes before each finds a complete row: end users to create
+/// (email, Stripe customer id) and identifiers to add to known ones (id, email, customer).
+#[derive(Default)]
+struct IdentityWrites<'a> {
+    created: Vec<(Option<&'a str>, Option<&'a str>)>,
+    completed: Vec<(i64, Option<&'a str>, Option<&'a str>)>,
+    /// Identifiers this batch writes: no two of its rows may take the same one.
+    claimed: std::collections::HashSet<(bool, &'a str)>,
+}
+
+impl<'a> IdentityWrites<'a> {
+    fn is_empty(&self) -> bool {
+        self.created.is_empty() && self.completed.is_empty()
+    }
+
+    /// Claims the identifiers a write takes; false (claiming nothing) when another write of
+    /// the batch has one of them.
+    fn claim(&mut self, email: Option<&'a str>, customer: Option<&'a str>) -> bool {
+        let wanted = [email.map(|e| (true, e)), customer.map(|c| (false, c))];
+        if wanted.iter().flatten().any(|id| self.claimed.contains(id)) {
+            return false;
+        }
+        self.claimed.extend(wanted.into_iter().flatten());
+        true
+    }
+}
+
+/// Where one lookup stands after a read.
+enum Settled {
+    /// Its row, complete (or as complete as it may be made).
+    Found(Identity),
+    /// It needs a write first (or another round, when another lookup of the batch claimed
+    /// one of its identifiers).
+    Waiting,
+}
+
+/// Decides, from the rows read, what each unsettled lookup needs, and adds the writes that
+/// settle it to `writes`.
+fn settle<'a>(rows: &[Identity], who: &'a EndUserRef, writes: &mut IdentityWrites<'a>) -> Settled {
+    let email = who.email.as_ref().map(|e| e.as_str());
+    let customer = who.stripe_customer_id.as_deref();
+    let Some(row) = pick(rows, who) else {
+        writes
+            .claim(email, customer)
+            .then(|| writes.created.push((email, customer)));
+        return Settled::Waiting;
+    };
+    let (add_email, add_customer) = row.lacks(who);
+    // An identifier another row already owns is not taken from it: the two rows stay
+    // distinct rather than being merged by guesswork.
+    let owned = |email: Option<&str>, customer: Option<&str>| {
+        rows.iter().any(|u| {
+            u.id != row.id
+                && (email.is_some() && u.email.as_deref() == email
+                    || customer.is_some() && u.stripe_customer_id.as_deref() == customer)
+        })
+    };
+    let add_email = add_email.filter(|e| !owned(Some(e), None));
+    let add_customer = add_customer.filter(|c| !owned(None, Some(c)));
+    if add_email.is_none() && add_customer.is_none() {
+        return Settled::Found(row.clone());
+    }
+    if writes.claim(add_email, add_customer) {
+        writes.completed.push((row.id, add_email, add_customer));
+    }
+    Settled::Waiting
+}
+
+/// Finds the end user each lookup names (all of one organization), creating those seen for
+/// the first time and completing those that gain an identifier, a whole round's writes in one
+/// statement. Concurrent first sightings of one person (in this batch, another lookup in
+/// flight, or another instance) make one end user: a create that meets a stored row is
+/// skipped and the row is read back.
+#[tracing::instrument(skip_all, fields(org = organization_id, lookups = lookups.len()))]
+pub(super) async fn identify_batch(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    organization_id: i64,
+    lookups: &[&EndUserRef],
+) -> Vec<Result<Identity, Failure>> {
+    let mut results: Vec<Option<Result<Identity, Failure>>> =
+        lookups.iter().map(|_| None).collect();
+    for round in 0..=WRITE_ROUNDS {
+        let open: Vec<usize> = (0..lookups.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
+        if open.is_empty() {
+            break;
+        }
+        let rows = match rows_naming(db, organization_id, open.iter().map(|&i| lookups[i])).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                let message = e.to_string();
+                for &i in &open {
+                    results[i] = Some(Err(Failure::Unexpected(anyhow::anyhow!(
+                        "looking up end users: {message}"
+                    ))));
+                }
+                break;
+            }
+        };
+        let mut writes = IdentityWrites::default();
+        for &i in &open {
+            if let Settled::Found(row) = settle(&rows, lookups[i], &mut writes) {
+                results[i] = Some(Ok(row));
+            }
+        }
+        if writes.is_empty() || round == WRITE_ROUNDS {
+            break;
+        }
+        if let Err(e) = write_identities(db, turns, organization_id, &writes).await {
+            // Nothing of the batch was written (one statement); each lookup settles alone.
+            tracing::warn!(error = %e, "end-user identity batch failed; settling one by one");
+            break;
+        }
+    }
+    let mut settled = Vec::with_capacity(lookups.len());
+    for (who, result) in lookups.iter().zip(results) {
+        settled.push(match result {
+            Some(result) => result,
+            None => find_or_create(db, organization_id, who)
+                .await
+                .map(Identity::from),
+        });
+    }
+    settled
+}
+
+/// One statement writes the batch's new end users and added identifiers, and announces the
+/// completed end users to other instances (new ones need no announcement: nobody holds
+/// them).
+async fn write_identities(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    organization_id: i64,
+    writes: &IdentityWrites<'_>,
+) -> Result<(), DbErr> {
+    let completed: Vec<(i64, i64)> = writes
+        .completed
+        .iter()
+        .map(|&(id, ..)| (organization_id, id))
+        .collect();
+    let announcements = end_user_changes::payloads(None, &completed);
+    let now = Utc::now();
+    if db.get_database_backend() == DbBackend::Postgres {
+        let pool = turns
+            .group_commit_pool()
+            .unwrap_or_else(|| db.get_postgres_connection_pool());
+        return write_identities_on_postgres(pool, organization_id, writes, announcements, now)
+            .await;
+    }
+    write_identities_on_sqlite(db, turns, organization_id, writes, announcements, now).await
+}
+
+/// SQLite: the batch as one row into the view `end_user_identity_batches`, whose trigger
+/// writes it (migration `m20261203_000001_end_user_identity_batches`).
+async fn write_identities_on_sqlite(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    organization_id: i64,
+    writes: &IdentityWrites<'_>,
+    announcements: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use serde_json::json;
+    let created: Vec<_> = writes
+        .created
+        .iter()
+        .map(|(email, customer)| json!([organization_id, email, customer]))
+        .collect();
+    let completed: Vec<_> = writes
+        .completed
+        .iter()
+        .map(|(id, email, customer)| json!([id, email, customer]))
+        .collect();
+    let query = sea_orm::sqlx::query(
+        "INSERT INTO end_user_identity_batches (created, completed, announcements, at) \
+         VALUES (jsonb(?1), jsonb(?2), jsonb(?3), ?4)",
+    )
+    .bind(serde_json::Value::Array(created).to_string())
+    .bind(serde_json::Value::Array(completed).to_string())
+    .bind(json!(announcements).to_string())
+    .bind(now);
+    crate::database::sqlite_transaction(db, turns, query).await
+}
+
+/// PostgreSQL: the batch as one statement whose text never changes (arrays), on the
+/// group-commit pool: new end users are inserted (one that meets a stored row is skipped),
+/// completed ones gain their identifiers, and the change is announced at commit.
+async fn write_identities_on_postgres(
+    pool: &sea_orm::sqlx::PgPool,
+    organization_id: i64,
+    writes: &IdentityWrites<'_>,
+    announcements: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let (new_emails, new_customers): (Vec<_>, Vec<_>) = writes.created.iter().copied().unzip();
+    let mut ids = Vec::with_capacity(writes.completed.len());
+    let mut add_emails = Vec::with_capacity(writes.completed.len());
+    let mut add_customers = Vec::with_capacity(writes.completed.len());
+    for &(id, email, customer) in &writes.completed {
+        ids.push(id);
+        add_emails.push(email);
+        add_customers.push(customer);
+    }
+    sea_orm::sqlx::query(
+        "WITH created AS ( \
+             INSERT INTO end_users (organization_id, email, stripe_customer_id, \
+                 needs_payment_update, payment_failures, created_at, updated_at) \
+             SELECT $1, n.email, n.customer, FALSE, 0, $2, $2 \
+             FROM UNNEST($3::text[], $4::text[]) AS n(email, customer) \
+             ON CONFLICT DO NOTHING \
+         ), completed AS ( \
+             UPDATE end_users AS u SET email = COALESCE(u.email, c.email), \
+                 stripe_customer_id = COALESCE(u.stripe_customer_id, c.customer), \
+                 updated_at = $2 \
+             FROM UNNEST($5::bigint[], $6::text[], $7::text[]) AS c(id, email, customer) \
+             WHERE u.id = c.id \
+         ) \
+         SELECT pg_notify($8, payload) FROM UNNEST($9::text[]) AS payload",
+    )
+    .bind(organization_id)
+    .bind(now)
+    .bind(new_emails)
+    .bind(new_customers)
+    .bind(ids)
+    .bind(add_emails)
+    .bind(add_customers)
+    .bind(end_user_changes::CHANNEL)
+    .bind(announcements)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(crate::database::sqlx_failure)
+}
+
+/// Finds the end user by Stripe customer id or email within the organization, filling in
+/// whichever identifier it lacks; creates it when neither is known. Safe under concurrency:
+/// a lost insert race reads the winner's row. The one-by-one path for what a batch could not
+/// settle (a batch that failed, or identifiers contended round after round).
+#[tracing::instrument(skip(db))]
+pub(super) async fn find_or_create(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    who: &EndUserRef,
+) -> Result<end_user::Model, Failure> {
+    let email = who.email.as_ref().map(|e| e.as_str().to_owned());
+    let customer = who.stripe_customer_id.clone();
+    for _ in 0..3 {
+        let mut any = Condition::any();
+        if let Some(email) = &email {
+            any = any.add(end_user::Column::Email.eq(email.clone()));
+        }
+        if let Some(customer) = &customer {
+            any = any.add(end_user::Column::StripeCustomerId.eq(customer.clone()));
+        }
+        let found = end_user::Entity::find()
+            .filter(end_user::Column::OrganizationId.eq(organization_id))
+            .filter(any)
+            .all(db)
+            .await?;
+        // The Stripe customer is the stronger identity when the two point at different rows.
+        let chosen = found
+            .iter()
+            .find(|u| customer.is_some() && u.stripe_customer_id == customer)
+            .or_else(|| found.first())
+            .cloned();
+        if let Some(user) = chosen {
+            return Ok(complete_identity(db, user, &email, &customer).await);
+        }
+        let now = Utc::now();
+        let created = end_user::ActiveModel {
+            organization_id: Set(organization_id),
+            email: Set(email.clone()),
+            stripe_customer_id: Set(customer.clone()),
+            needs_payment_update: Set(false),
+            payment_failures: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await;
+        match created {
+            Ok(user) => return Ok(user),
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Failure::Unexpected(anyhow::anyhow!(
+        "could not settle on an end user after repeated conflicts"
+    )))
+}
+
+/// Records an identifier the row lacks. If another row already owns it, the row is kept as
+/// it is (the two stay distinct rather than being merged by guesswork).
+async fn complete_identity(
+    db: &DatabaseConnection,
+    user: end_user::Model,
+    email: &Option<String>,
+    customer: &Option<String>,
+) -> end_user::Model {
+    let add_email = user.email.is_none() && email.is_some();
+    let add_customer = user.stripe_customer_id.is_none() && customer.is_some();
+    if !add_email && !add_customer {
+        return user;
+    }
+    let mut active: end_user::ActiveModel = user.clone().into();
+    if add_email {
+        active.email = Set(email.clone());
+    }
+    if add_customer {
+        active.stripe_customer_id = Set(customer.clone());
+    }
+    active.updated_at = Set(Utc::now());
+    match active.update(db).await {
+        Ok(updated) => {
+            // Other instances may hold the row without the identifier just added.
+            let changed = [(updated.organization_id, updated.id)];
+            if let Err(e) = end_user_changes::announce(db, None, &changed).await {
+                tracing::warn!(error = %e, user = updated.id, "could not announce an end-user change");
+            }
+            updated
+        }
+        Err(e) => {
+            if !is_unique_violation(&e) {
+                tracing::warn!(error = %e, user = user.id, "could not complete end user identity");
+            }
+            user
+        }
+    }
+}
+
+pub(super) fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
