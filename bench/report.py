@@ -5,13 +5,15 @@ import json
 import os
 import sys
 
-TARGET_RATIO = {"intercept": 0.35, "outcome": 0.25, "dunning": 0.25, "success_signal": 0.25,
-                "sentiment": 0.20}
+# Intercept and outcome write one row each, as the durable-write ceiling does.
+DURABLE_ENDPOINTS = ("intercept", "outcome")
+DURABLE_TARGET = 1.0
+FIRST_SIGHT_SHARE = 0.5
+FIRST_SIGHT_P99_MS = 15
 QUEUE_TARGET = {"redis": 2000, "database": 500}
 RSS_TARGET_MB = 100
 STARTUP_TARGET_MS = 1000
 SCALE_TARGET = 0.25
-INTERCEPT_P99_MS = 10
 
 
 def mark(ok):
@@ -57,7 +59,7 @@ def main(results_path, out_path):
       "measured below for the retry queue)\n")
 
     w("## Endpoints\n")
-    w(f"Ceiling: a minimal actix-web app (`bench/ceiling`) that parses the same intercept body, "
+    w(f"CPU ceiling: a minimal actix-web app (`bench/ceiling`) that parses the same intercept body, "
       f"checks the key header and returns a fixed intercept-shaped answer: "
       f"**{ceiling_rps:,.0f} req/s**, p50 {ceiling['result']['p50_ms']:.2f} ms, "
       f"p99 {ceiling['result']['p99_ms']:.2f} ms. Every ratio below is to this, the highest of "
@@ -69,26 +71,79 @@ def main(results_path, out_path):
       "lay idle, and that the hypervisor gave to other guests, during each run. Steal is time the "
       "service could not have; idle under a fixed 32 connections is time it spent waiting (on a "
       "commit, say) rather than computing.\n")
-    w("| endpoint | database | req/s | p50 ms | p99 ms | ratio to ceiling | target | verdict | errors | host idle / steal |")
-    w("|---|---|---:|---:|---:|---:|---|---|---:|---:|")
-    for r in rows:
-        if r["kind"] != "endpoint":
-            continue
-        res, ep = r["result"], r["endpoint"]
-        ratio = res["rps"] / ceiling_rps if ceiling_rps else 0
+    durable = {r["db"]: r for r in rows if r["kind"] == "durable_ceiling"}
+    if durable:
+        w("*Durable-write ceiling*: the same minimal app, but each request also inserts its row "
+          "into the database (pooled, one INSERT per request in its own transaction, answered "
+          "after the commit; SQLite opened as Saveloops opens it, PostgreSQL with synchronous "
+          "commit): what a team would build without Saveloops. "
+          + "; ".join(f"{db}: **{r['result']['rps']:,.0f} req/s**, p50 {r['result']['p50_ms']:.2f} ms, "
+                      f"p99 {r['result']['p99_ms']:.2f} ms" for db, r in durable.items())
+          + ". Intercept and outcome write one row each, as it does.\n")
+
+    def to_durable(r):
+        d = durable.get(r["db"])
+        return r["result"]["rps"] / d["result"]["rps"] if d and d["result"]["rps"] else None
+
+    def ratio_text(x):
+        return "—" if x is None else f"{x:.2f}"
+
+    endpoints = [r for r in rows if r["kind"] == "endpoint"]
+    returning = {(r["db"], r["endpoint"]): r for r in endpoints if r.get("sight", "returning") == "returning"}
+    first = {(r["db"], r["endpoint"]): r for r in endpoints if r.get("sight") == "first"}
+
+    w("### Returning end users\n")
+    w(f"Targets: intercept and outcome (one row each, like the durable-write ceiling) at least "
+      f"{DURABLE_TARGET:.1f}× the durable-write ceiling on their database; the others are "
+      f"reported against both ceilings.\n")
+    w("| endpoint | database | req/s | p50 ms | p99 ms | to CPU ceiling | to durable ceiling | target | verdict | errors | host idle / steal |")
+    w("|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
+    for (db, ep), r in returning.items():
+        res = r["result"]
         errors = res["non2xx"] + res["socket_errors"]
-        if ep in TARGET_RATIO:
-            target = f"≥ {TARGET_RATIO[ep]:.0%}"
-            ok = ratio >= TARGET_RATIO[ep] and errors == 0
-            if ep == "intercept":
-                target += f", p99 ≤ {INTERCEPT_P99_MS} ms"
-                ok = ok and res["p99_ms"] <= INTERCEPT_P99_MS
-            verdict = mark(ok)
+        d = to_durable(r)
+        if ep in DURABLE_ENDPOINTS:
+            target = f"≥ {DURABLE_TARGET:.1f}× durable"
+            verdict = mark(d is not None and d >= DURABLE_TARGET and errors == 0)
         else:
-            target, verdict = "(none)", "—"
-        w(f"| {ep.replace('_', '-')} | {r['db']} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | "
-          f"{res['p99_ms']:.2f} | {ratio:.1%} | {target} | {verdict} | {errors} | {idle_steal(res)} |")
+            target, verdict = "(reported)", "—"
+        w(f"| {ep.replace('_', '-')} | {db} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | "
+          f"{res['p99_ms']:.2f} | {res['rps'] / ceiling_rps:.1%} | {ratio_text(d)} | {target} | "
+          f"{verdict} | {errors} | {idle_steal(res)} |")
     w("")
+
+    if first:
+        w("### First sight\n")
+        w(f"Each request names an end user never seen before (the database grows by every "
+          f"request). Target: at least {FIRST_SIGHT_SHARE:.0%} of the endpoint's rate for "
+          f"returning end users, with p99 ≤ {FIRST_SIGHT_P99_MS} ms.\n")
+        w("| endpoint | database | req/s | p50 ms | p99 ms | of returning | to durable ceiling | target | verdict | errors | host idle / steal |")
+        w("|---|---|---:|---:|---:|---:|---:|---|---|---:|---:|")
+        for (db, ep), r in first.items():
+            res = r["result"]
+            errors = res["non2xx"] + res["socket_errors"]
+            back = returning.get((db, ep))
+            share = res["rps"] / back["result"]["rps"] if back and back["result"]["rps"] else 0
+            ok = share >= FIRST_SIGHT_SHARE and res["p99_ms"] <= FIRST_SIGHT_P99_MS and errors == 0
+            w(f"| {ep.replace('_', '-')} | {db} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | "
+              f"{res['p99_ms']:.2f} | {share:.0%} | {ratio_text(to_durable(r))} | "
+              f"≥ {FIRST_SIGHT_SHARE:.0%}, p99 ≤ {FIRST_SIGHT_P99_MS} ms | {mark(ok)} | {errors} | "
+              f"{idle_steal(res)} |")
+        w("")
+
+    mix = [r for r in rows if r["kind"] == "production_mix"]
+    if mix:
+        w("### Production mix\n")
+        w("Every endpoint at once, in a day's shares (`bench/lua/mix.lua`): intercept 50 %, "
+          "sentiment 20 %, outcome 20 %, success signal 5 %, dunning 5 %; intercepts and reasons "
+          "name a new end user 60 % of the time, the rest a returning one.\n")
+        w("| database | req/s | p50 ms | p99 ms | to durable ceiling | errors | host idle / steal |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        for r in mix:
+            res = r["result"]
+            w(f"| {r['db']} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
+              f"{ratio_text(to_durable(r))} | {res['non2xx'] + res['socket_errors']} | {idle_steal(res)} |")
+        w("")
 
     mixed = [r for r in rows if r["kind"] == "mixed"]
     if mixed:
@@ -162,7 +217,7 @@ def main(results_path, out_path):
     w("| database | peak RSS under load (VmHWM) | start-up to ready (existing database) | start-up, large database | target | verdict |")
     w("|---|---:|---:|---:|---|---|")
     for db in dbs:
-        rss = max([r["rss_mb"] for r in rows if r.get("db") == db and r["kind"] in ("endpoint", "scale")] or [0])
+        rss = max([r["rss_mb"] for r in rows if r.get("db") == db and r["kind"] in ("endpoint", "production_mix", "scale")] or [0])
         starts = [r["ms"] for r in rows if r.get("db") == db and r["kind"] == "startup"]
         large = [r for r in rows if r.get("db") == db and r["kind"] == "startup_large"]
         start = max(starts) if starts else 0

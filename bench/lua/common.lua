@@ -9,6 +9,10 @@ for id in string.gmatch(os.getenv("BENCH_OFFER_IDS") or "1", "%d+") do
   M.offers[#M.offers + 1] = tonumber(id)
 end
 
+-- The share of requests that name an end user never seen before (BENCH_NEW_SHARE, 0 to 1):
+-- 1 is first sight, every request a new person; 0 names only seeded end users.
+M.new_share = tonumber(os.getenv("BENCH_NEW_SHARE") or "0")
+
 local counter = 0
 function setup(thread)
   counter = counter + 1
@@ -17,6 +21,8 @@ end
 
 function init(args)
   math.randomseed(os.time() * 1000 + (thread_id or 0) * 7919)
+  -- New people's emails are unique per wrk run and thread (a run's warm-up is a run too).
+  M.fresh_prefix = string.format("new%d-%d-%d", os.time(), thread_id or 0, math.random(1, 1e9))
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["X-Knot-Key"] = M.key
@@ -25,6 +31,21 @@ end
 -- A seeded end user, by email.
 function M.email()
   return string.format("user%d@bench.test", math.random(1, M.users))
+end
+
+-- An end user never seen before, by email.
+local fresh = 0
+function M.new_email()
+  fresh = fresh + 1
+  return string.format("%s-%d@bench.test", M.fresh_prefix, fresh)
+end
+
+-- The end user a request names: new with probability BENCH_NEW_SHARE, else seeded.
+function M.who()
+  if M.new_share > 0 and math.random() < M.new_share then
+    return M.new_email()
+  end
+  return M.email()
 end
 
 function M.offer()

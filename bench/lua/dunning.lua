@@ -2,5 +2,5 @@
 package.path = "bench/lua/?.lua;" .. package.path
 local c = require("common")
 function request()
-  return c.post("/api/v1/dunning", string.format('{"user_email":"%s"}', c.email()))
+  return c.post("/api/v1/dunning", string.format('{"user_email":"%s"}', c.who()))
 end

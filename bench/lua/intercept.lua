@@ -5,5 +5,5 @@ local triggers = {"click", "exit_intent", "hover"}
 function request()
   return c.post("/api/v1/intercept", string.format(
     '{"target_id":"cancel-btn","user_email":"%s","trigger":"%s","mrr_value":%d}',
-    c.email(), triggers[math.random(1, 3)], math.random(5, 500)))
+    c.who(), triggers[math.random(1, 3)], math.random(5, 500)))
 end

@@ -4,5 +4,5 @@ local c = require("common")
 local events = {"payment_succeeded", "invoice.paid", "report_exported", "teammate_invited"}
 function request()
   return c.post("/api/v1/success-signal", string.format(
-    '{"event":"%s","user_email":"%s"}', events[math.random(1, #events)], c.email()))
+    '{"event":"%s","user_email":"%s"}', events[math.random(1, #events)], c.who()))
 end
