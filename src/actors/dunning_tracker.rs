@@ -25,7 +25,7 @@ use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
 use end_user_cache::{ChangeClock, EndUserCache, Known};
-use identities::{identify_batch, newest_identities, Identity};
+use identities::{newest_identities, Identity};
 
 /// The end-user cache's bound unless `remembering` sets another.
 const MAX_CACHED_USERS: usize = 1_000_000;
@@ -334,6 +334,11 @@ impl DunningTracker {
         }
     }
 
+    /// Reads the end users the waiting lookups name, a batch per query, at most
+    /// `max_lookups` queries in flight. Lookups their rows settle are answered at once; the
+    /// rest (end users seen for the first time, or gaining an identifier) go on to be
+    /// written without holding a lookup's place, so that the next batch's query overlaps
+    /// their commit.
     fn start_lookups(&mut self, ctx: &mut Context<Self>) {
         while self.in_flight < self.max_lookups && !self.waiting.is_empty() {
             let take = self.waiting.len().min(MAX_LOOKUP_BATCH);
@@ -342,38 +347,88 @@ impl DunningTracker {
             self.in_flight += 1;
             let started = self.clock.read_started();
             let db = self.db.clone();
-            let turns = self.turns.clone();
             let work = async move {
-                let mut found = Vec::with_capacity(batch.len());
+                let mut read = Vec::new();
                 for (organization_id, lookups) in by_organization(batch) {
                     let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
-                    let results = identify_batch(&db, &turns, organization_id, &who).await;
-                    for (lookup, result) in lookups.into_iter().zip(results) {
-                        found.push((lookup, result));
-                    }
+                    let rows = identities::rows_naming(&db, organization_id, who.into_iter()).await;
+                    read.push((organization_id, lookups, rows));
                 }
-                found
+                read
             };
             ctx.spawn(
-                fut::wrap_future(work).map(move |found, act: &mut Self, ctx| {
+                fut::wrap_future(work).map(move |read, act: &mut Self, ctx| {
                     act.in_flight -= 1;
-                    for (lookup, result) in found {
-                        let answer = match result {
-                            Ok(row) => {
-                                if act.clock.unchanged_since(started, row.id) {
-                                    act.remember(lookup.organization_id, &row);
+                    for (organization_id, lookups, rows) in read {
+                        let rows = match rows {
+                            Ok(rows) => rows,
+                            Err(e) => {
+                                for lookup in lookups {
+                                    let _ = lookup
+                                        .waiter
+                                        .send(Err(format!("looking up end users: {e}")));
                                 }
-                                Ok(row.known())
+                                continue;
                             }
-                            Err(e) => Err(format!("{e}")),
                         };
-                        let _ = lookup.waiter.send(answer);
+                        let mut unsettled = Vec::new();
+                        for lookup in lookups {
+                            match identities::settled(&rows, &lookup.who) {
+                                Some(row) => act.answer(lookup, Ok(row), started),
+                                None => unsettled.push(lookup),
+                            }
+                        }
+                        if !unsettled.is_empty() {
+                            act.create_or_complete(organization_id, unsettled, rows, ctx);
+                        }
                     }
                     act.clock.read_ended(started);
                     act.start_lookups(ctx);
                 }),
             );
         }
+    }
+
+    /// Writes what the lookups lack (see `identities::create_or_complete`) and answers them.
+    fn create_or_complete(
+        &mut self,
+        organization_id: i64,
+        lookups: Vec<Lookup>,
+        rows: Vec<Identity>,
+        ctx: &mut Context<Self>,
+    ) {
+        let started = self.clock.read_started();
+        let db = self.db.clone();
+        let turns = self.turns.clone();
+        let work = async move {
+            let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
+            let results =
+                identities::create_or_complete(&db, &turns, organization_id, &who, rows).await;
+            (lookups, results)
+        };
+        ctx.spawn(
+            fut::wrap_future(work).map(move |(lookups, results), act: &mut Self, _| {
+                for (lookup, result) in lookups.into_iter().zip(results) {
+                    act.answer(lookup, result, started);
+                }
+                act.clock.read_ended(started);
+            }),
+        );
+    }
+
+    /// Answers a lookup with its row, remembering the row unless a change of its end user
+    /// overlapped the read that found it (started at `started`).
+    fn answer(&mut self, lookup: Lookup, result: Result<Identity, Failure>, started: u64) {
+        let answer = match result {
+            Ok(row) => {
+                if self.clock.unchanged_since(started, row.id) {
+                    self.remember(lookup.organization_id, &row);
+                }
+                Ok(row.known())
+            }
+            Err(e) => Err(format!("{e}")),
+        };
+        let _ = lookup.waiter.send(answer);
     }
 }
 

@@ -116,7 +116,7 @@ pub(super) async fn newest_identities(
 }
 
 /// The stored end users of the organization that own any identifier the lookups name.
-async fn rows_naming<'a>(
+pub(super) async fn rows_naming<'a>(
     db: &DatabaseConnection,
     organization_id: i64,
     who: impl Iterator<Item = &'a EndUserRef>,
@@ -230,62 +230,75 @@ fn settle<'a>(rows: &[Identity], who: &'a EndUserRef, writes: &mut IdentityWrite
     Settled::Waiting
 }
 
-/// Finds the end user each lookup names (all of one organization), creating those seen for
-/// the first time and completing those that gain an identifier, a whole round's writes in one
-/// statement. Concurrent first sightings of one person (in this batch, another lookup in
-/// flight, or another instance) make one end user: a create that meets a stored row is
-/// skipped and the row is read back.
+/// The row that settles a lookup as it stands, if the rows read hold it: the end user it
+/// names, with every identifier the lookup names (or as many as may be added: one another
+/// row owns stays with that row). None: it must be created or completed first.
+pub(super) fn settled(rows: &[Identity], who: &EndUserRef) -> Option<Identity> {
+    match settle(rows, who, &mut IdentityWrites::default()) {
+        Settled::Found(row) => Some(row),
+        Settled::Waiting => None,
+    }
+}
+
+/// Settles lookups (all of one organization) that `rows`, read for them, did not: creates
+/// the end users seen for the first time and completes those that gain an identifier, a
+/// whole round's writes in one statement, then reads their rows back. Concurrent first
+/// sightings of one person (in this batch, another batch being written, or another
+/// instance) make one end user: a create that meets a stored row is skipped and the row is
+/// read back.
 #[tracing::instrument(skip_all, fields(org = organization_id, lookups = lookups.len()))]
-pub(super) async fn identify_batch(
+pub(super) async fn create_or_complete(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     organization_id: i64,
     lookups: &[&EndUserRef],
+    mut rows: Vec<Identity>,
 ) -> Vec<Result<Identity, Failure>> {
     let mut results: Vec<Option<Result<Identity, Failure>>> =
         lookups.iter().map(|_| None).collect();
-    for round in 0..=WRITE_ROUNDS {
+    for round in 0..WRITE_ROUNDS {
         let open: Vec<usize> = (0..lookups.len())
             .filter(|&i| results[i].is_none())
             .collect();
         if open.is_empty() {
             break;
         }
-        let rows = match rows_naming(db, organization_id, open.iter().map(|&i| lookups[i])).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                let message = e.to_string();
-                for &i in &open {
-                    results[i] = Some(Err(Failure::Unexpected(anyhow::anyhow!(
-                        "looking up end users: {message}"
-                    ))));
-                }
-                break;
-            }
-        };
         let mut writes = IdentityWrites::default();
         for &i in &open {
             if let Settled::Found(row) = settle(&rows, lookups[i], &mut writes) {
                 results[i] = Some(Ok(row));
             }
         }
-        if writes.is_empty() || round == WRITE_ROUNDS {
+        if writes.is_empty() {
             break;
         }
         if let Err(e) = write_identities(db, turns, organization_id, &writes).await {
             // Nothing of the batch was written (one statement); each lookup settles alone.
-            tracing::warn!(error = %e, "end-user identity batch failed; settling one by one");
+            tracing::warn!(error = %e, round, "end-user identity batch failed; settling one by one");
             break;
         }
+        let still_open = open.iter().filter(|&&i| results[i].is_none());
+        rows = match rows_naming(db, organization_id, still_open.map(|&i| lookups[i])).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read written end users back");
+                break;
+            }
+        };
     }
+    // A last settle of what the last read shows, then one by one for what is left.
     let mut settled = Vec::with_capacity(lookups.len());
     for (who, result) in lookups.iter().zip(results) {
-        settled.push(match result {
+        let result = match result {
             Some(result) => result,
-            None => find_or_create(db, organization_id, who)
-                .await
-                .map(Identity::from),
-        });
+            None => match self::settled(&rows, who) {
+                Some(row) => Ok(row),
+                None => find_or_create(db, organization_id, who)
+                    .await
+                    .map(Identity::from),
+            },
+        };
+        settled.push(result);
     }
     settled
 }

@@ -25,9 +25,14 @@ enum Rows {
     Postgres(PgPool),
 }
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS ceiling_intercepts (\
-    id {pk}, api_key TEXT NOT NULL, user_email TEXT, target_id TEXT NOT NULL, \
-    trigger TEXT, mrr_value DOUBLE PRECISION, created_at TIMESTAMPTZ NOT NULL)";
+const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS ceiling_intercepts (\
+    id INTEGER PRIMARY KEY AUTOINCREMENT, api_key TEXT NOT NULL, user_email TEXT, \
+    target_id TEXT NOT NULL, trigger TEXT, mrr_value DOUBLE PRECISION, \
+    created_at TIMESTAMPTZ NOT NULL)";
+const CREATE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS ceiling_intercepts (\
+    id BIGSERIAL PRIMARY KEY, api_key TEXT NOT NULL, user_email TEXT, \
+    target_id TEXT NOT NULL, trigger TEXT, mrr_value DOUBLE PRECISION, \
+    created_at TIMESTAMPTZ NOT NULL)";
 const INSERT_SQLITE: &str = "INSERT INTO ceiling_intercepts \
     (api_key, user_email, target_id, trigger, mrr_value, created_at) VALUES (?, ?, ?, ?, ?, ?)";
 const INSERT_POSTGRES: &str = "INSERT INTO ceiling_intercepts \
@@ -49,7 +54,7 @@ async fn connect() -> Rows {
             .connect_with(options)
             .await
             .expect("SQLite opens");
-        sqlx::query(&CREATE.replace("{pk}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+        sqlx::query(CREATE_SQLITE)
             .execute(&pool)
             .await
             .expect("table created");
@@ -60,7 +65,7 @@ async fn connect() -> Rows {
             .connect(&url)
             .await
             .expect("PostgreSQL connects");
-        sqlx::query(&CREATE.replace("{pk}", "BIGSERIAL PRIMARY KEY"))
+        sqlx::query(CREATE_POSTGRES)
             .execute(&pool)
             .await
             .expect("table created");
