@@ -23,6 +23,7 @@ pub mod m20261130_000005_drop_dunning_episode_foreign_keys;
 pub mod m20261130_000006_outcome_recorder_batches;
 pub mod m20261130_000007_drop_reason_and_ticket_foreign_keys;
 pub mod m20261203_000001_end_user_identity_batches;
+pub mod m20261203_000002_drop_end_user_foreign_key;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_outcome_recorder_batches::Migration),
             Box::new(m20261130_000007_drop_reason_and_ticket_foreign_keys::Migration),
             Box::new(m20261203_000001_end_user_identity_batches::Migration),
+            Box::new(m20261203_000002_drop_end_user_foreign_key::Migration),
         ]
     }
 }

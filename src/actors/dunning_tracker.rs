@@ -87,6 +87,10 @@ pub struct DunningTracker {
     clock: ChangeClock,
     waiting: Vec<Lookup>,
     in_flight: usize,
+    /// Lookups whose end user must be created or completed first, by organization, with the
+    /// rows read for them; and whether a write of them is in flight.
+    unsettled: Vec<(i64, Vec<Lookup>, Vec<Identity>)>,
+    writing_identities: bool,
     max_lookups: usize,
     /// Payment-health writes waiting for the next transaction.
     pending_writes: Vec<PendingWrite>,
@@ -122,6 +126,8 @@ impl DunningTracker {
             clock: ChangeClock::default(),
             waiting: Vec::new(),
             in_flight: 0,
+            unsettled: Vec::new(),
+            writing_identities: false,
             max_lookups: match db.get_database_backend() {
                 DbBackend::Postgres => POSTGRES_LOOKUPS_IN_FLIGHT,
                 _ => SQLITE_LOOKUPS_IN_FLIGHT,
@@ -389,7 +395,9 @@ impl DunningTracker {
         }
     }
 
-    /// Writes what the lookups lack (see `identities::create_or_complete`) and answers them.
+    /// Queues lookups for the next identity write (see `identities::create_or_complete`):
+    /// one is in flight at a time, so that the lookups that arrive meanwhile share the next
+    /// (more rows per commit, as in the other group commits).
     fn create_or_complete(
         &mut self,
         organization_id: i64,
@@ -397,21 +405,47 @@ impl DunningTracker {
         rows: Vec<Identity>,
         ctx: &mut Context<Self>,
     ) {
+        match self
+            .unsettled
+            .iter_mut()
+            .find(|(org, ..)| *org == organization_id)
+        {
+            Some((_, waiting, read)) => {
+                waiting.extend(lookups);
+                read.extend(rows);
+            }
+            None => self.unsettled.push((organization_id, lookups, rows)),
+        }
+        self.write_next_identities(ctx);
+    }
+
+    fn write_next_identities(&mut self, ctx: &mut Context<Self>) {
+        if self.writing_identities || self.unsettled.is_empty() {
+            return;
+        }
+        self.writing_identities = true;
+        let batch = mem::take(&mut self.unsettled);
         let started = self.clock.read_started();
         let db = self.db.clone();
         let turns = self.turns.clone();
         let work = async move {
-            let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
-            let results =
-                identities::create_or_complete(&db, &turns, organization_id, &who, rows).await;
-            (lookups, results)
+            let mut answered = Vec::new();
+            for (organization_id, lookups, rows) in batch {
+                let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
+                let results =
+                    identities::create_or_complete(&db, &turns, organization_id, &who, rows).await;
+                answered.extend(lookups.into_iter().zip(results));
+            }
+            answered
         };
         ctx.spawn(
-            fut::wrap_future(work).map(move |(lookups, results), act: &mut Self, _| {
-                for (lookup, result) in lookups.into_iter().zip(results) {
+            fut::wrap_future(work).map(move |answered, act: &mut Self, ctx| {
+                for (lookup, result) in answered {
                     act.answer(lookup, result, started);
                 }
                 act.clock.read_ended(started);
+                act.writing_identities = false;
+                act.write_next_identities(ctx);
             }),
         );
     }

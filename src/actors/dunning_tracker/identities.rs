@@ -272,19 +272,36 @@ pub(super) async fn create_or_complete(
         if writes.is_empty() {
             break;
         }
-        if let Err(e) = write_identities(db, turns, organization_id, &writes).await {
-            // Nothing of the batch was written (one statement); each lookup settles alone.
-            tracing::warn!(error = %e, round, "end-user identity batch failed; settling one by one");
-            break;
-        }
-        let still_open = open.iter().filter(|&&i| results[i].is_none());
-        rows = match rows_naming(db, organization_id, still_open.map(|&i| lookups[i])).await {
-            Ok(rows) => rows,
+        let written = match write_identities(db, turns, organization_id, &writes).await {
+            Ok(written) => written,
             Err(e) => {
-                tracing::warn!(error = %e, "could not read written end users back");
+                // Nothing of the batch was written (one statement); each lookup settles alone.
+                tracing::warn!(error = %e, round, "end-user identity batch failed; settling one by one");
                 break;
             }
         };
+        // The rows the statement answered (PostgreSQL) take the place of those read before;
+        // what they do not settle (a create skipped for a row another writer made, or
+        // SQLite, which answers none) is read back.
+        rows.retain(|row| written.iter().all(|w| w.id != row.id));
+        rows.extend(written);
+        let unread: Vec<&EndUserRef> = open
+            .iter()
+            .filter(|&&i| results[i].is_none() && settled(&rows, lookups[i]).is_none())
+            .map(|&i| lookups[i])
+            .collect();
+        if !unread.is_empty() {
+            match rows_naming(db, organization_id, unread.into_iter()).await {
+                Ok(read) => {
+                    rows.retain(|row| read.iter().all(|r| r.id != row.id));
+                    rows.extend(read);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read written end users back");
+                    break;
+                }
+            }
+        }
     }
     // A last settle of what the last read shows, then one by one for what is left.
     let mut settled = Vec::with_capacity(lookups.len());
@@ -305,13 +322,13 @@ pub(super) async fn create_or_complete(
 
 /// One statement writes the batch's new end users and added identifiers, and announces the
 /// completed end users to other instances (new ones need no announcement: nobody holds
-/// them).
+/// them). PostgreSQL answers the rows it wrote; SQLite none (they are read back).
 async fn write_identities(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     organization_id: i64,
     writes: &IdentityWrites<'_>,
-) -> Result<(), DbErr> {
+) -> Result<Vec<Identity>, DbErr> {
     let completed: Vec<(i64, i64)> = writes
         .completed
         .iter()
@@ -326,7 +343,9 @@ async fn write_identities(
         return write_identities_on_postgres(pool, organization_id, writes, announcements, now)
             .await;
     }
-    write_identities_on_sqlite(db, turns, organization_id, writes, announcements, now).await
+    write_identities_on_sqlite(db, turns, organization_id, writes, announcements, now)
+        .await
+        .map(|()| Vec::new())
 }
 
 /// SQLite: the batch as one row into the view `end_user_identity_batches`, whose trigger
@@ -363,14 +382,16 @@ async fn write_identities_on_sqlite(
 
 /// PostgreSQL: the batch as one statement whose text never changes (arrays), on the
 /// group-commit pool: new end users are inserted (one that meets a stored row is skipped),
-/// completed ones gain their identifiers, and the change is announced at commit.
+/// completed ones gain their identifiers, and the change is announced at commit. It answers
+/// the rows it wrote, so that they need not be read back.
 async fn write_identities_on_postgres(
     pool: &sea_orm::sqlx::PgPool,
     organization_id: i64,
     writes: &IdentityWrites<'_>,
     announcements: Vec<String>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<Vec<Identity>, DbErr> {
+    use sea_orm::sqlx::Row;
     let (new_emails, new_customers): (Vec<_>, Vec<_>) = writes.created.iter().copied().unzip();
     let mut ids = Vec::with_capacity(writes.completed.len());
     let mut add_emails = Vec::with_capacity(writes.completed.len());
@@ -380,21 +401,29 @@ async fn write_identities_on_postgres(
         add_emails.push(email);
         add_customers.push(customer);
     }
-    sea_orm::sqlx::query(
+    let rows = sea_orm::sqlx::query(
         "WITH created AS ( \
              INSERT INTO end_users (organization_id, email, stripe_customer_id, \
                  needs_payment_update, payment_failures, created_at, updated_at) \
              SELECT $1, n.email, n.customer, FALSE, 0, $2, $2 \
              FROM UNNEST($3::text[], $4::text[]) AS n(email, customer) \
              ON CONFLICT DO NOTHING \
+             RETURNING id, email, stripe_customer_id, needs_payment_update, \
+                 last_success_at IS NOT NULL AS succeeded \
          ), completed AS ( \
              UPDATE end_users AS u SET email = COALESCE(u.email, c.email), \
                  stripe_customer_id = COALESCE(u.stripe_customer_id, c.customer), \
                  updated_at = $2 \
              FROM UNNEST($5::bigint[], $6::text[], $7::text[]) AS c(id, email, customer) \
              WHERE u.id = c.id \
+             RETURNING u.id, u.email, u.stripe_customer_id, u.needs_payment_update, \
+                 u.last_success_at IS NOT NULL AS succeeded \
          ) \
-         SELECT pg_notify($8, payload) FROM UNNEST($9::text[]) AS payload",
+         SELECT * FROM created UNION ALL SELECT * FROM completed \
+         UNION ALL \
+         SELECT NULL, NULL, NULL, NULL, NULL FROM ( \
+             SELECT count(pg_notify($8, payload)) AS sent FROM UNNEST($9::text[]) AS payload \
+         ) AS announced WHERE announced.sent < 0",
     )
     .bind(organization_id)
     .bind(now)
@@ -405,10 +434,22 @@ async fn write_identities_on_postgres(
     .bind(add_customers)
     .bind(end_user_changes::CHANNEL)
     .bind(announcements)
-    .execute(pool)
+    .fetch_all(pool)
     .await
-    .map(|_| ())
-    .map_err(crate::database::sqlx_failure)
+    .map_err(crate::database::sqlx_failure)?;
+    rows.iter()
+        .map(|row| {
+            Ok(Identity {
+                organization_id,
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                stripe_customer_id: row.try_get("stripe_customer_id")?,
+                needs_payment_update: row.try_get("needs_payment_update")?,
+                succeeded: row.try_get("succeeded")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::sqlx::Error>>()
+        .map_err(crate::database::sqlx_failure)
 }
 
 /// Finds the end user by Stripe customer id or email within the organization, filling in
