@@ -223,11 +223,19 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 /// 22.3–22.6 k → 26.6–26.7 k req/s, two A/B rounds). A crash of the PostgreSQL server (not of
 /// this service) can then lose the impressions of its last ~0.6 s (three times
 /// `wal_writer_delay`); the database stays consistent, and nothing else is written there.
+///
+/// End users created or completed in batches have one more such pool, which never waits for
+/// the flush (`identity_pool`): an end user is written before the request's own row (the
+/// impression, outcome, reason, payment event or application that names it), and the commit
+/// that makes that row durable flushes the WAL past the end user's, which came first. Until
+/// then nothing durable refers to it, so a crash of the server that loses it loses nothing
+/// anyone was told was recorded; a first sighting no longer waits for two flushes in turn.
 #[derive(Clone)]
 pub struct WriteTurns {
     sqlite: Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>,
     group_commits: Option<PgPool>,
     impressions: Option<PgPool>,
+    identities: Option<PgPool>,
 }
 
 /// A writer's turn; lasts until dropped.
@@ -241,6 +249,7 @@ impl WriteTurns {
                 sqlite: Some(Arc::new(tokio::sync::Mutex::new(None))),
                 group_commits: None,
                 impressions: None,
+                identities: None,
             });
         }
         let options = PgConnectOptions::from_str(&settings.url)
@@ -254,14 +263,16 @@ impl WriteTurns {
         // One connection per group commit in flight: payment health's and the outcome
         // recorder's.
         let group_commits = group_commit_pool(settings, options.clone(), 2 * in_flight);
-        let impressions = (!settings.postgres_durable_impressions).then(|| {
-            let options = options.options([("synchronous_commit", "off")]);
-            group_commit_pool(settings, options, in_flight)
-        });
+        let unflushed = options.clone().options([("synchronous_commit", "off")]);
+        let impressions = (!settings.postgres_durable_impressions)
+            .then(|| group_commit_pool(settings, unflushed.clone(), in_flight));
+        // One identity write is in flight at a time (the DunningTracker's).
+        let identities = Some(group_commit_pool(settings, unflushed, 1));
         Ok(WriteTurns {
             sqlite: None,
             group_commits: Some(group_commits),
             impressions,
+            identities,
         })
     }
 
@@ -276,6 +287,11 @@ impl WriteTurns {
     /// PostgreSQL: the pool for group commits of one fixed statement text (see above).
     pub fn group_commit_pool(&self) -> Option<&PgPool> {
         self.group_commits.as_ref()
+    }
+
+    /// PostgreSQL: the pool for batches of end users created or completed (see above).
+    pub fn identity_pool(&self) -> Option<&PgPool> {
+        self.identities.as_ref()
     }
 
     /// PostgreSQL: the pool for batches of impressions alone; the group commits' own when
@@ -468,6 +484,7 @@ mod tests {
             sqlite: Some(Arc::default()),
             group_commits: None,
             impressions: None,
+            identities: None,
         };
         let notes = [
             "it's",
@@ -527,11 +544,12 @@ mod tests {
     }
 
     /// PostgreSQL only (SAVELOOPS_TEST_POSTGRES_URL, as the API tests): impressions commit
-    /// without waiting for the WAL flush unless told to; the other group commits always wait.
+    /// without waiting for the WAL flush unless told to, end users never wait; the other
+    /// group commits always do.
     /// Both kinds of connection keep generic plans that never scan a whole table.
     #[tokio::test]
-    async fn group_commits_plan_generically_without_scans_and_only_impressions_skip_the_wal_flush()
-    {
+    async fn group_commits_plan_generically_without_scans_and_only_impressions_and_end_users_skip_the_wal_flush(
+    ) {
         let Ok(url) = std::env::var("SAVELOOPS_TEST_POSTGRES_URL") else {
             return;
         };
@@ -549,15 +567,19 @@ mod tests {
             let turns = WriteTurns::for_database(&settings).unwrap();
             let group_commits = turns.group_commit_pool().unwrap();
             let impressions = turns.impression_pool().unwrap();
+            let identities = turns.identity_pool().unwrap();
             assert_eq!(setting(group_commits, "synchronous_commit").await, "on");
             let expected = if durable { "on" } else { "off" };
             assert_eq!(setting(impressions, "synchronous_commit").await, expected);
-            for pool in [group_commits, impressions] {
+            // End users never wait: the rows that name them flush the WAL past them.
+            assert_eq!(setting(identities, "synchronous_commit").await, "off");
+            for pool in [group_commits, impressions, identities] {
                 assert_eq!(setting(pool, "plan_cache_mode").await, "force_generic_plan");
                 assert_eq!(setting(pool, "enable_seqscan").await, "off");
             }
             group_commits.close().await;
             impressions.close().await;
+            identities.close().await;
         }
     }
 }

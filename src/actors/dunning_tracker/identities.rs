@@ -338,7 +338,7 @@ async fn write_identities(
     let now = Utc::now();
     if db.get_database_backend() == DbBackend::Postgres {
         let pool = turns
-            .group_commit_pool()
+            .identity_pool()
             .unwrap_or_else(|| db.get_postgres_connection_pool());
         return write_identities_on_postgres(pool, organization_id, writes, announcements, now)
             .await;
