@@ -353,11 +353,12 @@ impl DunningTracker {
             self.in_flight += 1;
             let started = self.clock.read_started();
             let db = self.db.clone();
+            let turns = self.turns.clone();
             let work = async move {
                 let mut read = Vec::new();
                 for (organization_id, lookups) in by_organization(batch) {
                     let who: Vec<&EndUserRef> = lookups.iter().map(|l| &l.who).collect();
-                    let rows = identities::rows_naming(&db, organization_id, who.into_iter()).await;
+                    let rows = identities::read_or_create(&db, &turns, organization_id, &who).await;
                     read.push((organization_id, lookups, rows));
                 }
                 read

@@ -150,6 +150,108 @@ pub(super) async fn rows_naming<'a>(
         .await
 }
 
+/// The rows that settle a batch of lookups, as far as one statement can: on PostgreSQL, the
+/// stored end users they name and, created in the same statement, those of them that name
+/// nobody stored (each lookup whose identifiers no other lookup of the batch shares; the
+/// others, and end users that gain an identifier, are settled by `create_or_complete`); on
+/// SQLite, where every write waits for the writers' turn, only the stored ones. A batch of
+/// returning end users inserts nothing, and so commits nothing.
+pub(super) async fn read_or_create(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    organization_id: i64,
+    lookups: &[&EndUserRef],
+) -> Result<Vec<Identity>, DbErr> {
+    match turns.identity_pool() {
+        Some(pool) if db.get_database_backend() == DbBackend::Postgres => {
+            read_or_create_on_postgres(pool, organization_id, lookups, Utc::now()).await
+        }
+        _ => rows_naming(db, organization_id, lookups.iter().copied()).await,
+    }
+}
+
+async fn read_or_create_on_postgres(
+    pool: &sea_orm::sqlx::PgPool,
+    organization_id: i64,
+    lookups: &[&EndUserRef],
+    now: DateTime<Utc>,
+) -> Result<Vec<Identity>, DbErr> {
+    // Lookups that share an identifier are not created here: which of them makes the row
+    // is decided by `settle`, one at a time.
+    let mut seen = std::collections::HashMap::<(bool, &str), usize>::new();
+    for who in lookups {
+        let ids = [
+            who.email.as_ref().map(|e| (true, e.as_str())),
+            who.stripe_customer_id.as_deref().map(|c| (false, c)),
+        ];
+        for id in ids.into_iter().flatten() {
+            *seen.entry(id).or_default() += 1;
+        }
+    }
+    let (mut emails, mut customers, mut create) = (Vec::new(), Vec::new(), Vec::new());
+    for who in lookups {
+        let email = who.email.as_ref().map(|e| e.as_str());
+        let customer = who.stripe_customer_id.as_deref();
+        let shared = [email.map(|e| (true, e)), customer.map(|c| (false, c))]
+            .into_iter()
+            .flatten()
+            .any(|id| seen[&id] > 1);
+        emails.push(email);
+        customers.push(customer);
+        create.push(!shared);
+    }
+    let rows = sea_orm::sqlx::query(
+        "WITH found AS ( \
+             SELECT id, email, stripe_customer_id, needs_payment_update, \
+                 last_success_at IS NOT NULL AS succeeded \
+             FROM end_users \
+             WHERE organization_id = $1 \
+                 AND (email = ANY($2::text[]) OR stripe_customer_id = ANY($3::text[])) \
+         ), created AS ( \
+             INSERT INTO end_users (organization_id, email, stripe_customer_id, \
+                 needs_payment_update, payment_failures, created_at, updated_at) \
+             SELECT $1, w.email, w.customer, FALSE, 0, $5, $5 \
+             FROM UNNEST($2::text[], $3::text[], $4::boolean[]) AS w(email, customer, fresh) \
+             WHERE w.fresh AND NOT EXISTS (SELECT 1 FROM found f \
+                 WHERE f.email = w.email OR f.stripe_customer_id = w.customer) \
+             ON CONFLICT DO NOTHING \
+             RETURNING id, email, stripe_customer_id, needs_payment_update, \
+                 last_success_at IS NOT NULL AS succeeded \
+         ) \
+         SELECT * FROM found UNION ALL SELECT * FROM created",
+    )
+    .bind(organization_id)
+    .bind(emails)
+    .bind(customers)
+    .bind(create)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+    .map_err(crate::database::sqlx_failure)?;
+    identities_of(organization_id, &rows)
+}
+
+/// Rows of (id, email, stripe_customer_id, needs_payment_update, succeeded) as identities.
+fn identities_of(
+    organization_id: i64,
+    rows: &[sea_orm::sqlx::postgres::PgRow],
+) -> Result<Vec<Identity>, DbErr> {
+    use sea_orm::sqlx::Row;
+    rows.iter()
+        .map(|row| {
+            Ok(Identity {
+                organization_id,
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                stripe_customer_id: row.try_get("stripe_customer_id")?,
+                needs_payment_update: row.try_get("needs_payment_update")?,
+                succeeded: row.try_get("succeeded")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::sqlx::Error>>()
+        .map_err(crate::database::sqlx_failure)
+}
+
 /// The row `who` names: by Stripe customer id (the stronger identity when the two point at
 /// different rows), else by email.
 fn pick<'r>(rows: &'r [Identity], who: &EndUserRef) -> Option<&'r Identity> {
@@ -391,7 +493,6 @@ async fn write_identities_on_postgres(
     announcements: Vec<String>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Identity>, DbErr> {
-    use sea_orm::sqlx::Row;
     let (new_emails, new_customers): (Vec<_>, Vec<_>) = writes.created.iter().copied().unzip();
     let mut ids = Vec::with_capacity(writes.completed.len());
     let mut add_emails = Vec::with_capacity(writes.completed.len());
@@ -437,19 +538,7 @@ async fn write_identities_on_postgres(
     .fetch_all(pool)
     .await
     .map_err(crate::database::sqlx_failure)?;
-    rows.iter()
-        .map(|row| {
-            Ok(Identity {
-                organization_id,
-                id: row.try_get("id")?,
-                email: row.try_get("email")?,
-                stripe_customer_id: row.try_get("stripe_customer_id")?,
-                needs_payment_update: row.try_get("needs_payment_update")?,
-                succeeded: row.try_get("succeeded")?,
-            })
-        })
-        .collect::<Result<_, sea_orm::sqlx::Error>>()
-        .map_err(crate::database::sqlx_failure)
+    identities_of(organization_id, &rows)
 }
 
 /// Finds the end user by Stripe customer id or email within the organization, filling in
