@@ -150,56 +150,63 @@ pub(super) async fn rows_naming<'a>(
         .await
 }
 
-/// The rows that settle a batch of lookups, as far as one statement can: on PostgreSQL, the
-/// stored end users they name and, created in the same statement, those of them that name
-/// nobody stored (each lookup whose identifiers no other lookup of the batch shares; the
-/// others, and end users that gain an identifier, are settled by `create_or_complete`); on
-/// SQLite, where every write waits for the writers' turn, only the stored ones. A batch of
-/// returning end users inserts nothing, and so commits nothing.
+/// The rows that settle a batch of lookups, as far as one write can: the stored end users
+/// they name and, created first, those of them that name nobody stored (each lookup whose
+/// identifiers no other lookup of the batch shares; the others, and end users that gain an
+/// identifier, are settled by `create_or_complete`). PostgreSQL does both in one statement;
+/// SQLite inserts in the writers' turn, then reads. A lookup is a cache miss, and most cache
+/// misses are end users seen for the first time; a batch of returning ones inserts nothing.
 pub(super) async fn read_or_create(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     organization_id: i64,
     lookups: &[&EndUserRef],
 ) -> Result<Vec<Identity>, DbErr> {
-    match turns.identity_pool() {
-        Some(pool) if db.get_database_backend() == DbBackend::Postgres => {
-            read_or_create_on_postgres(pool, organization_id, lookups, Utc::now()).await
-        }
-        _ => rows_naming(db, organization_id, lookups.iter().copied()).await,
+    let fresh = unshared(lookups);
+    let now = Utc::now();
+    if let Some(pool) = turns.identity_pool() {
+        return read_or_create_on_postgres(pool, organization_id, lookups, &fresh, now).await;
     }
+    if db.get_database_backend() == DbBackend::Sqlite && fresh.iter().any(|&f| f) {
+        create_unstored_on_sqlite(db, turns, organization_id, lookups, &fresh, now).await?;
+    }
+    rows_naming(db, organization_id, lookups.iter().copied()).await
+}
+
+/// Which lookups share no identifier with another lookup of the batch: those may be created
+/// as they stand; for the others, which of them makes the row is decided by `settle`.
+fn unshared(lookups: &[&EndUserRef]) -> Vec<bool> {
+    let ids = |who: &&EndUserRef| {
+        [
+            who.email.as_ref().map(|e| (true, e.as_str().to_owned())),
+            who.stripe_customer_id.clone().map(|c| (false, c)),
+        ]
+    };
+    let mut seen = std::collections::HashMap::<(bool, String), usize>::new();
+    for id in lookups.iter().flat_map(ids).flatten() {
+        *seen.entry(id).or_default() += 1;
+    }
+    lookups
+        .iter()
+        .map(|who| ids(who).into_iter().flatten().all(|id| seen[&id] == 1))
+        .collect()
 }
 
 async fn read_or_create_on_postgres(
     pool: &sea_orm::sqlx::PgPool,
     organization_id: i64,
     lookups: &[&EndUserRef],
+    fresh: &[bool],
     now: DateTime<Utc>,
 ) -> Result<Vec<Identity>, DbErr> {
-    // Lookups that share an identifier are not created here: which of them makes the row
-    // is decided by `settle`, one at a time.
-    let mut seen = std::collections::HashMap::<(bool, &str), usize>::new();
-    for who in lookups {
-        let ids = [
-            who.email.as_ref().map(|e| (true, e.as_str())),
-            who.stripe_customer_id.as_deref().map(|c| (false, c)),
-        ];
-        for id in ids.into_iter().flatten() {
-            *seen.entry(id).or_default() += 1;
-        }
-    }
-    let (mut emails, mut customers, mut create) = (Vec::new(), Vec::new(), Vec::new());
-    for who in lookups {
-        let email = who.email.as_ref().map(|e| e.as_str());
-        let customer = who.stripe_customer_id.as_deref();
-        let shared = [email.map(|e| (true, e)), customer.map(|c| (false, c))]
-            .into_iter()
-            .flatten()
-            .any(|id| seen[&id] > 1);
-        emails.push(email);
-        customers.push(customer);
-        create.push(!shared);
-    }
+    let emails: Vec<Option<&str>> = lookups
+        .iter()
+        .map(|w| w.email.as_ref().map(|e| e.as_str()))
+        .collect();
+    let customers: Vec<Option<&str>> = lookups
+        .iter()
+        .map(|w| w.stripe_customer_id.as_deref())
+        .collect();
     let rows = sea_orm::sqlx::query(
         "WITH found AS ( \
              SELECT id, email, stripe_customer_id, needs_payment_update, \
@@ -223,12 +230,47 @@ async fn read_or_create_on_postgres(
     .bind(organization_id)
     .bind(emails)
     .bind(customers)
-    .bind(create)
+    .bind(fresh)
     .bind(now)
     .fetch_all(pool)
     .await
     .map_err(crate::database::sqlx_failure)?;
     identities_of(organization_id, &rows)
+}
+
+/// SQLite: inserts, in one statement in the writers' turn, the lookups marked `fresh` that
+/// name nobody stored (one that meets a stored row is skipped).
+async fn create_unstored_on_sqlite(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    organization_id: i64,
+    lookups: &[&EndUserRef],
+    fresh: &[bool],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<serde_json::Value> = lookups
+        .iter()
+        .zip(fresh)
+        .filter(|(_, &fresh)| fresh)
+        .map(|(who, _)| {
+            serde_json::json!([
+                who.email.as_ref().map(|e| e.as_str()),
+                who.stripe_customer_id
+            ])
+        })
+        .collect();
+    let query = sea_orm::sqlx::query(
+        "INSERT INTO end_users (organization_id, email, stripe_customer_id, \
+             needs_payment_update, payment_failures, created_at, updated_at) \
+         SELECT ?1, w.value ->> 0, w.value ->> 1, 0, 0, ?3, ?3 FROM jsonb_each(?2) AS w \
+         WHERE NOT EXISTS (SELECT 1 FROM end_users AS f WHERE f.organization_id = ?1 \
+             AND (f.email = w.value ->> 0 OR f.stripe_customer_id = w.value ->> 1)) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(organization_id)
+    .bind(serde_json::Value::Array(rows).to_string())
+    .bind(now);
+    crate::database::sqlite_transaction(db, turns, query).await
 }
 
 /// Rows of (id, email, stripe_customer_id, needs_payment_update, succeeded) as identities.
