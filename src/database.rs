@@ -224,8 +224,8 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
 /// this service) can then lose the impressions of its last ~0.6 s (three times
 /// `wal_writer_delay`); the database stays consistent, and nothing else is written there.
 ///
-/// End users created or completed in batches have one more such pool, which never waits for
-/// the flush (`identity_pool`): an end user is written before the request's own row (the
+/// End users looked up, created or completed in batches have one more such pool, which never
+/// waits for the flush (`identity_pool`): an end user is written before the request's own row (the
 /// impression, outcome, reason, payment event or application that names it), and the commit
 /// that makes that row durable flushes the WAL past the end user's, which came first. Until
 /// then nothing durable refers to it, so a crash of the server that loses it loses nothing
@@ -266,8 +266,9 @@ impl WriteTurns {
         let unflushed = options.clone().options([("synchronous_commit", "off")]);
         let impressions = (!settings.postgres_durable_impressions)
             .then(|| group_commit_pool(settings, unflushed.clone(), in_flight));
-        // One identity write is in flight at a time (the DunningTracker's).
-        let identities = Some(group_commit_pool(settings, unflushed, 1));
+        // The DunningTracker's lookup batch (which creates end users) and its identity group
+        // commit, one of each in flight.
+        let identities = Some(group_commit_pool(settings, unflushed, 2));
         Ok(WriteTurns {
             sqlite: None,
             group_commits: Some(group_commits),

@@ -5,7 +5,8 @@
 //! commit; other instances' writes are announced to it and invalidate them as soon as it
 //! hears them, see `end_user_changes`; while it cannot hear them, entries expire after the
 //! cache TTL), and looks up the rest in batches: requests that arrive while lookups are in
-//! flight share the next query. The cache is bounded by end users, and compact enough to
+//! flight share the next query, which also creates the end users seen for the first time
+//! (`identities`). The cache is bounded by end users, and compact enough to
 //! hold every end user of a large organization (`end_user_cache`).
 mod end_user_cache;
 mod identities;

@@ -1,12 +1,14 @@
 //! Finding end users by what a request names, and creating or completing them in batches.
 //!
 //! A cancel flow mostly meets an end user for the first time, so creating end users is on
-//! the hot path as much as finding them. The lookups that share a query also share one write
-//! for whatever they lack: every end user seen for the first time is created, and every known
-//! one that gains an identifier is completed, in one statement of fixed text (PostgreSQL:
-//! data-modifying CTEs over arrays; SQLite: one row into the view `end_user_identity_batches`
-//! on the writers' kept connection, in its turn beside the other group commits), announced
-//! once for the whole batch. Each lookup then reads its row back and picks it as before.
+//! the hot path as much as finding them. The lookups that share a query (`read_or_create`)
+//! also create the end users they name that nobody stored: PostgreSQL in the same statement,
+//! SQLite in one INSERT in the writers' turn before the read. What that leaves open — an end
+//! user that gains an identifier, or lookups of one batch that share one — is settled by the
+//! identity group commit (`create_or_complete`, one in flight): one statement of fixed text
+//! creates and completes the whole batch (PostgreSQL: data-modifying CTEs over arrays;
+//! SQLite: one row into the view `end_user_identity_batches`) and announces the completed end
+//! users once for the commit; each lookup then picks its row as before.
 use chrono::{DateTime, Utc};
 use entity::end_user;
 use sea_orm::{
