@@ -175,22 +175,30 @@ pub(super) async fn read_or_create(
     rows_naming(db, organization_id, lookups.iter().copied()).await
 }
 
-/// Which lookups share no identifier with another lookup of the batch: those may be created
-/// as they stand; for the others, which of them makes the row is decided by `settle`.
+/// Which lookups may be created as they stand: the first of those that name the same end
+/// user the same way (the intercept and the offers it selects, say, both look one up), when
+/// no other lookup of the batch names one of its identifiers otherwise; for those, which
+/// makes the row is decided by `settle`.
 fn unshared(lookups: &[&EndUserRef]) -> Vec<bool> {
-    let ids = |who: &&EndUserRef| {
+    let ids = |who: &EndUserRef| {
         [
             who.email.as_ref().map(|e| (true, e.as_str().to_owned())),
             who.stripe_customer_id.clone().map(|c| (false, c)),
         ]
     };
+    let first: Vec<bool> = (0..lookups.len())
+        .map(|i| lookups[..i].iter().all(|earlier| earlier != &lookups[i]))
+        .collect();
     let mut seen = std::collections::HashMap::<(bool, String), usize>::new();
-    for id in lookups.iter().flat_map(ids).flatten() {
-        *seen.entry(id).or_default() += 1;
+    for (who, _) in lookups.iter().zip(&first).filter(|(_, &first)| first) {
+        for id in ids(who).into_iter().flatten() {
+            *seen.entry(id).or_default() += 1;
+        }
     }
     lookups
         .iter()
-        .map(|who| ids(who).into_iter().flatten().all(|id| seen[&id] == 1))
+        .zip(first)
+        .map(|(who, first)| first && ids(who).into_iter().flatten().all(|id| seen[&id] == 1))
         .collect()
 }
 
@@ -684,4 +692,72 @@ async fn complete_identity(
 
 pub(super) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Email;
+
+    fn who(email: Option<&str>, customer: Option<&str>) -> EndUserRef {
+        EndUserRef {
+            email: email.map(|e| Email::parse(e).unwrap()),
+            stripe_customer_id: customer.map(str::to_owned),
+        }
+    }
+
+    fn row(id: i64, email: Option<&str>, customer: Option<&str>) -> Identity {
+        Identity {
+            organization_id: 1,
+            id,
+            email: email.map(str::to_owned),
+            stripe_customer_id: customer.map(str::to_owned),
+            needs_payment_update: false,
+            succeeded: false,
+        }
+    }
+
+    #[test]
+    fn only_lookups_that_share_no_identifier_are_created_as_they_stand() {
+        let a = who(Some("a@example.com"), None);
+        let b = who(Some("b@example.com"), Some("cus_1"));
+        let c = who(None, Some("cus_1"));
+        let d = who(Some("d@example.com"), Some("cus_4"));
+        // The same end user named twice the same way is created once.
+        assert_eq!(
+            unshared(&[&a, &b, &c, &d, &a.clone()]),
+            [true, false, false, true, false]
+        );
+    }
+
+    #[test]
+    fn a_lookup_completes_its_row_unless_another_row_owns_the_identifier() {
+        let rows = [
+            row(1, Some("a@example.com"), None),
+            row(2, None, Some("cus_taken")),
+        ];
+        let mut writes = IdentityWrites::default();
+        let gains = who(Some("a@example.com"), Some("cus_new"));
+        assert!(matches!(
+            settle(&rows, &gains, &mut writes),
+            Settled::Waiting
+        ));
+        assert_eq!(writes.completed, [(1, None, Some("cus_new"))]);
+        // The customer id belongs to row 2: the lookup picks row 2 (the stronger identity),
+        // which cannot take the email row 1 owns, so it is settled as it is.
+        let mut writes = IdentityWrites::default();
+        let owned = who(Some("a@example.com"), Some("cus_taken"));
+        assert!(matches!(settle(&rows, &owned, &mut writes), Settled::Found(r) if r.id == 2));
+        assert!(writes.is_empty());
+        // Nobody stored: created, and a second lookup claiming the same email waits a round.
+        let mut writes = IdentityWrites::default();
+        let new = who(Some("new@example.com"), None);
+        let same = who(Some("new@example.com"), Some("cus_9"));
+        assert!(matches!(settle(&rows, &new, &mut writes), Settled::Waiting));
+        assert!(matches!(
+            settle(&rows, &same, &mut writes),
+            Settled::Waiting
+        ));
+        assert_eq!(writes.created, [(Some("new@example.com"), None)]);
+    }
 }
