@@ -50,18 +50,7 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// Which page of a listing: `page` counts from 1.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
-    pub page: u64,
-    pub per_page: u64,
-}
-
-impl PageRequest {
-    fn offset(self) -> u64 {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
-}
+pub use crate::domain::paging::PageRequest;
 
 /// The queue's figures, per kind and in total; a reading younger than `max_age` is reused.
 #[derive(Message)]
