@@ -26,6 +26,17 @@ pub struct Endpoint {
     pub route: fn() -> actix_web::Route,
 }
 
+impl Endpoint {
+    /// Whether the route takes the organization's key (and so its rate limit): every API
+    /// route but the operator API and the description; `/health`, `/ready` and `/metrics`
+    /// are outside the API.
+    pub fn keyed(&self) -> bool {
+        self.path.starts_with("/api/v1/")
+            && !self.path.starts_with("/api/v1/admin/")
+            && self.path != "/api/v1/openapi.json"
+    }
+}
+
 /// Declares the route table once: `ROUTES` (what `configure` serves) and `ApiDoc` (the OpenAPI
 /// description, whose paths are the same handlers' `#[utoipa::path]`). A route added here is
 /// served and described; a handler without a description does not compile.
