@@ -406,8 +406,11 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 mod tests {
     use super::*;
 
+    /// A family's name, a sample's labels and its value.
+    type Sample = (String, Vec<(String, String)>, f64);
+
     /// The value of each counter sample (a histogram's count), by family and labels.
-    fn samples(families: &Families) -> Vec<(String, Vec<(String, String)>, f64)> {
+    fn samples(families: &Families) -> Vec<Sample> {
         let mut out = Vec::new();
         for family in families.registry.gather() {
             let histogram = family.get_field_type() == prometheus::proto::MetricType::HISTOGRAM;
