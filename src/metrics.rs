@@ -33,6 +33,7 @@ struct Families {
     stripe_duration: HistogramVec,
     tickets: IntCounterVec,
     rate_limited: IntCounterVec,
+    panics: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -145,6 +146,12 @@ impl Families {
                 "Requests refused with 429 by the per-key rate limit.",
                 &["route"],
             ),
+            panics: counter(
+                &r,
+                "saveloops_panics_total",
+                "Panics caught and answered as errors, by where (http: a request's handler; actor: an actor's work).",
+                &["where"],
+            ),
             registry: r,
         };
         families.export_known_series();
@@ -179,6 +186,9 @@ impl Families {
         for event in TICKET_EVENTS {
             self.tickets.with_label_values(&[event]);
         }
+        for place in PANIC_PLACES {
+            self.panics.with_label_values(&[place]);
+        }
         // Only keyed routes are rate limited (see `extract::Tenant`).
         for endpoint in crate::http::routes::ROUTES {
             if endpoint.keyed() {
@@ -187,6 +197,9 @@ impl Families {
         }
     }
 }
+
+/// Where a panic can be caught (see `panic_caught`).
+const PANIC_PLACES: [&str; 2] = ["http", "actor"];
 
 /// What can happen to a support ticket.
 const TICKET_EVENTS: [&str; 3] = ["created", "delivered", "failed"];
@@ -253,6 +266,12 @@ pub fn ticket_delivered() {
 /// A support ticket could not be delivered (for good, or for this attempt).
 pub fn ticket_failed() {
     families().tickets.with_label_values(&["failed"]).inc();
+}
+
+/// A panic was caught and answered as an error: `where` is `http` or `actor`.
+pub fn panic_caught(place: &'static str) {
+    debug_assert!(PANIC_PLACES.contains(&place));
+    families().panics.with_label_values(&[place]).inc();
 }
 
 /// A request was refused by the rate limit.
@@ -463,6 +482,9 @@ mod tests {
         }
         for event in ["created", "delivered", "failed"] {
             assert!(has("saveloops_tickets_total", &[("event", event)]));
+        }
+        for place in ["http", "actor"] {
+            assert!(has("saveloops_panics_total", &[("where", place)]));
         }
         assert!(has(
             "saveloops_rate_limited_total",

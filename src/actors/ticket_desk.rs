@@ -1,4 +1,5 @@
 //! TicketDesk: support tickets, opened from cancellation reasons and worked by support staff.
+use crate::actors::guard;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -200,7 +201,7 @@ impl Handler<WorkTickets> for TicketDesk {
 
     fn handle(&mut self, msg: WorkTickets, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             match msg {
                 WorkTickets::List {
                     organization_id,
