@@ -156,7 +156,7 @@ impl Handler<ApplyOffer> for StripeApplier {
                     message: format!("The offer could not be applied: {error}"),
                     stripe_error,
                 }),
-                Attempt::Transient { error } => {
+                Attempt::Transient { error } | Attempt::Replayed { error, .. } => {
                     tracing::warn!(application = application.id, %error, "Stripe failed; queued for retry");
                     let at =
                         Utc::now() + chrono::TimeDelta::from_std(first_delay).unwrap_or_default();

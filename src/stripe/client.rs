@@ -611,6 +611,7 @@ impl StripeClient {
                 should_retry,
                 request_id,
                 error: Box::new(error),
+                replayed,
             },
             None => StripeError::Decode {
                 status,
@@ -621,6 +622,7 @@ impl StripeClient {
         };
         tracing::warn!(
             status,
+            replayed,
             transient = err.is_transient(),
             error_type = err.error_type().unwrap_or_default(),
             code = err.code().unwrap_or_default(),
