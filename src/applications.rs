@@ -63,6 +63,11 @@ pub enum Attempt {
     Applied,
     /// Worth retrying.
     Transient { error: String },
+    /// Stripe replayed a stored failure for the application's idempotency key and the change
+    /// is not in effect: worth retrying, under `next_key`, which the ledger stores with this
+    /// attempt. (The old key would replay the failure; the subscription was read, so a new
+    /// key cannot apply the change twice.)
+    Replayed { error: String, next_key: String },
     /// Retrying cannot help.
     Permanent {
         error: String,
@@ -291,6 +296,14 @@ impl OfferApplier {
         .await;
         Ok(match applied {
             Ok(_) => Attempt::Applied,
+            Err(e @ ApplyError::ReplayedFailure(_)) => {
+                let next_key =
+                    next_idempotency_key(&application.idempotency_key, application.attempts + 1);
+                Attempt::Replayed {
+                    error: format!("{e}; the next attempt uses the idempotency key {next_key}"),
+                    next_key,
+                }
+            }
             Err(e) => stripe_failure(e),
         })
     }
@@ -342,6 +355,17 @@ impl OfferApplier {
     }
 }
 
+/// The key of the attempts after `attempt`, whose request Stripe stored as a failure: the
+/// application's first key with the attempt's number, `saveloops-apply-7-…-r3`. Short, so
+/// that it stays far below Stripe's 255 characters however often it changes.
+fn next_idempotency_key(current: &str, attempt: i32) -> String {
+    let base = match current.rsplit_once("-r") {
+        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => current,
+    };
+    format!("{base}-r{attempt}")
+}
+
 /// A failed Stripe step as an attempt's outcome.
 fn stripe_failure(error: ApplyError) -> Attempt {
     if error.is_transient() {
@@ -351,7 +375,7 @@ fn stripe_failure(error: ApplyError) -> Attempt {
     }
     Attempt::Permanent {
         stripe_error: match &error {
-            ApplyError::Stripe(s) => s.api_error_json(),
+            ApplyError::Stripe(s) | ApplyError::ReplayedFailure(s) => s.api_error_json(),
             ApplyError::NoStripeAction(_) => None,
         },
         error: error.to_string(),
@@ -410,4 +434,19 @@ pub async fn set_status(
         .await
         .context("updating the application status")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_idempotency_key;
+
+    #[test]
+    fn a_new_key_keeps_the_first_and_names_the_attempt() {
+        let first = "saveloops-apply-7-00c0ffee00c0ffee";
+        assert_eq!(next_idempotency_key(first, 3), format!("{first}-r3"));
+        assert_eq!(
+            next_idempotency_key(&format!("{first}-r3"), 5),
+            format!("{first}-r5")
+        );
+    }
 }

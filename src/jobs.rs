@@ -70,7 +70,9 @@ impl JobHandler for ApplyOfferJob {
         };
         match self.applier.attempt(application_id).await {
             Ok(Attempt::Applied) => JobOutcome::Done,
-            Ok(Attempt::Transient { error }) => JobOutcome::Retry(error),
+            Ok(Attempt::Transient { error } | Attempt::Replayed { error, .. }) => {
+                JobOutcome::Retry(error)
+            }
             Ok(Attempt::Permanent { error, .. }) => JobOutcome::Fail(error),
             // The ledger could not be read or written: try again later.
             Err(error) => JobOutcome::Retry(format!("{error:#}")),

@@ -33,6 +33,7 @@ struct Families {
     stripe_duration: HistogramVec,
     tickets: IntCounterVec,
     rate_limited: IntCounterVec,
+    panics: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -63,7 +64,11 @@ fn histogram(
 
 fn families() -> &'static Families {
     static FAMILIES: OnceLock<Families> = OnceLock::new();
-    FAMILIES.get_or_init(|| {
+    FAMILIES.get_or_init(Families::new)
+}
+
+impl Families {
+    fn new() -> Families {
         let r = Registry::new();
         let families = Families {
             http_requests: counter(
@@ -141,15 +146,63 @@ fn families() -> &'static Families {
                 "Requests refused with 429 by the per-key rate limit.",
                 &["route"],
             ),
+            panics: counter(
+                &r,
+                "saveloops_panics_total",
+                "Panics caught and answered as errors, by where (http: a request's handler; actor: an actor's work).",
+                &["where"],
+            ),
             registry: r,
         };
-        // Every ticket event is exported from the start, so rates work from zero.
-        for event in ["created", "delivered", "failed"] {
-            families.tickets.with_label_values(&[event]);
-        }
+        families.export_known_series();
         families
-    })
+    }
 }
+
+impl Families {
+    /// Every series whose labels are known in advance is exported from the start, at zero,
+    /// as Prometheus' instrumentation guidelines advise: a dashboard or an alert then sees 0
+    /// rather than nothing, and `rate()` works from the first event.
+    fn export_known_series(&self) {
+        for operation in crate::stripe::client::Operation::ALL {
+            for outcome in StripeOutcome::ALL {
+                let labels = [operation.as_str(), outcome.as_str()];
+                self.stripe_requests.with_label_values(&labels);
+                self.stripe_duration.with_label_values(&labels);
+            }
+        }
+        for kind in crate::jobs::JOB_KINDS {
+            for family in [
+                &self.jobs_started,
+                &self.jobs_succeeded,
+                &self.jobs_retried,
+                &self.jobs_failed,
+                &self.jobs_dead,
+            ] {
+                family.with_label_values(&[kind]);
+            }
+            self.job_duration.with_label_values(&[kind]);
+        }
+        for event in TICKET_EVENTS {
+            self.tickets.with_label_values(&[event]);
+        }
+        for place in PANIC_PLACES {
+            self.panics.with_label_values(&[place]);
+        }
+        // Only keyed routes are rate limited (see `extract::Tenant`).
+        for endpoint in crate::http::routes::ROUTES {
+            if endpoint.keyed() {
+                self.rate_limited.with_label_values(&[endpoint.path]);
+            }
+        }
+    }
+}
+
+/// Where a panic can be caught (see `panic_caught`).
+const PANIC_PLACES: [&str; 2] = ["http", "actor"];
+
+/// What can happen to a support ticket.
+const TICKET_EVENTS: [&str; 3] = ["created", "delivered", "failed"];
 
 /// An answered HTTP request. `route` is the matched route pattern (`/api/v1/offers/{id}`),
 /// never the raw path, so the number of series stays bounded.
@@ -174,6 +227,12 @@ pub enum StripeOutcome {
 }
 
 impl StripeOutcome {
+    const ALL: [StripeOutcome; 3] = [
+        StripeOutcome::Success,
+        StripeOutcome::Transient,
+        StripeOutcome::Permanent,
+    ];
+
     fn as_str(self) -> &'static str {
         match self {
             StripeOutcome::Success => "success",
@@ -207,6 +266,12 @@ pub fn ticket_delivered() {
 /// A support ticket could not be delivered (for good, or for this attempt).
 pub fn ticket_failed() {
     families().tickets.with_label_values(&["failed"]).inc();
+}
+
+/// A panic was caught and answered as an error: `where` is `http` or `actor`.
+pub fn panic_caught(place: &'static str) {
+    debug_assert!(PANIC_PLACES.contains(&place));
+    families().panics.with_label_values(&[place]).inc();
 }
 
 /// A request was refused by the rate limit.
@@ -355,3 +420,81 @@ pub fn render(
 
 /// The content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A family's name, a sample's labels and its value.
+    type Sample = (String, Vec<(String, String)>, f64);
+
+    /// The value of each counter sample (a histogram's count), by family and labels.
+    fn samples(families: &Families) -> Vec<Sample> {
+        let mut out = Vec::new();
+        for family in families.registry.gather() {
+            let histogram = family.get_field_type() == prometheus::proto::MetricType::HISTOGRAM;
+            for m in family.get_metric() {
+                let labels = m
+                    .get_label()
+                    .iter()
+                    .map(|l| (l.name().to_owned(), l.value().to_owned()))
+                    .collect();
+                let value = if histogram {
+                    m.get_histogram().get_sample_count() as f64
+                } else {
+                    m.get_counter().get_value()
+                };
+                out.push((family.name().to_owned(), labels, value));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_known_series_is_exported_at_zero_before_any_event() {
+        let fresh = Families::new();
+        let samples = samples(&fresh);
+        let has = |name: &str, labels: &[(&str, &str)]| {
+            samples.iter().any(|(n, l, v)| {
+                n == name
+                    && *v == 0.0
+                    && labels
+                        .iter()
+                        .all(|(k, want)| l.iter().any(|(lk, lv)| lk == k && lv == want))
+            })
+        };
+        for operation in crate::stripe::client::Operation::ALL {
+            for outcome in ["success", "transient", "permanent"] {
+                let labels = [("operation", operation.as_str()), ("outcome", outcome)];
+                assert!(
+                    has("saveloops_stripe_requests_total", &labels),
+                    "{labels:?}"
+                );
+                assert!(has("saveloops_stripe_request_duration_seconds", &labels));
+            }
+        }
+        for kind in ["apply_offer", "deliver_ticket"] {
+            for event in ["started", "succeeded", "retried", "failed", "dead"] {
+                let name = format!("saveloops_jobs_{event}_total");
+                assert!(has(&name, &[("kind", kind)]), "{name} {kind}");
+            }
+            assert!(has("saveloops_job_duration_seconds", &[("kind", kind)]));
+        }
+        for event in ["created", "delivered", "failed"] {
+            assert!(has("saveloops_tickets_total", &[("event", event)]));
+        }
+        for place in ["http", "actor"] {
+            assert!(has("saveloops_panics_total", &[("where", place)]));
+        }
+        assert!(has(
+            "saveloops_rate_limited_total",
+            &[("route", "/api/v1/intercept")]
+        ));
+        assert!(!has(
+            "saveloops_rate_limited_total",
+            &[("route", "/api/v1/admin/queue")]
+        ));
+        // Nothing but zeros: no event happened.
+        assert!(samples.iter().all(|(_, _, v)| *v == 0.0));
+    }
+}

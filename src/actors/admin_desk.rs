@@ -1,5 +1,6 @@
 //! AdminDesk: what operators do over HTTP (queue figures, dead jobs, organizations and
 //! keys), and the queue reading behind `/metrics`.
+use crate::actors::{guard, guard_act};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,18 +51,7 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// Which page of a listing: `page` counts from 1.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
-    pub page: u64,
-    pub per_page: u64,
-}
-
-impl PageRequest {
-    fn offset(self) -> u64 {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
-}
+pub use crate::domain::paging::PageRequest;
 
 /// The queue's figures, per kind and in total; a reading younger than `max_age` is reused.
 #[derive(Message)]
@@ -76,12 +66,12 @@ impl Handler<QueueFigures> for AdminDesk {
     fn handle(&mut self, msg: QueueFigures, _: &mut Self::Context) -> Self::Result {
         if let Some((at, stats)) = &self.last_reading {
             if at.elapsed() < msg.max_age {
-                return Box::pin(fut::ready(Ok(stats.clone())));
+                return guard_act(fut::ready(Ok(stats.clone())));
             }
         }
         let queue = self.queue.clone();
         let read = async move { queue.stats().await };
-        Box::pin(fut::wrap_future(read).map(|result, act: &mut Self, _| {
+        guard_act(fut::wrap_future(read).map(|result, act: &mut Self, _| {
             let stats = result.map_err(|e| anyhow::Error::new(e).context("reading the queue"))?;
             act.last_reading = Some((Instant::now(), stats.clone()));
             Ok(stats)
@@ -100,7 +90,7 @@ impl Handler<DeadJobs> for AdminDesk {
     fn handle(&mut self, DeadJobs(page): DeadJobs, _: &mut Self::Context) -> Self::Result {
         let queue = self.queue.clone();
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             let total = queue
                 .stats()
                 .await
@@ -148,7 +138,7 @@ impl Handler<SettleDeadJob> for AdminDesk {
         let db = self.db.clone();
         // The figures changed: the next reading must not reuse the old one.
         self.last_reading = None;
-        Box::pin(async move {
+        guard(async move {
             let done = match msg.action {
                 DeadJobAction::Retry => jobs::retry_dead_job(&*queue, &db, &msg.id).await?,
                 DeadJobAction::Discard => {
@@ -192,7 +182,7 @@ impl Handler<ListOrganizations> for AdminDesk {
         _: &mut Self::Context,
     ) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             let total = organization::Entity::find().count(&db).await?;
             let orgs = organization::Entity::find()
                 .order_by_asc(organization::Column::Id)
@@ -246,7 +236,7 @@ impl Handler<CreateOrganization> for AdminDesk {
 
     fn handle(&mut self, msg: CreateOrganization, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             let created = tenants::create_organization(&db, &msg.name).await?;
             tracing::info!(
                 organization = created.id,
@@ -269,7 +259,7 @@ impl Handler<CreateKey> for AdminDesk {
 
     fn handle(&mut self, msg: CreateKey, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             let exists = organization::Entity::find_by_id(msg.organization_id)
                 .one(&db)
                 .await?
@@ -300,7 +290,7 @@ impl Handler<RevokeKey> for AdminDesk {
     fn handle(&mut self, msg: RevokeKey, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let keys = self.keys.clone();
-        Box::pin(async move {
+        guard(async move {
             if !tenants::revoke_key(&db, &msg.prefix).await? {
                 return Err(Failure::NotFound(format!(
                     "No active key has the prefix {}.",

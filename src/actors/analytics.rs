@@ -13,6 +13,7 @@
 //!   target (trigger unknown).
 //! - Dunning: end users whose dunning episode started in the period; recovered when a payment
 //!   success closed that episode (at any time since).
+use crate::actors::guard;
 use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
@@ -528,7 +529,7 @@ impl Handler<Summarize> for Analytics {
     type Result = ResponseFuture<Result<Summary, Failure>>;
 
     fn handle(&mut self, msg: Summarize, _: &mut Self::Context) -> Self::Result {
-        Box::pin(summarize(self.db.clone(), msg))
+        guard(summarize(self.db.clone(), msg))
     }
 }
 

@@ -6,6 +6,7 @@
 //! The verifier owns the cache and is its only writer; HTTP workers read it through
 //! `KnownKeys` without a message, so a request with a known key does not cross threads to
 //! be authenticated. Only a miss (or an expired entry) goes to the actor.
+use crate::actors::guard_act;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -102,7 +103,7 @@ impl Handler<Authenticate> for KeyVerifier {
 
     fn handle(&mut self, Authenticate(key): Authenticate, _: &mut Self::Context) -> Self::Result {
         if let Some(answer) = self.cache.verdict(&key) {
-            return Box::pin(fut::ready(Ok(answer)));
+            return guard_act(fut::ready(Ok(answer)));
         }
         let db = self.db.clone();
         let prefix = key.prefix().to_owned();
@@ -112,7 +113,7 @@ impl Handler<Authenticate> for KeyVerifier {
                 .one(&db)
                 .await
         };
-        Box::pin(fut::wrap_future(load).map(move |row, act: &mut Self, _| {
+        guard_act(fut::wrap_future(load).map(move |row, act: &mut Self, _| {
             let row = row?;
             let Some(row) = row else { return Ok(None) };
             let entry = CachedKey {

@@ -3,6 +3,7 @@
 pub mod admin_desk;
 pub mod analytics;
 pub mod dunning_tracker;
+pub mod guard;
 pub mod key_verifier;
 pub mod offer_selector;
 pub mod outcome_recorder;
@@ -11,6 +12,8 @@ pub mod reason_classifier;
 pub mod sentiment_analyzer;
 pub mod stripe_applier;
 pub mod ticket_desk;
+
+pub use guard::{guard, guard_act};
 
 use crate::http::errors::{ApiError, ValidationErrors};
 

@@ -2,6 +2,7 @@
 //! offers fit a cancel-flow context (placement, experiment arm, eligibility). Offers,
 //! experiments and settings are managed through it too, so this process's cache is always
 //! current; changes made by other instances are picked up after the cache TTL.
+use crate::actors::guard_act;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -517,7 +518,7 @@ impl Handler<Intercept> for OfferSelector {
         });
         let recorder = self.recorder.clone();
         let db = self.db.clone();
-        Box::pin(
+        guard_act(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
@@ -605,7 +606,7 @@ impl Handler<FindOffer> for OfferSelector {
     type Result = ResponseActFuture<Self, Result<Option<CatalogOffer>, Failure>>;
 
     fn handle(&mut self, msg: FindOffer, _: &mut Self::Context) -> Self::Result {
-        Box::pin(
+        guard_act(
             self.catalog(msg.organization_id)
                 .map(move |catalog, _, _| Ok(catalog?.offer(msg.offer_id).cloned())),
         )
@@ -637,7 +638,7 @@ impl Handler<OffersOfTypes> for OfferSelector {
         });
         let recorder = self.recorder.clone();
         let db = self.db.clone();
-        Box::pin(
+        guard_act(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
@@ -731,7 +732,7 @@ impl Handler<CheckApplication> for OfferSelector {
 
     fn handle(&mut self, msg: CheckApplication, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(
+        guard_act(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
@@ -828,7 +829,7 @@ impl Handler<ManageOffers> for OfferSelector {
         let db = self.db.clone();
         match msg {
             ManageOffers::List { organization_id } => {
-                Box::pin(self.catalog(organization_id).map(|catalog, _, _| {
+                guard_act(self.catalog(organization_id).map(|catalog, _, _| {
                     let catalog = catalog?;
                     let offers: Vec<Value> =
                         catalog.offers.iter().map(CatalogOffer::resource).collect();
@@ -838,7 +839,7 @@ impl Handler<ManageOffers> for OfferSelector {
             ManageOffers::Get {
                 organization_id,
                 offer_id,
-            } => Box::pin(self.catalog(organization_id).map(move |catalog, _, _| {
+            } => guard_act(self.catalog(organization_id).map(move |catalog, _, _| {
                 catalog?
                     .offer(offer_id)
                     .map(CatalogOffer::resource)
@@ -858,7 +859,7 @@ impl Handler<ManageOffers> for OfferSelector {
                     let saved = row.insert(&db).await?;
                     Ok(CatalogOffer::from_row(saved)?.resource())
                 };
-                Box::pin(
+                guard_act(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
                         act.forget_catalog(organization_id);
                         result
@@ -885,7 +886,7 @@ impl Handler<ManageOffers> for OfferSelector {
                     let saved = row.update(&db).await?;
                     Ok(CatalogOffer::from_row(saved)?.resource())
                 };
-                Box::pin(
+                guard_act(
                     fut::wrap_future(work).map(move |result, act: &mut Self, _| {
                         act.forget_catalog(organization_id);
                         result
@@ -895,7 +896,7 @@ impl Handler<ManageOffers> for OfferSelector {
             ManageOffers::Delete {
                 organization_id,
                 offer_id,
-            } => Box::pin(
+            } => guard_act(
                 self.catalog(organization_id)
                     .then(move |catalog, _, _| {
                         fut::wrap_future(async move {
@@ -1010,7 +1011,7 @@ impl Handler<RecordOutcome> for OfferSelector {
         let dunning = self.dunning.clone();
         let recorder = self.recorder.clone();
         let db = self.db.clone();
-        Box::pin(
+        guard_act(
             self.catalog(msg.organization_id)
                 .then(move |catalog, _, _| {
                     fut::wrap_future(async move {
@@ -1310,7 +1311,7 @@ impl Handler<ManageExperiments> for OfferSelector {
         let db = self.db.clone();
         match msg {
             ManageExperiments::List { organization_id } => {
-                Box::pin(self.catalog(organization_id).map(|catalog, _, _| {
+                guard_act(self.catalog(organization_id).map(|catalog, _, _| {
                     let data: Vec<Value> = catalog?
                         .experiments
                         .iter()
@@ -1322,7 +1323,7 @@ impl Handler<ManageExperiments> for OfferSelector {
             ManageExperiments::Get {
                 organization_id,
                 experiment_id,
-            } => Box::pin(self.catalog(organization_id).map(move |catalog, _, _| {
+            } => guard_act(self.catalog(organization_id).map(move |catalog, _, _| {
                 catalog?
                     .experiment(experiment_id)
                     .map(|e| e.resource.clone())
@@ -1331,7 +1332,7 @@ impl Handler<ManageExperiments> for OfferSelector {
             ManageExperiments::Results {
                 organization_id,
                 experiment_id,
-            } => Box::pin(self.catalog(organization_id).then(move |catalog, _, _| {
+            } => guard_act(self.catalog(organization_id).then(move |catalog, _, _| {
                 fut::wrap_future(async move {
                     let catalog = catalog?;
                     let experiment = catalog
@@ -1344,7 +1345,7 @@ impl Handler<ManageExperiments> for OfferSelector {
             ManageExperiments::Create {
                 organization_id,
                 body,
-            } => Box::pin(
+            } => guard_act(
                 self.catalog(organization_id)
                     .then(move |catalog, _, _| {
                         fut::wrap_future(async move {
@@ -1360,7 +1361,7 @@ impl Handler<ManageExperiments> for OfferSelector {
                 organization_id,
                 experiment_id,
                 patch,
-            } => Box::pin(
+            } => guard_act(
                 self.catalog(organization_id)
                     .then(move |catalog, _, _| {
                         fut::wrap_future(async move {
@@ -1396,14 +1397,14 @@ impl Handler<ManageSettings> for OfferSelector {
     fn handle(&mut self, msg: ManageSettings, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         match msg {
-            ManageSettings::Get { organization_id } => Box::pin(
+            ManageSettings::Get { organization_id } => guard_act(
                 self.catalog(organization_id)
                     .map(|catalog, _, _| Ok(settings_json(&catalog?.settings))),
             ),
             ManageSettings::Update {
                 organization_id,
                 patch,
-            } => Box::pin(
+            } => guard_act(
                 self.catalog(organization_id)
                     .then(move |catalog, _, _| {
                         fut::wrap_future(async move {

@@ -2,6 +2,7 @@
 //! support tickets they open), group-committed. Writes that arrive while a transaction is in
 //! flight wait in a batch and share the next transaction; each request is answered only once
 //! its own rows are committed.
+use crate::actors::guard;
 use std::mem;
 
 use actix::prelude::*;
@@ -717,7 +718,7 @@ impl Handler<Record> for OutcomeRecorder {
         let (waiter, committed) = oneshot::channel();
         self.pending.push((record, Utc::now(), waiter));
         self.commit_next_batch(ctx);
-        Box::pin(async move {
+        guard(async move {
             match committed.await {
                 Ok(Ok(ticket)) => Ok(ticket),
                 Ok(Err(e)) => Err(Failure::Unexpected(anyhow::anyhow!(

@@ -1,5 +1,6 @@
 //! SentimentAnalyzer: reads a cancellation reason, suggests the save action with matching
 //! offers, records the reason, and opens a ticket when a human is needed.
+use crate::actors::guard;
 use actix::prelude::*;
 
 use super::dunning_tracker::{DunningTracker, Identify};
@@ -88,7 +89,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
         let offers = self.offers.clone();
         let tickets = self.tickets.clone();
         let recorder = self.recorder.clone();
-        Box::pin(async move {
+        guard(async move {
             let reading = msg.reading;
             let action = reading.prediction.action;
             let offers = offers

@@ -1,5 +1,6 @@
 //! StripeApplier: turns an accepted offer into Stripe calls; a transient failure hands the
 //! application to the retry queue.
+use crate::actors::guard;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -82,7 +83,7 @@ impl Handler<ApplyOffer> for StripeApplier {
         });
         let dunning = self.dunning.clone();
         let offers = self.offers.clone();
-        Box::pin(async move {
+        guard(async move {
             let offer = find
                 .await
                 .map_err(|e| anyhow::anyhow!("offer selector unavailable: {e}"))??
@@ -155,7 +156,7 @@ impl Handler<ApplyOffer> for StripeApplier {
                     message: format!("The offer could not be applied: {error}"),
                     stripe_error,
                 }),
-                Attempt::Transient { error } => {
+                Attempt::Transient { error } | Attempt::Replayed { error, .. } => {
                     tracing::warn!(application = application.id, %error, "Stripe failed; queued for retry");
                     let at =
                         Utc::now() + chrono::TimeDelta::from_std(first_delay).unwrap_or_default();
@@ -186,7 +187,7 @@ impl Handler<GetApplication> for StripeApplier {
 
     fn handle(&mut self, msg: GetApplication, _: &mut Self::Context) -> Self::Result {
         let db = self.applier.db.clone();
-        Box::pin(async move {
+        guard(async move {
             let found = offer_application::Entity::find_by_id(msg.application_id)
                 .filter(offer_application::Column::OrganizationId.eq(msg.organization_id))
                 .one(&db)

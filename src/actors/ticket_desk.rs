@@ -1,4 +1,5 @@
 //! TicketDesk: support tickets, opened from cancellation reasons and worked by support staff.
+use crate::actors::guard;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -7,11 +8,12 @@ use entity::{organization, support_ticket};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{json, Value};
 
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::domain::paging::PageRequest;
 use crate::tickets::{priority, ticket_json, TicketCourier};
 
 pub struct TicketDesk {
@@ -162,8 +164,7 @@ pub enum WorkTickets {
     List {
         organization_id: i64,
         status: Option<String>,
-        page: u64,
-        per_page: u64,
+        paging: PageRequest,
     },
     Get {
         organization_id: i64,
@@ -200,24 +201,26 @@ impl Handler<WorkTickets> for TicketDesk {
 
     fn handle(&mut self, msg: WorkTickets, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        guard(async move {
             match msg {
                 WorkTickets::List {
                     organization_id,
                     status,
-                    page,
-                    per_page,
+                    paging,
                 } => {
+                    let PageRequest { page, per_page } = paging;
                     let mut query = support_ticket::Entity::find()
                         .filter(support_ticket::Column::OrganizationId.eq(organization_id));
                     if let Some(status) = &status {
                         query = query.filter(support_ticket::Column::Status.eq(status.clone()));
                     }
-                    let paginator = query
+                    let total = query.clone().count(&db).await?;
+                    let tickets = query
                         .order_by_desc(support_ticket::Column::Id)
-                        .paginate(&db, per_page);
-                    let total = paginator.num_items().await?;
-                    let tickets = paginator.fetch_page(page - 1).await?;
+                        .offset(paging.offset())
+                        .limit(per_page)
+                        .all(&db)
+                        .await?;
                     Ok(json!({
                         "data": tickets.iter().map(ticket_json).collect::<Vec<_>>(),
                         "meta": {

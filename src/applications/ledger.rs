@@ -191,6 +191,8 @@ struct LedgerChange<'a> {
     outcome: &'static str,
     error: Option<&'a str>,
     stripe_error: Option<String>,
+    /// The idempotency key of the next attempts, when this one's can only replay a failure.
+    next_key: Option<&'a str>,
 }
 
 impl Attempt {
@@ -201,12 +203,21 @@ impl Attempt {
                 outcome: "applied",
                 error: None,
                 stripe_error: None,
+                next_key: None,
             },
             Attempt::Transient { error } => LedgerChange {
                 status: Status::Retrying,
                 outcome: "transient",
                 error: Some(error),
                 stripe_error: None,
+                next_key: None,
+            },
+            Attempt::Replayed { error, next_key } => LedgerChange {
+                status: Status::Retrying,
+                outcome: "replayed_failure",
+                error: Some(error),
+                stripe_error: None,
+                next_key: Some(next_key),
             },
             Attempt::Permanent {
                 error,
@@ -216,6 +227,7 @@ impl Attempt {
                 outcome: "permanent",
                 error: Some(error),
                 stripe_error: stripe_error.as_ref().map(Value::to_string),
+                next_key: None,
             },
         }
     }
@@ -258,6 +270,13 @@ async fn settle(db: &DatabaseConnection, round: &[&Settlement]) -> anyhow::Resul
             update = update.col_expr(
                 offer_application::Column::LastStripeError,
                 Expr::value(change.stripe_error),
+            );
+        }
+        if let Some(next_key) = change.next_key {
+            // Only applications with this very attempt are in the group: one key each.
+            update = update.col_expr(
+                offer_application::Column::IdempotencyKey,
+                Expr::value(next_key),
             );
         }
         if change.status == Status::Applied {

@@ -6,6 +6,7 @@ pub mod end_user_ref;
 pub mod experiment;
 pub mod money;
 pub mod offer;
+pub mod paging;
 pub mod payment_event;
 pub mod stats;
 pub mod trigger;

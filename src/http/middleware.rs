@@ -1,10 +1,13 @@
 //! Cross-cutting request handling: a request id on every span and response, and JSON bodies
 //! for errors produced outside our handlers (unknown route, wrong method).
-use actix_web::body::{BoxBody, MessageBody};
+use std::panic::AssertUnwindSafe;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::HttpResponse;
+use futures_util::FutureExt;
 use rand::Rng;
 use serde_json::json;
 use tracing::Instrument;
@@ -69,6 +72,31 @@ pub async fn request_span<B: MessageBody>(
     Ok(response)
 }
 
+/// Answers a handler that panics like any unexpected error (500 `{"message": "Internal server
+/// error."}`, the panic logged with the request id, which the request's span carries), so
+/// that no input can end a request without an answer. It wraps each resource rather than the
+/// app: the request it keeps for the answer must be cloned after routing, which needs it
+/// unshared.
+pub async fn catch_panics<B: MessageBody>(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let request = req.request().clone();
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(response) => Ok(response?.map_into_left_body()),
+        Err(payload) => {
+            let message = crate::actors::guard::panic_message(&*payload);
+            crate::metrics::panic_caught("http");
+            // Logged as every unexpected error is, by its `error_response`.
+            let error = crate::http::errors::ApiError::Unexpected(anyhow::anyhow!(
+                "the request's handler panicked: {message}"
+            ));
+            let answer = actix_web::ResponseError::error_response(&error);
+            Ok(ServiceResponse::new(request, answer).map_into_right_body())
+        }
+    }
+}
+
 /// Replaces a non-JSON error body with `{"message": ...}`.
 pub fn json_error_body<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
@@ -101,4 +129,49 @@ pub fn json_error_body<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, replacement).map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{test, web, App, HttpResponse};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_panicking_handler_is_answered_500_json_with_its_request_id() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_span))
+                .service(
+                    web::resource("/boom")
+                        .route(web::get().to(|| async {
+                            if std::hint::black_box(true) {
+                                panic!("boom");
+                            }
+                            HttpResponse::Ok().finish()
+                        }))
+                        .wrap(from_fn(catch_panics)),
+                )
+                .service(
+                    web::resource("/fine")
+                        .route(web::get().to(HttpResponse::Ok))
+                        .wrap(from_fn(catch_panics)),
+                ),
+        )
+        .await;
+        let req = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header((REQUEST_ID, "req-123"))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers().get(REQUEST_ID).unwrap(), "req-123");
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body, json!({"message": "Internal server error."}));
+        // The worker goes on answering.
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
 }

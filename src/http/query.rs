@@ -5,7 +5,7 @@ use actix_web::HttpRequest;
 
 use super::errors::{ApiError, ValidationErrors};
 use super::validation::attribute;
-use crate::actors::admin_desk::PageRequest;
+use crate::domain::paging::{PageRequest, MAX_PAGE};
 
 /// Largest page an operator listing serves.
 pub const MAX_PER_PAGE: u64 = 500;
@@ -65,10 +65,30 @@ impl Query {
         }
     }
 
-    /// `page` (from 1) and `per_page` (1 to 500, default 50).
+    /// An integer within `min..=max` (Laravel's `integer|between`), or `default` when absent.
+    pub fn integer_between(&mut self, name: &str, default: u64, min: u64, max: u64) -> u64 {
+        let Some(raw) = self.get(name) else {
+            return default;
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            Ok(_) => {
+                let field = attribute(name);
+                self.errors.add(
+                    name,
+                    format!("The {field} field must be between {min} and {max}."),
+                );
+                default
+            }
+            // Not an integer, or out of `u64`: the same messages as `integer`.
+            Err(_) => self.integer(name, default, min, max),
+        }
+    }
+
+    /// `page` (1 to `MAX_PAGE`, default 1) and `per_page` (1 to 500, default 50).
     pub fn page(&mut self) -> PageRequest {
         PageRequest {
-            page: self.integer("page", 1, 1, 1_000_000),
+            page: self.integer("page", 1, 1, MAX_PAGE),
             per_page: self.integer("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
         }
     }

@@ -21,6 +21,34 @@ pub const STRIPE_VERSION: &str = "2025-03-31.basil";
 /// Stripe rejects idempotency keys longer than this.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
+/// The four calls, as the metrics name them (`saveloops_stripe_requests_total{operation}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    GetSubscription,
+    GetCoupon,
+    CreateCoupon,
+    UpdateSubscription,
+}
+
+impl Operation {
+    /// Every operation, so that the metrics export each one from the start.
+    pub const ALL: [Operation; 4] = [
+        Operation::GetSubscription,
+        Operation::GetCoupon,
+        Operation::CreateCoupon,
+        Operation::UpdateSubscription,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::GetSubscription => "get_subscription",
+            Operation::GetCoupon => "get_coupon",
+            Operation::CreateCoupon => "create_coupon",
+            Operation::UpdateSubscription => "update_subscription",
+        }
+    }
+}
+
 /// A Stripe secret key (`sk_live_…` / `sk_test_…`).
 ///
 /// Deliberately has no `Display`, and `Debug` is redacted, so it cannot leak
@@ -385,7 +413,7 @@ impl StripeClient {
     ) -> Result<Subscription, StripeError> {
         let url = self.url(&["v1", "subscriptions", non_empty(id, "subscription id")?]);
         let req = self.http.get(url).query(&[("expand[]", "discounts")]);
-        let (value, _) = self.send("get_subscription", req, key).await?;
+        let (value, _) = self.send(Operation::GetSubscription, req, key).await?;
         decode(value, "subscription")
     }
 
@@ -398,7 +426,10 @@ impl StripeClient {
         id: &str,
     ) -> Result<Option<Coupon>, StripeError> {
         let url = self.url(&["v1", "coupons", non_empty(id, "coupon id")?]);
-        match self.send("get_coupon", self.http.get(url), key).await {
+        match self
+            .send(Operation::GetCoupon, self.http.get(url), key)
+            .await
+        {
             Ok((value, _)) => decode(value, "coupon").map(Some),
             Err(e) if e.status() == Some(404) && e.code() == Some("resource_missing") => Ok(None),
             Err(e) => Err(e),
@@ -419,7 +450,7 @@ impl StripeClient {
     ) -> Result<Coupon, StripeError> {
         let (value, _) = self
             .post_form(
-                "create_coupon",
+                Operation::CreateCoupon,
                 key,
                 &["v1", "coupons"],
                 params.to_form(),
@@ -461,7 +492,7 @@ impl StripeClient {
         let path = ["v1", "subscriptions", non_empty(id, "subscription id")?];
         let (value, meta) = self
             .post_form(
-                "update_subscription",
+                Operation::UpdateSubscription,
                 key,
                 &path,
                 form.to_vec(),
@@ -473,7 +504,7 @@ impl StripeClient {
 
     async fn post_form(
         &self,
-        operation: &'static str,
+        operation: Operation,
         key: &SecretKey,
         path: &[&str],
         form: Vec<(String, String)>,
@@ -501,7 +532,7 @@ impl StripeClient {
     /// `operation` and outcome.
     async fn send(
         &self,
-        operation: &'static str,
+        operation: Operation,
         req: reqwest::RequestBuilder,
         key: &SecretKey,
     ) -> Result<(Value, ResponseMeta), StripeError> {
@@ -513,7 +544,7 @@ impl StripeClient {
             Err(e) if e.is_transient() => StripeOutcome::Transient,
             Err(_) => StripeOutcome::Permanent,
         };
-        stripe_request(operation, outcome, started.elapsed());
+        stripe_request(operation.as_str(), outcome, started.elapsed());
         result
     }
 
@@ -580,6 +611,7 @@ impl StripeClient {
                 should_retry,
                 request_id,
                 error: Box::new(error),
+                replayed,
             },
             None => StripeError::Decode {
                 status,
@@ -590,6 +622,7 @@ impl StripeClient {
         };
         tracing::warn!(
             status,
+            replayed,
             transient = err.is_transient(),
             error_type = err.error_type().unwrap_or_default(),
             code = err.code().unwrap_or_default(),

@@ -73,6 +73,9 @@ pub enum StripeError {
         request_id: Option<String>,
         /// Boxed: keeps `Result<_, StripeError>` small on the happy path.
         error: Box<ApiErrorBody>,
+        /// `Idempotent-Replayed: true`: Stripe answered with the stored result of an earlier
+        /// request with this idempotency key, not by running this one.
+        replayed: bool,
     },
 
     /// The response body could not be decoded (non-JSON error page, or a 2xx
@@ -177,6 +180,14 @@ impl StripeError {
         self.status() == Some(404) || self.code() == Some("resource_missing")
     }
 
+    /// A failure worth retrying that Stripe replayed from its idempotency store: the first
+    /// request with this key failed after it started executing, and Stripe answers every
+    /// retry with the same key with that failure. Retrying with the key cannot help; whether
+    /// the change landed must be read from the subscription.
+    pub fn is_replayed_failure(&self) -> bool {
+        matches!(self, StripeError::Api { replayed: true, .. }) && self.is_transient()
+    }
+
     /// The idempotency key was already used with different parameters.
     pub fn is_idempotency_error(&self) -> bool {
         self.error_type() == Some("idempotency_error")
@@ -226,6 +237,7 @@ mod tests {
                 error_type: ty.into(),
                 ..Default::default()
             }),
+            replayed: false,
         }
     }
 
@@ -254,6 +266,30 @@ mod tests {
     }
 
     #[test]
+    fn a_replayed_transient_failure_is_a_signal_not_a_retry() {
+        let replayed = |status| match api(status, None, "api_error") {
+            StripeError::Api {
+                status,
+                should_retry,
+                request_id,
+                error,
+                ..
+            } => StripeError::Api {
+                status,
+                should_retry,
+                request_id,
+                error,
+                replayed: true,
+            },
+            other => other,
+        };
+        assert!(replayed(500).is_replayed_failure());
+        assert!(!api(500, None, "api_error").is_replayed_failure());
+        // A replayed refusal is as final as the first one was.
+        assert!(!replayed(404).is_replayed_failure());
+    }
+
+    #[test]
     fn display_is_concise() {
         let e = StripeError::Api {
             status: 400,
@@ -266,6 +302,7 @@ mod tests {
                 param: Some("coupon".into()),
                 raw: serde_json::Value::Null,
             }),
+            replayed: false,
         };
         assert_eq!(
             e.to_string(),

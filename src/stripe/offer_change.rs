@@ -473,6 +473,11 @@ pub enum ApplyError {
     /// Stripe (or the network) failed; check [`StripeError::is_transient`].
     #[error(transparent)]
     Stripe(#[from] StripeError),
+    /// Stripe replayed a stored failure for the idempotency key, and the subscription does
+    /// not show the change: the first request failed without applying it. Transient, but
+    /// only with a new idempotency key, since this one will replay the failure for ~24 h.
+    #[error("Stripe replayed a stored failure and the change is not in effect ({0})")]
+    ReplayedFailure(StripeError),
 }
 
 impl ApplyError {
@@ -481,6 +486,7 @@ impl ApplyError {
         match self {
             ApplyError::NoStripeAction(_) => false,
             ApplyError::Stripe(e) => e.is_transient(),
+            ApplyError::ReplayedFailure(_) => true,
         }
     }
 }
@@ -557,6 +563,18 @@ pub async fn send_change(
             replayed: meta.replayed,
             already_applied: false,
         }),
+        // The key's first request failed after it started executing, and Stripe replays
+        // that failure to every retry with the key. The subscription tells whether the
+        // change landed; if not, the caller must retry under a new key.
+        Err(e) if e.is_replayed_failure() => {
+            let sub = client.get_subscription(key, subscription_id).await?;
+            if change_visible(form, &sub) {
+                tracing::warn!("Stripe replayed a stored failure, but the change is in effect");
+                Ok(AppliedChange::found(sub))
+            } else {
+                Err(ApplyError::ReplayedFailure(e))
+            }
+        }
         Err(e) if e.is_idempotency_error() => {
             let sub = client.get_subscription(key, subscription_id).await?;
             if change_visible(form, &sub) {

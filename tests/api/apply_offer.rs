@@ -659,3 +659,88 @@ async fn applications_are_private_to_their_organization() {
     let (status, _) = parts(app.get("/api/v1/intercept/applications/999999").await).await;
     assert_eq!(status, 404);
 }
+
+/// The first request fails with a 500 that Stripe stores under the application's key, after
+/// (`applied`) or before the change landed; the queue's retries then meet the replayed 500.
+async fn a_stored_failure(applied: bool) -> (TestApp, FakeStripe, i64, Value) {
+    let (app, stripe) = app_with_stripe(|_| {}).await;
+    let offer = app
+        .offer(json!({"type": "pause", "value": 1, "label": "A month off"}))
+        .await;
+    stripe.fail_next_on(
+        "POST",
+        "/v1/subscriptions",
+        1,
+        Fault::StoredFailure { applied },
+    );
+    let (status, body) = parts(app.apply_offer(apply_body(offer)).await).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["application_id"].as_i64().unwrap();
+    let application = app.drive_until(&app.workers(), id, "applied").await;
+    (app, stripe, id, application)
+}
+
+async fn attempt_outcomes(app: &TestApp, application_id: i64) -> Vec<String> {
+    let mut attempts = entity::application_attempt::Entity::find()
+        .filter(entity::application_attempt::Column::ApplicationId.eq(application_id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    attempts.sort_by_key(|a| a.attempt);
+    attempts.into_iter().map(|a| a.outcome).collect()
+}
+
+fn update_keys(stripe: &FakeStripe) -> Vec<(String, bool)> {
+    stripe
+        .requests_to("POST", "/v1/subscriptions")
+        .iter()
+        .map(|r| (r.header("idempotency-key").unwrap().to_owned(), r.replayed))
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_replayed_500_whose_change_landed_is_applied_once_without_another_update() {
+    let (app, stripe, id, application) = a_stored_failure(true).await;
+    assert_eq!(application["status"], "applied");
+    assert_eq!(stripe.applied_updates("sub_1"), 1);
+    assert_eq!(
+        stripe.subscription("sub_1")["pause_collection"]["behavior"],
+        "void"
+    );
+    // The retry met the replay, read the subscription and sent nothing more.
+    let keys = update_keys(&stripe);
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0].0, keys[1].0);
+    assert!(keys[1].1, "the second answer was Stripe's replay");
+    assert_eq!(
+        stripe.requests_to("GET", "/v1/subscriptions/sub_1").len(),
+        1
+    );
+    assert_eq!(saves(&app).await, 1, "its save is recorded once");
+    assert_eq!(attempt_outcomes(&app, id).await, ["transient", "applied"]);
+}
+
+#[actix_web::test]
+async fn a_replayed_500_whose_change_did_not_land_is_retried_under_a_new_key_once() {
+    let (app, stripe, id, application) = a_stored_failure(false).await;
+    assert_eq!(application["status"], "applied");
+    assert_eq!(stripe.applied_updates("sub_1"), 1, "applied exactly once");
+    let keys = update_keys(&stripe);
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    let first = &keys[0].0;
+    assert_eq!(&keys[1].0, first);
+    assert!(keys[1].1, "the first retry met the replayed 500");
+    assert_eq!(keys[2], (format!("{first}-r2"), false));
+    // The ledger keeps the key the change went through, and the attempt that changed it.
+    let row = entity::offer_application::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.idempotency_key, format!("{first}-r2"));
+    assert_eq!(
+        attempt_outcomes(&app, id).await,
+        ["transient", "replayed_failure", "applied"]
+    );
+    assert_eq!(saves(&app).await, 1);
+}

@@ -62,6 +62,11 @@ pub enum Fault {
     DropAfterApply,
     /// Answer with an arbitrary (e.g. HTML) body; nothing is applied.
     Raw { status: u16, body: String },
+    /// A 500 `api_error` raised after the request started executing, which Stripe stores
+    /// under the idempotency key: every later request with the key and the same parameters
+    /// is answered that 500 again, with `Idempotent-Replayed: true`. With `applied` the
+    /// change landed before the failure; without, it did not.
+    StoredFailure { applied: bool },
 }
 
 impl Fault {
@@ -75,6 +80,7 @@ impl Fault {
             Fault::Drop => "drop".into(),
             Fault::DropAfterApply => "drop_after_apply".into(),
             Fault::Raw { status, .. } => format!("raw_{status}"),
+            Fault::StoredFailure { applied } => format!("stored_failure_applied_{applied}"),
         }
     }
 }
@@ -570,6 +576,27 @@ impl State {
                 }
                 Fault::Slow(d) => delay = Some(d),
                 Fault::DropAfterApply => drop_after = true,
+                Fault::StoredFailure { applied } => {
+                    let failure = fault_response(&Fault::Status(500), req, &request_id);
+                    if applied {
+                        self.handle(req, &params, &request_id);
+                    }
+                    let key = req.headers.get("idempotency-key").cloned();
+                    if let (Ok(api_key), Some(key), "POST") =
+                        (authenticate(req, &self.revoked), key, req.method.as_str())
+                    {
+                        self.idempotency.insert(
+                            (api_key, key),
+                            Stored {
+                                fingerprint: fingerprint(&req.method, &req.path, &params),
+                                response: failure.clone(),
+                            },
+                        );
+                    }
+                    record.status = Some(failure.status);
+                    self.requests.push(record);
+                    return Action::Respond(failure);
+                }
                 other => {
                     let resp = fault_response(&other, req, &request_id);
                     record.status = Some(resp.status);
@@ -1340,8 +1367,10 @@ fn fault_response(fault: &Fault, req: &Request, request_id: &str) -> Response {
                 body: body.clone(),
             };
         }
-        // Not error answers; handled by the caller.
-        Fault::Slow(_) | Fault::Drop | Fault::DropAfterApply => (500, None),
+        // Not error answers, or built from one; handled by the caller.
+        Fault::Slow(_) | Fault::Drop | Fault::DropAfterApply | Fault::StoredFailure { .. } => {
+            (500, None)
+        }
     };
     let key = req
         .headers

@@ -8,6 +8,7 @@ mod dunning;
 mod eligibility;
 mod experiments;
 mod fake_stripe;
+mod hardening;
 mod helpers;
 mod http_errors;
 mod metrics;

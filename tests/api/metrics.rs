@@ -241,3 +241,44 @@ async fn a_metrics_token_protects_the_endpoint_when_set() {
         .unwrap()
         .contains("saveloops_http_requests_total"));
 }
+
+#[actix_web::test]
+async fn every_known_series_is_exported_before_its_first_event() {
+    let (app, _stripe) = ops_app(|_| {}).await;
+    let text = scrape(&app).await;
+    for operation in [
+        "get_subscription",
+        "get_coupon",
+        "create_coupon",
+        "update_subscription",
+    ] {
+        for outcome in ["success", "transient", "permanent"] {
+            let labels = [("operation", operation), ("outcome", outcome)];
+            assert!(
+                metric(&text, "saveloops_stripe_requests_total", &labels).is_some(),
+                "no {labels:?} in\n{text}"
+            );
+            assert!(metric(
+                &text,
+                "saveloops_stripe_request_duration_seconds_count",
+                &labels
+            )
+            .is_some());
+        }
+    }
+    for kind in ["apply_offer", "deliver_ticket"] {
+        for event in ["started", "succeeded", "retried", "failed", "dead"] {
+            let name = format!("saveloops_jobs_{event}_total");
+            assert!(metric(&text, &name, &[("kind", kind)]).is_some(), "{name}");
+        }
+    }
+    for event in ["created", "delivered", "failed"] {
+        assert!(metric(&text, "saveloops_tickets_total", &[("event", event)]).is_some());
+    }
+    assert!(metric(
+        &text,
+        "saveloops_rate_limited_total",
+        &[("route", "/api/v1/intercept")]
+    )
+    .is_some());
+}

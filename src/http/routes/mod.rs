@@ -11,10 +11,12 @@ pub mod sentiment;
 pub mod settings;
 pub mod tickets;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 
 use super::docs::{Message, RateLimited, Security, Unprocessable};
 use super::errors::ApiError;
+use super::middleware;
 
 /// One served route.
 #[derive(Clone, Copy)]
@@ -24,6 +26,17 @@ pub struct Endpoint {
     /// The actix pattern, which is also the OpenAPI path: `/api/v1/offers/{id}`.
     pub path: &'static str,
     pub route: fn() -> actix_web::Route,
+}
+
+impl Endpoint {
+    /// Whether the route takes the organization's key (and so its rate limit): every API
+    /// route but the operator API and the description; `/health`, `/ready` and `/metrics`
+    /// are outside the API.
+    pub fn keyed(&self) -> bool {
+        self.path.starts_with("/api/v1/")
+            && !self.path.starts_with("/api/v1/admin/")
+            && self.path != "/api/v1/openapi.json"
+    }
 }
 
 /// Declares the route table once: `ROUTES` (what `configure` serves) and `ApiDoc` (the OpenAPI
@@ -103,17 +116,29 @@ route_table! {
     delete "/api/v1/admin/keys/{prefix}" => admin::revoke_key;
 }
 
-/// Serves every route of `ROUTES`. The router tries routes in the order they are registered,
-/// and a route with a `{parameter}` is matched by a regular expression (a string comparison
-/// otherwise): fixed paths go first, so that the cancel flow's requests never wait for
-/// expressions that cannot match them. No fixed path matches a parameterized one, so the
-/// order changes no answer.
+/// Serves every route of `ROUTES`, one resource per path, so that a method the path does not
+/// serve is answered 405 with `Allow` (a route per method made it 404). Each resource catches
+/// its handlers' panics (`middleware::catch_panics`). The router tries resources in the order
+/// they are registered, and a path with a `{parameter}` is matched by a regular expression (a
+/// string comparison otherwise): fixed paths go first, so that the cancel flow's requests
+/// never wait for expressions that cannot match them. No fixed path matches a parameterized
+/// one, so the order changes no answer.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let (fixed, parameterized): (Vec<&Endpoint>, Vec<&Endpoint>) = ROUTES
-        .iter()
-        .partition(|endpoint| !endpoint.path.contains('{'));
-    for endpoint in fixed.into_iter().chain(parameterized) {
-        cfg.route(endpoint.path, (endpoint.route)());
+    let mut paths: Vec<&'static str> = Vec::new();
+    for endpoint in ROUTES {
+        if !paths.contains(&endpoint.path) {
+            paths.push(endpoint.path);
+        }
+    }
+    paths.sort_by_key(|path| path.contains('{'));
+    for path in paths {
+        let resource = ROUTES
+            .iter()
+            .filter(|endpoint| endpoint.path == path)
+            .fold(web::resource(path), |resource, endpoint| {
+                resource.route((endpoint.route)())
+            });
+        cfg.service(resource.wrap(from_fn(middleware::catch_panics)));
     }
 }
 

@@ -1,19 +1,22 @@
 //! Support tickets, for support staff (with the organization's key).
-use std::collections::HashMap;
-
-use actix_web::{web, HttpResponse};
-use serde_json::{Map, Value};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::path_id;
 use crate::actors::ticket_desk::WorkTickets;
 use crate::actors::Actors;
+use crate::domain::paging::{PageRequest, MAX_PAGE};
 use crate::http::docs::{
     BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus, Unprocessable,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
+use crate::http::query::Query;
 use crate::http::validation::Input;
 use crate::tickets::STATUSES;
+
+/// A page of tickets: 1 to 100 of them, 25 unless asked.
+const MAX_PER_PAGE: u64 = 100;
+const DEFAULT_PER_PAGE: u64 = 25;
 
 fn status_of(raw: &str) -> Option<String> {
     STATUSES.contains(&raw).then(|| raw.to_owned())
@@ -23,7 +26,7 @@ fn status_of(raw: &str) -> Option<String> {
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "support tickets", operation_id = "list_tickets", security(("api_key" = [])),
     params(
         ("status" = Option<TicketStatus>, Query, description = "Only tickets in this status."),
-        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)."),
+        ("page" = Option<u64>, Query, minimum = 1, maximum = 1_000_000, description = "From 1 (default 1)."),
         ("per_page" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Default 25."),
     ),
     responses(
@@ -34,36 +37,33 @@ fn status_of(raw: &str) -> Option<String> {
     ))]
 pub async fn list(
     tenant: Tenant,
-    query: web::Query<HashMap<String, String>>,
+    req: HttpRequest,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, ApiError> {
-    let params: Map<String, Value> = query
-        .into_inner()
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    let mut input = Input::new(&params);
-    let status = input.choice("status", false, status_of);
-    let page = input.integer("page", false).unwrap_or(1);
-    let per_page = input.integer("per_page", false).unwrap_or(25);
-    if page < 1 {
-        input
-            .errors
-            .add("page", "The page field must be at least 1.");
-    }
-    if !(1..=100).contains(&per_page) {
-        input
-            .errors
-            .add("per_page", "The per page field must be between 1 and 100.");
-    }
-    input.finish()?;
+    let mut query = Query::of(&req)?;
+    let status = match query.get("status") {
+        None => None,
+        Some(raw) => {
+            let status = status_of(raw);
+            if status.is_none() {
+                query
+                    .errors
+                    .add("status", "The selected status is invalid.");
+            }
+            status
+        }
+    };
+    let paging = PageRequest {
+        page: query.integer("page", 1, 1, MAX_PAGE),
+        per_page: query.integer_between("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
+    };
+    query.finish()?;
     let tickets = actors
         .tickets
         .send(WorkTickets::List {
             organization_id: tenant.organization_id,
             status,
-            page: page as u64,
-            per_page: per_page as u64,
+            paging,
         })
         .await??;
     Ok(HttpResponse::Ok().json(tickets))
