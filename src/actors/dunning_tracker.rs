@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::oneshot;
 
-use super::{Failure, MAILBOX_CAPACITY};
+use super::{guard, Failure, MAILBOX_CAPACITY};
 use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
 use crate::end_user_changes::{self, ChangeFeed};
@@ -191,22 +191,29 @@ impl DunningTracker {
                 )),
             }
         };
-        ctx.spawn(fut::wrap_future(read).map(|read, act: &mut Self, ctx| {
-            act.reading_log = false;
-            match read {
-                Ok((next, changes)) => {
-                    act.log_position = Some(next);
-                    for change in changes {
-                        act.hear(change, ctx);
+        ctx.spawn(guard::recovering(
+            fut::wrap_future(read).map(|read, act: &mut Self, ctx| {
+                act.reading_log = false;
+                match read {
+                    Ok((next, changes)) => {
+                        act.log_position = Some(next);
+                        for change in changes {
+                            act.hear(change, ctx);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not read the end-user change log");
+                        act.log_position = None;
+                        act.hear(ChangeFeed::Lost, ctx);
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read the end-user change log");
-                    act.log_position = None;
-                    act.hear(ChangeFeed::Lost, ctx);
-                }
-            }
-        }));
+            }),
+            |act: &mut Self, ctx| {
+                act.reading_log = false;
+                act.log_position = None;
+                act.hear(ChangeFeed::Lost, ctx);
+            },
+        ));
     }
 
     fn hear(&mut self, change: ChangeFeed, ctx: &mut Context<Self>) {
@@ -249,7 +256,7 @@ impl DunningTracker {
         let started = self.clock.read_started();
         let db = self.db.clone();
         let read = async move { newest_identities(&db, before, page).await };
-        ctx.spawn(
+        ctx.spawn(guard::recovering(
             fut::wrap_future(read).map(move |read, act: &mut Self, ctx| {
                 let fresh: Vec<bool> = match &read {
                     Ok(rows) => rows
@@ -277,7 +284,8 @@ impl DunningTracker {
                     act.warm_up(run, last, loaded + count, ctx);
                 }
             }),
-        );
+            move |act: &mut Self, _| act.clock.read_ended(started),
+        ));
     }
 
     /// The end user `who` names, from memory while that is fresh.
@@ -364,7 +372,7 @@ impl DunningTracker {
                 }
                 read
             };
-            ctx.spawn(
+            ctx.spawn(guard::recovering(
                 fut::wrap_future(work).map(move |read, act: &mut Self, ctx| {
                     act.in_flight -= 1;
                     for (organization_id, lookups, rows) in read {
@@ -393,7 +401,12 @@ impl DunningTracker {
                     act.clock.read_ended(started);
                     act.start_lookups(ctx);
                 }),
-            );
+                move |act: &mut Self, ctx| {
+                    act.in_flight = act.in_flight.saturating_sub(1);
+                    act.clock.read_ended(started);
+                    act.start_lookups(ctx);
+                },
+            ));
         }
     }
 
@@ -440,7 +453,7 @@ impl DunningTracker {
             }
             answered
         };
-        ctx.spawn(
+        ctx.spawn(guard::recovering(
             fut::wrap_future(work).map(move |answered, act: &mut Self, ctx| {
                 for (lookup, result) in answered {
                     act.answer(lookup, result, started);
@@ -449,7 +462,12 @@ impl DunningTracker {
                 act.writing_identities = false;
                 act.write_next_identities(ctx);
             }),
-        );
+            move |act: &mut Self, ctx| {
+                act.clock.read_ended(started);
+                act.writing_identities = false;
+                act.write_next_identities(ctx);
+            },
+        ));
     }
 
     /// Answers a lookup with its row, remembering the row unless a change of its end user
@@ -501,11 +519,12 @@ impl Actor for DunningTracker {
                 });
                 ctx.run_interval(end_user_changes::LOG_PRUNE_INTERVAL, |act, ctx| {
                     let db = act.db.clone();
-                    ctx.spawn(fut::wrap_future(async move {
+                    let prune = fut::wrap_future(async move {
                         if let Err(e) = end_user_changes::prune_log(&db).await {
                             tracing::warn!(error = %e, "could not prune the end-user change log");
                         }
-                    }));
+                    });
+                    ctx.spawn(guard::recovering(prune, |_: &mut Self, _| {}));
                 });
             }
             None => {}
@@ -559,7 +578,7 @@ impl Handler<Identify> for DunningTracker {
 
     fn handle(&mut self, msg: Identify, ctx: &mut Self::Context) -> Self::Result {
         let found = self.identify(msg.organization_id, msg.who, ctx);
-        Box::pin(async move { Ok(found.await?.state) })
+        guard::guard(async move { Ok(found.await?.state) })
     }
 }
 
@@ -638,7 +657,7 @@ impl DunningTracker {
         write: HealthWrite,
     ) -> ResponseActFuture<Self, Result<i64, Failure>> {
         let found = self.identify(organization_id, who, ctx);
-        Box::pin(
+        guard::guard_act(
             fut::wrap_future(found).then(move |user, act: &mut Self, ctx| {
                 let committed = user.map(|user| {
                     let (waiter, committed) = oneshot::channel();
@@ -706,6 +725,7 @@ impl DunningTracker {
         let db = self.db.clone();
         let turns = self.turns.clone();
         let origin = self.origin;
+        let users: Vec<i64> = batch.iter().map(|pending| pending.user.id).collect();
         let work = async move {
             let result = write_health(&db, &turns, origin, &batch)
                 .await
@@ -715,7 +735,7 @@ impl DunningTracker {
                 });
             (batch, result)
         };
-        ctx.spawn(
+        ctx.spawn(guard::recovering(
             fut::wrap_future(work).map(|(batch, result), act: &mut Self, ctx| {
                 act.writing -= 1;
                 for pending in &batch {
@@ -728,7 +748,17 @@ impl DunningTracker {
                 }
                 act.commit_next_writes(ctx);
             }),
-        );
+            move |act: &mut Self, ctx| {
+                // The batch's callers learn of it as their answers' channels close; what
+                // it wrote, if anything, is read again.
+                act.writing = act.writing.saturating_sub(1);
+                for id in users {
+                    act.busy_users.remove(&id);
+                    act.written(id, None);
+                }
+                act.commit_next_writes(ctx);
+            },
+        ));
         // Another transaction may start beside this one.
         self.commit_next_writes(ctx);
     }

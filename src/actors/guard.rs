@@ -95,3 +95,137 @@ impl<A: Actor, T> ActorFuture<A> for Guarded<A, T> {
         }
     }
 }
+
+/// Work an actor spawns in its own task (a group commit, a batch of lookups), with what to
+/// do if it panics: `recover` puts the actor's bookkeeping back (the commit no longer in
+/// flight, say) so that the actor goes on. The panicking work's callers learn of it as their
+/// answers' channels close, as they would if the work had failed.
+pub fn recovering<A, F, R>(work: F, recover: R) -> Recovering<A, F, R>
+where
+    A: Actor,
+    F: ActorFuture<A, Output = ()>,
+    R: FnOnce(&mut A, &mut A::Context),
+{
+    Recovering {
+        work: Some(Box::pin(work)),
+        recover: Some(Box::new(recover)),
+        _actor: std::marker::PhantomData,
+    }
+}
+
+pub struct Recovering<A, F, R> {
+    work: Option<Pin<Box<F>>>,
+    recover: Option<Box<R>>,
+    _actor: std::marker::PhantomData<fn(&mut A)>,
+}
+
+impl<A, F, R> ActorFuture<A> for Recovering<A, F, R>
+where
+    A: Actor,
+    F: ActorFuture<A, Output = ()>,
+    R: FnOnce(&mut A, &mut A::Context),
+{
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        actor: &mut A,
+        ctx: &mut A::Context,
+        task: &mut Context<'_>,
+    ) -> Poll<()> {
+        let this = self.get_mut();
+        let Some(work) = this.work.as_mut() else {
+            return Poll::Ready(());
+        };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(actor, ctx, task))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                this.work = None;
+                tracing::error!(panic = %panic_message(&*payload), "an actor's spawned work panicked; the actor goes on");
+                crate::metrics::panic_caught("actor");
+                if let Some(recover) = this.recover.take() {
+                    recover(actor, ctx);
+                }
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix::prelude::*;
+
+    use super::recovering;
+
+    /// Counts the commits in flight, as a group-committing actor does.
+    #[derive(Default)]
+    struct Committer {
+        in_flight: usize,
+        recovered: usize,
+    }
+
+    impl Actor for Committer {
+        type Context = Context<Self>;
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Commit {
+        panics: bool,
+    }
+
+    impl Handler<Commit> for Committer {
+        type Result = ();
+
+        fn handle(&mut self, msg: Commit, ctx: &mut Context<Self>) {
+            self.in_flight += 1;
+            let work = fut::wrap_future(async move {
+                if std::hint::black_box(msg.panics) {
+                    panic!("the statement could not be bound");
+                }
+            })
+            .map(|_, act: &mut Self, _| act.in_flight -= 1);
+            ctx.spawn(recovering(work, |act: &mut Self, _| {
+                act.in_flight -= 1;
+                act.recovered += 1;
+            }));
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "(usize, usize)")]
+    struct State;
+
+    impl Handler<State> for Committer {
+        type Result = MessageResult<State>;
+
+        fn handle(&mut self, _: State, _: &mut Context<Self>) -> Self::Result {
+            MessageResult((self.in_flight, self.recovered))
+        }
+    }
+
+    #[actix::test]
+    async fn spawned_work_that_panics_is_recovered_and_the_actor_goes_on() {
+        let committer = Committer::default().start();
+        committer.send(Commit { panics: true }).await.unwrap();
+        // The next message finds the actor running, its bookkeeping put back.
+        let mut state = committer.send(State).await.unwrap();
+        for _ in 0..100 {
+            if state == (0, 1) {
+                break;
+            }
+            state = committer.send(State).await.unwrap();
+        }
+        assert_eq!(state, (0, 1));
+        committer.send(Commit { panics: false }).await.unwrap();
+        let mut state = committer.send(State).await.unwrap();
+        for _ in 0..100 {
+            if state == (0, 1) {
+                break;
+            }
+            state = committer.send(State).await.unwrap();
+        }
+        assert_eq!(state, (0, 1), "a later commit completes as usual");
+    }
+}

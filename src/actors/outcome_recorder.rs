@@ -166,10 +166,17 @@ impl OutcomeRecorder {
                 }
             }
         };
-        ctx.spawn(fut::wrap_future(work).map(|_, act: &mut Self, ctx| {
+        let committed = fut::wrap_future(work).map(|_, act: &mut Self, ctx| {
             act.committing -= 1;
             act.commit_next_batch(ctx);
-        }));
+        });
+        ctx.spawn(super::guard::recovering(
+            committed,
+            |act: &mut Self, ctx| {
+                act.committing -= 1;
+                act.commit_next_batch(ctx);
+            },
+        ));
     }
 }
 
