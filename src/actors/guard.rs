@@ -205,27 +205,30 @@ mod tests {
         }
     }
 
+    /// The committer's state once its spawned work has run (polled a bounded number of times;
+    /// a dead actor fails the `send`).
+    async fn settled(committer: &Addr<Committer>, expected: (usize, usize)) -> (usize, usize) {
+        let mut state = committer.send(State).await.unwrap();
+        for _ in 0..100 {
+            if state == expected {
+                break;
+            }
+            state = committer.send(State).await.unwrap();
+        }
+        state
+    }
+
     #[actix::test]
     async fn spawned_work_that_panics_is_recovered_and_the_actor_goes_on() {
         let committer = Committer::default().start();
         committer.send(Commit { panics: true }).await.unwrap();
         // The next message finds the actor running, its bookkeeping put back.
-        let mut state = committer.send(State).await.unwrap();
-        for _ in 0..100 {
-            if state == (0, 1) {
-                break;
-            }
-            state = committer.send(State).await.unwrap();
-        }
-        assert_eq!(state, (0, 1));
+        assert_eq!(settled(&committer, (0, 1)).await, (0, 1));
         committer.send(Commit { panics: false }).await.unwrap();
-        let mut state = committer.send(State).await.unwrap();
-        for _ in 0..100 {
-            if state == (0, 1) {
-                break;
-            }
-            state = committer.send(State).await.unwrap();
-        }
-        assert_eq!(state, (0, 1), "a later commit completes as usual");
+        assert_eq!(
+            settled(&committer, (0, 1)).await,
+            (0, 1),
+            "a later commit completes as usual"
+        );
     }
 }

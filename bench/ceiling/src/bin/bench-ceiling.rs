@@ -80,30 +80,27 @@ async fn insert(rows: &Rows, key: &str, body: &Map<String, Value>) -> Result<(),
     let trigger = body.get("trigger").and_then(Value::as_str);
     let mrr = body.get("mrr_value").and_then(Value::as_f64);
     let now = chrono::Utc::now();
+    // The same row on either database; only the placeholders differ.
+    macro_rules! insert_into {
+        ($pool:expr, $sql:expr) => {
+            sqlx::query($sql)
+                .bind(key)
+                .bind(email)
+                .bind(target)
+                .bind(trigger)
+                .bind(mrr)
+                .bind(now)
+                .execute($pool)
+                .await
+                .map(|_| ())
+        };
+    }
     match rows {
         Rows::None => Ok(()),
-        Rows::Sqlite(pool) => sqlx::query(INSERT_SQLITE)
-            .bind(key)
-            .bind(email)
-            .bind(target)
-            .bind(trigger)
-            .bind(mrr)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ()),
-        Rows::Postgres(pool) => sqlx::query(INSERT_POSTGRES)
-            .bind(key)
-            .bind(email)
-            .bind(target)
-            .bind(trigger)
-            .bind(mrr)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ()),
+        Rows::Sqlite(pool) => insert_into!(pool, INSERT_SQLITE),
+        Rows::Postgres(pool) => insert_into!(pool, INSERT_POSTGRES),
     }
-}
+}}
 
 async fn intercept(
     req: HttpRequest,
