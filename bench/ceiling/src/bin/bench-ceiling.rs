@@ -100,7 +100,7 @@ async fn insert(rows: &Rows, key: &str, body: &Map<String, Value>) -> Result<(),
         Rows::Sqlite(pool) => insert_into!(pool, INSERT_SQLITE),
         Rows::Postgres(pool) => insert_into!(pool, INSERT_POSTGRES),
     }
-}}
+}
 
 async fn intercept(
     req: HttpRequest,
