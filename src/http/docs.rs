@@ -917,6 +917,64 @@ pub fn refine(doc: &mut Value) {
     ] {
         not_null(doc, schema, field);
     }
+    // Optional fields that are not strings: a blank string counts as absent too.
+    let optional: &[(&str, &[&str])] = &[
+        ("InterceptRequest", &["trigger", "mrr_value"]),
+        ("OutcomeRequest", &["mrr_value"]),
+        ("ApplyOfferRequest", &["mrr_value"]),
+        (
+            "OfferCreate",
+            &[
+                "config", "triggers", "min_mrr", "max_mrr", "priority", "active",
+            ],
+        ),
+        (
+            "OfferPatch",
+            &[
+                "config", "triggers", "min_mrr", "max_mrr", "priority", "active",
+            ],
+        ),
+        ("TicketPatch", &["status"]),
+        ("ExperimentArm", &["weight", "control"]),
+        (
+            "ExperimentCreate",
+            &["trigger", "status", "confidence", "min_sample_size"],
+        ),
+        (
+            "ExperimentPatch",
+            &["trigger", "confidence", "min_sample_size", "promote_winner"],
+        ),
+        (
+            "SettingsPatch",
+            &[
+                "offer_cooldown_days",
+                "type_cooldown_days",
+                "max_redemptions_per_user",
+                "require_subscription_for_changes",
+                "experiment_confidence",
+                "experiment_min_sample_size",
+            ],
+        ),
+    ];
+    for (schema, fields) in optional {
+        for field in *fields {
+            if let Some(property) =
+                doc.pointer_mut(&format!("/components/schemas/{schema}/properties/{field}"))
+            {
+                let mut real = property.clone();
+                let description = real
+                    .as_object_mut()
+                    .and_then(|real| real.remove("description"));
+                let mut wrapped = serde_json::json!({"anyOf": [real, blank()]});
+                let note = "A blank string counts as absent.";
+                wrapped["description"] = match description.as_ref().and_then(Value::as_str) {
+                    Some(text) => format!("{text} {note}").into(),
+                    None => note.into(),
+                };
+                *property = wrapped;
+            }
+        }
+    }
     // One of `user_email` / `stripe_customer_id`, not blank.
     for schema in ["DunningRequest", "SuccessSignalRequest"] {
         if let Some(object) = doc
