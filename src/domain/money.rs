@@ -1,7 +1,7 @@
 //! Monthly recurring revenue, kept exact: stored as an integer count of ten-thousandths of
 //! the currency unit, so SQLite and PostgreSQL hold the same value and sums never drift.
 
-/// A non-negative MRR amount with at most four decimal places.
+/// A non-negative MRR amount with at most four decimal places (more are rounded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Mrr(i64);
 
@@ -12,12 +12,12 @@ const MAX_UNITS: i64 = 1_000_000_000_000;
 #[derive(Debug, PartialEq, Eq)]
 pub enum MrrError {
     Negative,
-    TooPrecise,
     TooLarge,
 }
 
 impl Mrr {
-    /// Parses the decimal text of a JSON number exactly (no float rounding).
+    /// Parses the decimal text of a JSON number exactly (no float rounding); past 4 decimals
+    /// it rounds half away from zero.
     pub fn parse_decimal(text: &str) -> Result<Mrr, MrrError> {
         let text = text.trim();
         if let Some(magnitude) = text.strip_prefix('-') {
@@ -49,15 +49,28 @@ impl Mrr {
             return Ok(Mrr(0));
         }
         if shift < 0 {
+            // More than 4 decimals: rounded half away from zero, after the bound is checked on
+            // the value as given.
             let cut = (-shift) as usize;
-            if cut >= digits.len() {
-                return Err(MrrError::TooPrecise);
+            let (kept, dropped) = if cut >= digits.len() {
+                ("", digits)
+            } else {
+                digits.split_at(digits.len() - cut)
+            };
+            let kept = if kept.is_empty() {
+                Mrr(0)
+            } else {
+                Self::from_digits(kept, 0)?
+            };
+            if !dropped.chars().any(|c| c != '0') {
+                return Ok(kept);
             }
-            let (kept, dropped) = digits.split_at(digits.len() - cut);
-            if dropped.chars().any(|c| c != '0') {
-                return Err(MrrError::TooPrecise);
+            if kept.0 >= MAX_UNITS * SCALE {
+                return Err(MrrError::TooLarge);
             }
-            return Self::from_digits(kept, 0);
+            // The first dropped digit decides; it is an implicit 0 when `cut` exceeds them all.
+            let rounds_up = cut == dropped.len() && dropped.as_bytes()[0] >= b'5';
+            return Ok(Mrr(kept.0 + i64::from(rounds_up)));
         }
         Self::from_digits(digits, shift as usize)
     }
@@ -109,9 +122,34 @@ mod tests {
     }
 
     #[test]
+    fn rounds_past_four_decimals() {
+        assert_eq!(Mrr::parse_decimal("0.00001").unwrap().to_storage(), 0);
+        assert_eq!(Mrr::parse_decimal("0.00005").unwrap().to_storage(), 1);
+        assert_eq!(
+            Mrr::parse_decimal("0.00030000000000000003")
+                .unwrap()
+                .to_storage(),
+            3
+        );
+        assert_eq!(
+            Mrr::parse_decimal("29.99995").unwrap().to_storage(),
+            300_000
+        );
+        assert_eq!(Mrr::parse_decimal("1.5e-5").unwrap().to_storage(), 0);
+        assert_eq!(
+            Mrr::parse_decimal("9.99999e-1").unwrap().to_storage(),
+            10_000
+        );
+        assert_eq!(Mrr::parse_decimal("1e-400").unwrap().to_storage(), 0);
+    }
+
+    #[test]
     fn refuses_negative_too_precise_and_huge() {
         assert_eq!(Mrr::parse_decimal("-1"), Err(MrrError::Negative));
-        assert_eq!(Mrr::parse_decimal("0.00001"), Err(MrrError::TooPrecise));
+        assert_eq!(
+            Mrr::parse_decimal("1000000000000.00001"),
+            Err(MrrError::TooLarge)
+        );
         assert_eq!(Mrr::parse_decimal("1e30"), Err(MrrError::TooLarge));
     }
 

@@ -144,7 +144,8 @@ fn parse_arms(
             }
         }
         let weight = match weight {
-            None if arm.get("weight").is_none_or(Value::is_null) => Some(1),
+            // Absent, null or blank: the default weight.
+            None if !errors.has(&field("weight")) => Some(1),
             Some(w) if (1..=MAX_WEIGHT).contains(&w) => Some(w as u32),
             Some(_) => {
                 errors.add(

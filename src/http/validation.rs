@@ -157,23 +157,13 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// Money: a number ≥ 0, kept exact.
+    /// Money: a number ≥ 0, kept exact to 4 decimals (more are rounded).
     pub fn mrr(&mut self, field: &str, required: bool) -> Option<Mrr> {
         let text = self.numeric_text(field, required)?;
         match Mrr::parse_decimal(&text) {
             Ok(mrr) => Some(mrr),
             Err(MrrError::Negative) => {
                 self.at_least_zero(field);
-                None
-            }
-            Err(MrrError::TooPrecise) => {
-                self.errors.add(
-                    field,
-                    format!(
-                        "The {} field must have 4 decimal places or fewer.",
-                        attribute(field)
-                    ),
-                );
                 None
             }
             Err(MrrError::TooLarge) => {

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use reqwest::Method;
 use saveloops::http::routes::ROUTES;
+use sea_orm::EntityTrait;
 use serde_json::{json, Value};
 
 use crate::fake_stripe::Fault;
@@ -649,4 +650,222 @@ async fn answers_of_every_route_validate_against_the_description() {
         missing.is_empty(),
         "routes without a checked answer: {missing:?}"
     );
+}
+
+/// The request schema of `method path`, with the components it refers to.
+fn request_validator(doc: &Value, method: &str, path: &str) -> jsonschema::Validator {
+    let mut schema = operation(doc, method, path)["requestBody"]["content"]["application/json"]
+        ["schema"]
+        .clone();
+    schema["components"] = doc["components"].clone();
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("{method} {path}: bad request schema: {e}"))
+}
+
+/// The rules the description states for request bodies are the service's: what it calls
+/// valid is accepted, what it calls invalid is refused (422). Strings are trimmed, blank
+/// counts as absent (refused where required), NUL is refused, money is rounded past 4
+/// decimals, bounds are stated.
+#[actix_web::test]
+async fn request_rules_of_the_description_are_the_services() {
+    let app = TestApp::spawn().await;
+    let doc = description(&app).await;
+    let offer = app.discount_offer().await;
+    let padded = format!(" {} ", "x".repeat(255));
+    let cases: Vec<(&str, String, Value, bool)> = vec![
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "  "}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "a\u{0}b"}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x".repeat(256)}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": padded}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": " x ", "user_email": " ", "stripe_customer_id": "", "stripe_subscription_id": "\t"}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "user_email": "nope"}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "stripe_customer_id": "c\u{0}"}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "mrr_value": 0.00001}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "mrr_value": 29.123456789}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "mrr_value": 1_000_000_000_000_i64}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept".into(),
+            json!({"target_id": "x", "mrr_value": 1_000_000_000_001_i64}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/dunning".into(),
+            json!({"stripe_customer_id": ""}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/dunning".into(),
+            json!({"user_email": " ", "stripe_customer_id": null}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/dunning".into(),
+            json!({"user_email": "", "stripe_customer_id": "cus_1"}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/success-signal".into(),
+            json!({"event": "", "user_email": "a@example.com"}),
+            false,
+        ),
+        (
+            "post",
+            "/api/v1/success-signal".into(),
+            json!({"event": "login", "user_email": "a@example.com"}),
+            true,
+        ),
+        (
+            "post",
+            "/api/v1/intercept/sentiment".into(),
+            json!({"reason": " "}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"type_cooldown_days": 3651}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"type_cooldown_days": 3650}),
+            true,
+        ),
+        (
+            "patch",
+            format!("/api/v1/offers/{offer}"),
+            json!({"label": null}),
+            false,
+        ),
+        (
+            "patch",
+            format!("/api/v1/offers/{offer}"),
+            json!({"label": ""}),
+            false,
+        ),
+        (
+            "patch",
+            format!("/api/v1/offers/{offer}"),
+            json!({"target_id": "", "min_mrr": 0.00005}),
+            true,
+        ),
+        (
+            "patch",
+            format!("/api/v1/offers/{offer}"),
+            json!({"priority": 1_000_001}),
+            false,
+        ),
+    ];
+    for (method, path, body, valid) in cases {
+        let route = if path.starts_with("/api/v1/offers/") {
+            "/api/v1/offers/{id}"
+        } else {
+            path.as_str()
+        };
+        let described = request_validator(&doc, method, route).is_valid(&body);
+        assert_eq!(
+            described, valid,
+            "the description on {method} {path} {body}"
+        );
+        let response = if method == "post" {
+            app.post(&path, &body).await
+        } else {
+            app.patch(&path, &body).await
+        };
+        let status = response.status().as_u16();
+        if valid {
+            assert!(status < 300, "{method} {path} {body}: {status}");
+        } else {
+            assert_eq!(status, 422, "{method} {path} {body}");
+        }
+    }
+    // Past 4 decimals, money is rounded half away from zero.
+    let (status, _) = parts(
+        app.outcome(json!({"offer_id": offer, "status": "saved", "mrr_value": 29.99995}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let outcome = entity::outcome::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(outcome.mrr_e4, Some(300_000));
+
+    // A blank query parameter counts as absent, as the description says.
+    let page = &operation(&doc, "get", "/api/v1/tickets")["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page")
+        .unwrap()["schema"];
+    let validator = jsonschema::draft202012::new(page).unwrap();
+    assert!(validator.is_valid(&json!("")) && validator.is_valid(&json!(3)));
+    let response = app
+        .client
+        .get(format!("{}/api/v1/tickets?page=", app.address))
+        .header("X-Knot-Key", &app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
 }

@@ -37,7 +37,7 @@ pub async fn queue(_: Operator, actors: web::Data<Actors>) -> Result<HttpRespons
 #[utoipa::path(get, path = "/api/v1/admin/queue/dead", tag = "operator",
     security(("admin_bearer" = [])),
     params(
-        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)."),
+        ("page" = Option<u64>, Query, minimum = 1, maximum = 1_000_000, description = "From 1 (default 1)."),
         ("per_page" = Option<u64>, Query, minimum = 1, maximum = 500, description = "Default 50."),
     ),
     responses(
@@ -104,7 +104,7 @@ pub async fn delete_dead_job(
 #[utoipa::path(get, path = "/api/v1/admin/organizations", tag = "operator",
     security(("admin_bearer" = [])),
     params(
-        ("page" = Option<u64>, Query, minimum = 1, description = "From 1 (default 1)."),
+        ("page" = Option<u64>, Query, minimum = 1, maximum = 1_000_000, description = "From 1 (default 1)."),
         ("per_page" = Option<u64>, Query, minimum = 1, maximum = 500, description = "Default 50."),
     ),
     responses(

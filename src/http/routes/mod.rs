@@ -147,9 +147,10 @@ pub fn openapi_json() -> &'static str {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DOC.get_or_init(|| {
         use utoipa::OpenApi;
-        ApiDoc::openapi()
-            .to_json()
-            .expect("the OpenAPI description serializes")
+        let mut doc =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI description serializes");
+        super::docs::refine(&mut doc);
+        doc.to_string()
     })
 }
 
