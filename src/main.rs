@@ -5,10 +5,11 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use saveloops::config::Settings;
 use saveloops::jobs::{self, Workers};
-use saveloops::secrets::SecretBox;
 use saveloops::startup::Application;
-use saveloops::tickets::TicketCourier;
-use saveloops::{database, sentiment, telemetry, tenants};
+use saveloops::store::secrets::SecretBox;
+use saveloops::store::tickets::TicketCourier;
+use saveloops::store::{database, tenants};
+use saveloops::{sentiment, telemetry};
 use tokio::sync::watch;
 
 /// glibc's malloc spent a seventh of the service's CPU under load (many small, short-lived

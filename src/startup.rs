@@ -25,14 +25,14 @@ use crate::actors::sentiment_analyzer::SentimentAnalyzer;
 use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
-use crate::applications::OfferApplier;
 use crate::config::{QueueBackend, Settings};
-use crate::database::{self, WriteTurns};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{extract, middleware, routes};
 use crate::jobs;
 use crate::sentiment::{self, Classifier};
-use crate::tickets::TicketCourier;
+use crate::store::applications::OfferApplier;
+use crate::store::database::{self, WriteTurns};
+use crate::store::tickets::TicketCourier;
 
 pub struct Application {
     port: u16,

@@ -17,7 +17,7 @@ use workers::{Queue, QueueStats};
 use super::key_verifier::{ForgetKey, KeyVerifier};
 use super::Failure;
 use crate::jobs::{self, OwnedDeadJob};
-use crate::tenants::{self, CreatedKey, CreatedOrganization};
+use crate::store::tenants::{self, CreatedKey, CreatedOrganization};
 
 pub struct AdminDesk {
     db: DatabaseConnection,

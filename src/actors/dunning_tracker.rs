@@ -22,9 +22,9 @@ use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 use tokio::sync::oneshot;
 
 use super::{guard, Failure, MAILBOX_CAPACITY};
-use crate::database::WriteTurns;
 use crate::domain::{payment_event::is_payment_event, EndUserRef};
-use crate::end_user_changes::{self, ChangeFeed};
+use crate::store::database::WriteTurns;
+use crate::store::end_user_changes::{self, ChangeFeed};
 use end_user_cache::{ChangeClock, EndUserCache, Known};
 use identities::{newest_identities, Identity};
 
@@ -887,7 +887,7 @@ async fn write_health_on_sqlite(
     )
     .bind(now)
     .bind(Value::Array(rows).to_string());
-    crate::database::sqlite_transaction(db, turns, query).await
+    crate::store::database::sqlite_transaction(db, turns, query).await
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
@@ -965,5 +965,5 @@ async fn write_health_on_postgres(
     .execute(pool)
     .await
     .map(|_| ())
-    .map_err(crate::database::sqlx_failure)
+    .map_err(crate::store::database::sqlx_failure)
 }

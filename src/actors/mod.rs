@@ -15,7 +15,7 @@ pub mod ticket_desk;
 
 pub use guard::{guard, guard_act};
 
-use crate::http::errors::{ApiError, ValidationErrors};
+use crate::domain::validation::ValidationErrors;
 
 /// Mailbox size for actors on the request path (actix's default of 16 is too small under load).
 pub const MAILBOX_CAPACITY: usize = 4096;
@@ -37,20 +37,6 @@ pub enum Failure {
 impl From<sea_orm::DbErr> for Failure {
     fn from(error: sea_orm::DbErr) -> Self {
         Failure::Unexpected(anyhow::Error::new(error).context("database operation failed"))
-    }
-}
-
-impl From<Failure> for ApiError {
-    fn from(failure: Failure) -> Self {
-        match failure {
-            Failure::Invalid(errors) => ApiError::Validation(errors),
-            Failure::NotFound(what) => ApiError::NotFound(what),
-            Failure::Refused(message) => ApiError::Unprocessable {
-                message,
-                detail: None,
-            },
-            Failure::Unexpected(error) => ApiError::Unexpected(error),
-        }
     }
 }
 

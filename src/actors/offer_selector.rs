@@ -27,15 +27,15 @@ use super::outcome_recorder::{NewAssignment, NewImpression, OutcomeRecorder, Rec
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::eligibility::{self, Facts, Ineligible, OfferRules, OrgSettings, Rules};
 use crate::domain::experiment::ExperimentStatus;
-use crate::domain::offer::{number_json, Placement};
-use crate::domain::{EndUserRef, Mrr, OfferType, Trigger};
-use crate::experiments::{self, CatalogExperiment, Exposure, Promotion};
-use crate::http::errors::ValidationErrors;
-use crate::http::experiment_body::{
+use crate::domain::experiment_draft::{
     self, parse_experiment, FrozenArms, OfferCheck, OfferProblem, DRAFT_ONLY,
 };
-use crate::http::offer_body::{as_body, merge_patch, mrr_json, parse_offer, OfferDraft};
-use crate::http::settings_body::{parse_settings, settings_json};
+use crate::domain::offer::{number_json, Placement};
+use crate::domain::offer_draft::{as_body, merge_patch, mrr_json, parse_offer, OfferDraft};
+use crate::domain::settings_draft::{parse_settings, settings_json};
+use crate::domain::validation::ValidationErrors;
+use crate::domain::{EndUserRef, Mrr, OfferType, Trigger};
+use crate::store::experiments::{self, CatalogExperiment, Exposure, Promotion};
 
 /// An offer as the selector keeps it in memory. The offers API's and intercept's JSON are
 /// built when asked (intercept's as text, once): a catalog of 1,000 offers holding both as
@@ -426,11 +426,11 @@ async fn check_offers(
         .collect();
     let history = async {
         match history_for {
-            Some(user) => {
-                crate::eligibility::history(db, organization_id, user, |id| catalog.kind_of(id))
-                    .await
-                    .map(Some)
-            }
+            Some(user) => crate::store::eligibility::history(db, organization_id, user, |id| {
+                catalog.kind_of(id)
+            })
+            .await
+            .map(Some),
             None => Ok(None),
         }
     };
@@ -438,7 +438,7 @@ async fn check_offers(
         if capped.is_empty() {
             Ok(HashMap::new())
         } else {
-            crate::eligibility::totals(db, &capped).await
+            crate::store::eligibility::totals(db, &capped).await
         }
     };
     let (history, totals) = futures_util::future::try_join(history, totals).await?;
@@ -803,10 +803,12 @@ pub enum ManageOffers {
         organization_id: i64,
         offer_id: i64,
     },
+    /// A draft the handler parsed with the domain's rules.
     Create {
         organization_id: i64,
-        body: Map<String, Value>,
+        draft: OfferDraft,
     },
+    /// Fields merged over the stored offer, then checked as a whole draft.
     Update {
         organization_id: i64,
         offer_id: i64,
@@ -847,10 +849,9 @@ impl Handler<ManageOffers> for OfferSelector {
             })),
             ManageOffers::Create {
                 organization_id,
-                body,
+                draft,
             } => {
                 let work = async move {
-                    let draft = parse_offer(&body).map_err(Failure::Invalid)?;
                     let now = Utc::now();
                     let mut row = draft_to_row(&draft);
                     row.organization_id = Set(organization_id);
@@ -1083,7 +1084,7 @@ fn experiment_not_found(id: i64) -> Failure {
 fn start_conflicts(
     catalog: &CatalogData,
     experiment_id: Option<i64>,
-    draft: &experiment_body::ExperimentDraft,
+    draft: &experiment_draft::ExperimentDraft,
 ) -> ValidationErrors {
     let mut errors = ValidationErrors::default();
     for other in catalog
@@ -1120,7 +1121,7 @@ fn start_conflicts(
 }
 
 /// Arm offers that are inactive now: they show only through the experiment.
-fn experiment_only(catalog: &CatalogData, draft: &experiment_body::ExperimentDraft) -> String {
+fn experiment_only(catalog: &CatalogData, draft: &experiment_draft::ExperimentDraft) -> String {
     let ids: Vec<i64> = draft
         .arms
         .iter()
@@ -1175,9 +1176,9 @@ async fn update_experiment(
         .iter()
         .filter_map(|key| patch.remove(*key).map(|v| ((*key).to_owned(), v)))
         .collect();
-    let mut input = crate::http::validation::Input::new(&promote_body);
+    let mut input = crate::domain::fields::Input::new(&promote_body);
     let promote_winner = input.boolean("promote_winner", false).unwrap_or(false);
-    let promote_arm = input.string("promote_arm", false, experiment_body::MAX_ARM_NAME);
+    let promote_arm = input.string("promote_arm", false, experiment_draft::MAX_ARM_NAME);
     let mut errors = input.errors;
     if current.status != ExperimentStatus::Draft {
         for key in DRAFT_ONLY {
@@ -1198,7 +1199,7 @@ async fn update_experiment(
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
-    let body = merge_patch(experiment_body::as_body(&current.resource), &patch);
+    let body = merge_patch(experiment_draft::as_body(&current.resource), &patch);
     let draft = if current.status == ExperimentStatus::Draft {
         parse_experiment(&body, &*catalog, &catalog.settings)
     } else {
@@ -1252,7 +1253,7 @@ async fn update_experiment(
 async fn plan_promotion(
     db: &DatabaseConnection,
     current: &CatalogExperiment,
-    draft: &experiment_body::ExperimentDraft,
+    draft: &experiment_draft::ExperimentDraft,
     promote_winner: bool,
     promote_arm: Option<&str>,
 ) -> Result<Promotion, Failure> {

@@ -14,9 +14,9 @@ use tokio::sync::oneshot;
 
 use super::ticket_desk::{write_tickets, NewTicket, OpenedTicket};
 use super::{Failure, MAILBOX_CAPACITY};
-use crate::database::{WriteTurn, WriteTurns};
-use crate::experiments::Exposure;
-use crate::tickets::priority;
+use crate::store::database::{WriteTurn, WriteTurns};
+use crate::store::experiments::Exposure;
+use crate::store::tickets::priority;
 
 /// Largest batch one transaction takes; more waits for the next.
 const MAX_BATCH: usize = 512;
@@ -361,7 +361,7 @@ macro_rules! insert_as_arrays {
             $(.bind($column))+
             .execute($pool)
             .await
-            .map_err(crate::database::sqlx_failure)
+            .map_err(crate::store::database::sqlx_failure)
             .map(|_| ())
     }};
 }
@@ -529,7 +529,7 @@ async fn write_reasons_on_postgres(
     .bind(created_at)
     .fetch_all(pool)
     .await
-    .map_err(crate::database::sqlx_failure)?;
+    .map_err(crate::store::database::sqlx_failure)?;
     if written.len() != position_of_ticket.len() {
         return Err(sea_orm::DbErr::RecordNotInserted);
     }
@@ -557,7 +557,7 @@ macro_rules! json_rows {
             .map(|row| {
                 serde_json::json!([
                     $(row.$column.unwrap(),)+
-                    crate::database::sqlite_time(row.created_at.unwrap())
+                    crate::store::database::sqlite_time(row.created_at.unwrap())
                 ])
             })
             .collect::<Vec<serde_json::Value>>()
@@ -654,10 +654,14 @@ async fn write_batch_on_sqlite(
     .bind(Value::Array(assignments).to_string())
     .bind(Value::Array(outcomes).to_string())
     .bind(Value::Array(reasons).to_string());
-    let answer = crate::database::sqlite_transaction_in_turn(db, turn, statement).await?;
+    let answer = crate::store::database::sqlite_transaction_in_turn(db, turn, statement).await?;
     let row = answer.first().ok_or(sea_orm::DbErr::RecordNotInserted)?;
-    let first_ticket_id: i64 = row.try_get(0).map_err(crate::database::sqlx_failure)?;
-    let webhooks: String = row.try_get(1).map_err(crate::database::sqlx_failure)?;
+    let first_ticket_id: i64 = row
+        .try_get(0)
+        .map_err(crate::store::database::sqlx_failure)?;
+    let webhooks: String = row
+        .try_get(1)
+        .map_err(crate::store::database::sqlx_failure)?;
     let webhooks: Vec<i64> = serde_json::from_str(&webhooks)
         .map_err(|e| sea_orm::DbErr::Custom(format!("webhook organizations: {e}")))?;
     Ok(ticket_places

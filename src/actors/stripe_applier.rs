@@ -13,9 +13,9 @@ use workers::RetryPolicy;
 use super::dunning_tracker::{DunningTracker, Identify};
 use super::offer_selector::{CheckApplication, FindOffer, OfferSelector};
 use super::{Failure, MAILBOX_CAPACITY};
-use crate::applications::{application_json, Attempt, NewApplication, OfferApplier};
+use crate::domain::validation::ValidationErrors;
 use crate::domain::{EndUserRef, Mrr, OfferType};
-use crate::http::errors::ValidationErrors;
+use crate::store::applications::{application_json, Attempt, NewApplication, OfferApplier};
 
 pub struct StripeApplier {
     applier: Arc<OfferApplier>,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::paging::PageRequest;
-use crate::tickets::{priority, ticket_json, TicketCourier};
+use crate::store::tickets::{priority, ticket_json, TicketCourier};
 
 pub struct TicketDesk {
     db: DatabaseConnection,

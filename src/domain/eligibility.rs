@@ -1,6 +1,6 @@
 //! Offer eligibility: cooldowns, redemption caps and the "needs a subscription" rule, as
 //! pure functions over what is known of the end user. The database part lives in
-//! `crate::eligibility`.
+//! `crate::store::eligibility`.
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::OfferType;

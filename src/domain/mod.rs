@@ -4,12 +4,17 @@ pub mod eligibility;
 pub mod email;
 pub mod end_user_ref;
 pub mod experiment;
+pub mod experiment_draft;
+pub mod fields;
 pub mod money;
 pub mod offer;
+pub mod offer_draft;
 pub mod paging;
 pub mod payment_event;
+pub mod settings_draft;
 pub mod stats;
 pub mod trigger;
+pub mod validation;
 
 pub use api_key::ApiKey;
 pub use email::Email;

@@ -905,7 +905,7 @@ pub fn refine(doc: &mut Value) {
         "ExperimentArm",
         "weight",
         1,
-        super::experiment_body::MAX_WEIGHT,
+        crate::domain::experiment_draft::MAX_WEIGHT,
     );
     // A PATCH cannot clear what the resource requires.
     for (schema, field) in [

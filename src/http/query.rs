@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use actix_web::HttpRequest;
 
 use super::errors::{ApiError, ValidationErrors};
-use super::validation::attribute;
+use crate::domain::fields::attribute;
 use crate::domain::paging::{PageRequest, MAX_PAGE};
 
 /// Largest page an operator listing serves.

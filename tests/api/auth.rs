@@ -35,7 +35,7 @@ async fn missing_unknown_malformed_and_revoked_keys_get_401_json() {
     let (status, _) = parts(app.intercept(body.clone()).await).await;
     assert_eq!(status, 200);
     let prefix = &app.key[..16];
-    assert!(saveloops::tenants::revoke_key(&app.db, prefix)
+    assert!(saveloops::store::tenants::revoke_key(&app.db, prefix)
         .await
         .unwrap());
     // The key cache is short-lived; a revoked key stops working within its TTL.
@@ -57,7 +57,7 @@ async fn missing_unknown_malformed_and_revoked_keys_get_401_json() {
 #[actix_web::test]
 async fn a_second_key_for_the_organization_works_and_keys_are_stored_hashed() {
     let app = TestApp::spawn().await;
-    let second = saveloops::tenants::create_key(&app.db, app.organization_id)
+    let second = saveloops::store::tenants::create_key(&app.db, app.organization_id)
         .await
         .unwrap();
     let (status, _) = parts(

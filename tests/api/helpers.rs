@@ -3,17 +3,17 @@
 use reqwest::{Client, Response};
 use saveloops::config::Settings;
 use saveloops::startup::Application;
-use saveloops::tenants;
+use saveloops::store::tenants;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use saveloops::applications::OfferApplier;
 use saveloops::jobs::Workers;
-use saveloops::secrets::SecretBox;
-use saveloops::tickets::TicketCourier;
+use saveloops::store::applications::OfferApplier;
+use saveloops::store::secrets::SecretBox;
+use saveloops::store::tickets::TicketCourier;
 
 /// Set to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run the suite
 /// on PostgreSQL; each test then gets a database of its own.

@@ -442,8 +442,8 @@ fn verify(secret: &str, header: &str, body: &str) -> bool {
 async fn tickets_reach_a_webhook_that_fails_twice_signed_and_exactly_delivered() {
     let app = TestApp::spawn().await;
     let (url, receiver) = start_receiver(2).await;
-    let secrets = saveloops::secrets::SecretBox::load(&app.settings.security).unwrap();
-    let secret = saveloops::tenants::set_ticket_webhook(
+    let secrets = saveloops::store::secrets::SecretBox::load(&app.settings.security).unwrap();
+    let secret = saveloops::store::tenants::set_ticket_webhook(
         &app.db,
         &secrets,
         app.organization_id,
@@ -502,10 +502,16 @@ async fn tickets_reach_a_webhook_that_fails_twice_signed_and_exactly_delivered()
 async fn slack_format_sends_a_text_message() {
     let app = TestApp::spawn().await;
     let (url, receiver) = start_receiver(0).await;
-    let secrets = saveloops::secrets::SecretBox::load(&app.settings.security).unwrap();
-    saveloops::tenants::set_ticket_webhook(&app.db, &secrets, app.organization_id, &url, "slack")
-        .await
-        .unwrap();
+    let secrets = saveloops::store::secrets::SecretBox::load(&app.settings.security).unwrap();
+    saveloops::store::tenants::set_ticket_webhook(
+        &app.db,
+        &secrets,
+        app.organization_id,
+        &url,
+        "slack",
+    )
+    .await
+    .unwrap();
     let answer = analyze(
         &app,
         json!({"reason": "Everything is broken and nobody from support replies"}),

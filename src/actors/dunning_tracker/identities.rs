@@ -19,9 +19,9 @@ use sea_orm::{
 use super::end_user_cache::{Identifiers, Known};
 use super::EndUserState;
 use crate::actors::Failure;
-use crate::database::WriteTurns;
 use crate::domain::EndUserRef;
-use crate::end_user_changes;
+use crate::store::database::WriteTurns;
+use crate::store::end_user_changes;
 
 /// Rounds of read, write and read again before a lookup that still has no row of its own
 /// is settled one by one (`find_or_create`). Two lookups of one batch that name the same new
@@ -244,7 +244,7 @@ async fn read_or_create_on_postgres(
     .bind(now)
     .fetch_all(pool)
     .await
-    .map_err(crate::database::sqlx_failure)?;
+    .map_err(crate::store::database::sqlx_failure)?;
     identities_of(organization_id, &rows)
 }
 
@@ -280,7 +280,7 @@ async fn create_unstored_on_sqlite(
     .bind(organization_id)
     .bind(serde_json::Value::Array(rows).to_string())
     .bind(now);
-    crate::database::sqlite_transaction(db, turns, query).await
+    crate::store::database::sqlite_transaction(db, turns, query).await
 }
 
 /// Rows of (id, email, stripe_customer_id, needs_payment_update, succeeded) as identities.
@@ -301,7 +301,7 @@ fn identities_of(
             })
         })
         .collect::<Result<_, sea_orm::sqlx::Error>>()
-        .map_err(crate::database::sqlx_failure)
+        .map_err(crate::store::database::sqlx_failure)
 }
 
 /// The row `who` names: by Stripe customer id (the stronger identity when the two point at
@@ -531,7 +531,7 @@ async fn write_identities_on_sqlite(
     .bind(serde_json::Value::Array(completed).to_string())
     .bind(json!(announcements).to_string())
     .bind(now);
-    crate::database::sqlite_transaction(db, turns, query).await
+    crate::store::database::sqlite_transaction(db, turns, query).await
 }
 
 /// PostgreSQL: the batch as one statement whose text never changes (arrays), on the
@@ -589,7 +589,7 @@ async fn write_identities_on_postgres(
     .bind(announcements)
     .fetch_all(pool)
     .await
-    .map_err(crate::database::sqlx_failure)?;
+    .map_err(crate::store::database::sqlx_failure)?;
     identities_of(organization_id, &rows)
 }
 

@@ -9,6 +9,7 @@ use crate::actors::admin_desk::{
     RevokeKey, SettleDeadJob,
 };
 use crate::actors::Actors;
+use crate::domain::fields::Input;
 use crate::http::auth::Operator;
 use crate::http::docs::{
     AdminErrors, BodyErrors, CreateOrganizationRequest, CreatedKey, CreatedOrganization,
@@ -17,7 +18,6 @@ use crate::http::docs::{
 use crate::http::errors::ApiError;
 use crate::http::extract::JsonObject;
 use crate::http::query::Query;
-use crate::http::validation::Input;
 
 /// Queue figures per job kind and in total (the same as `saveloops queue stats`).
 #[utoipa::path(get, path = "/api/v1/admin/queue", tag = "operator",

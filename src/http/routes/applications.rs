@@ -6,13 +6,13 @@ use super::path_id;
 use crate::actors::stripe_applier::{ApplyAnswer, ApplyOffer, GetApplication};
 use crate::actors::Actors;
 use crate::config::Settings;
+use crate::domain::fields::Input;
 use crate::domain::EndUserRef;
 use crate::http::docs::{
     Application, ApplicationQueued, ApplyOfferRequest, BodyErrors, KeyedErrors, Message,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
-use crate::http::validation::Input;
 
 /// Applies the accepted offer to the Stripe subscription; a transient Stripe failure queues
 /// it for retries (202).

@@ -5,13 +5,13 @@ use serde_json::json;
 use crate::actors::offer_selector::{Intercept, RecordOutcome};
 use crate::actors::outcome_recorder::OutcomeStatus;
 use crate::actors::Actors;
+use crate::domain::fields::Input;
 use crate::domain::{EndUserRef, Trigger};
 use crate::http::docs::{
     BodyErrors, InterceptRequest, InterceptResponse, KeyedErrors, Message, OutcomeRequest,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
-use crate::http::validation::Input;
 
 /// Optional identifiers have a length limit too: no unbounded strings reach the database.
 const MAX_ID_LEN: usize = 255;

@@ -4,13 +4,13 @@ use serde_json::json;
 
 use crate::actors::dunning_tracker::{RecordPaymentFailure, RecordSuccess};
 use crate::actors::Actors;
+use crate::domain::fields::Input;
 use crate::domain::EndUserRef;
 use crate::http::docs::{
     BodyErrors, DunningRequest, KeyedErrors, Message, SuccessRecorded, SuccessSignalRequest,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
-use crate::http::validation::Input;
 
 /// Both endpoints name the end user by email and/or Stripe customer id (one is required).
 fn end_user(input: &mut Input) -> Option<EndUserRef> {

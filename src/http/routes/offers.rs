@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use super::path_id;
 use crate::actors::offer_selector::ManageOffers;
 use crate::actors::Actors;
+use crate::domain::offer_draft::parse_offer;
 use crate::http::docs::{
     BodyErrors, KeyedErrors, Message, Offer, OfferCreate, OfferDeleted, OfferList, OfferPatch,
 };
@@ -36,7 +37,7 @@ pub async fn create(
         .offers
         .send(ManageOffers::Create {
             organization_id: tenant.organization_id,
-            body,
+            draft: parse_offer(&body)?,
         })
         .await??;
     Ok(HttpResponse::Created().json(offer))

@@ -5,11 +5,11 @@ use serde_json::{json, Value};
 
 use crate::actors::sentiment_analyzer::AnalyzeReason;
 use crate::actors::Actors;
+use crate::domain::fields::Input;
 use crate::domain::EndUserRef;
 use crate::http::docs::{BodyErrors, KeyedErrors, SentimentRequest, SentimentResponse};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
-use crate::http::validation::Input;
 
 /// Reads a cancellation reason: the suggested save action, matching offers, and a support
 /// ticket when the reason calls for a human.

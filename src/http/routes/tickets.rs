@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::path_id;
 use crate::actors::ticket_desk::WorkTickets;
 use crate::actors::Actors;
+use crate::domain::fields::Input;
 use crate::domain::paging::{PageRequest, MAX_PAGE};
 use crate::http::docs::{
     BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus, Unprocessable,
@@ -11,8 +12,7 @@ use crate::http::docs::{
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::query::Query;
-use crate::http::validation::Input;
-use crate::tickets::STATUSES;
+use crate::store::tickets::STATUSES;
 
 /// A page of tickets: 1 to 100 of them, 25 unless asked.
 const MAX_PER_PAGE: u64 = 100;

@@ -2,11 +2,11 @@
 //! over the current settings and validates the result).
 use serde_json::{json, Map, Value};
 
-use super::errors::ValidationErrors;
-use super::validation::Input;
 use crate::domain::eligibility::{
     OrgSettings, DEFAULT_CONFIDENCE, DEFAULT_MIN_SAMPLE_SIZE, MAX_COOLDOWN_DAYS,
 };
+use crate::domain::fields::Input;
+use crate::domain::validation::ValidationErrors;
 
 pub fn parse_settings(body: &Map<String, Value>) -> Result<OrgSettings, ValidationErrors> {
     let mut input = Input::new(body);

@@ -2,8 +2,8 @@
 //! and blank strings as absent; strings are trimmed.
 use serde_json::{Map, Value};
 
-use super::errors::{ApiError, ValidationErrors};
-use crate::domain::{money::MrrError, Email, Mrr};
+use super::validation::ValidationErrors;
+use super::{money::MrrError, Email, Mrr};
 
 /// `user_email` → `user email`, as Laravel names attributes in messages.
 pub fn attribute(field: &str) -> String {
@@ -356,11 +356,11 @@ impl<'a> Input<'a> {
         }
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), ValidationErrors> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.errors))
+            Err(self.errors)
         }
     }
 }

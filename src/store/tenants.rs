@@ -101,7 +101,7 @@ pub async fn revoke_key(db: &DatabaseConnection, prefix: &str) -> anyhow::Result
 #[tracing::instrument(skip(db, secrets, stripe_key))]
 pub async fn set_stripe_key(
     db: &DatabaseConnection,
-    secrets: &crate::secrets::SecretBox,
+    secrets: &crate::store::secrets::SecretBox,
     organization_id: i64,
     stripe_key: &str,
 ) -> anyhow::Result<()> {
@@ -135,7 +135,7 @@ pub async fn set_stripe_key(
 #[tracing::instrument(skip(db, secrets))]
 pub async fn set_ticket_webhook(
     db: &DatabaseConnection,
-    secrets: &crate::secrets::SecretBox,
+    secrets: &crate::store::secrets::SecretBox,
     organization_id: i64,
     url: &str,
     format: &str,

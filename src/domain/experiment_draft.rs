@@ -4,10 +4,10 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::errors::ValidationErrors;
-use super::validation::Input;
 use crate::domain::eligibility::OrgSettings;
 use crate::domain::experiment::{Arm, ExperimentStatus};
+use crate::domain::fields::Input;
+use crate::domain::validation::ValidationErrors;
 use crate::domain::Trigger;
 
 pub const MAX_ARMS: usize = 10;

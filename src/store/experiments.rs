@@ -11,9 +11,9 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use crate::domain::experiment::{self as assignment, Arm, ExperimentStatus};
+use crate::domain::experiment_draft::ExperimentDraft;
 use crate::domain::stats::{self, ArmCounts, Verdict, Z95};
 use crate::domain::{Mrr, Trigger};
-use crate::http::experiment_body::ExperimentDraft;
 
 /// An experiment as the selector keeps it in memory.
 #[derive(Debug, Clone)]

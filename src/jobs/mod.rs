@@ -1,5 +1,7 @@
 //! The service's background work: job handlers for the queue, the reconciler, and the
 //! worker process (`saveloops work`, or inside `saveloops serve`).
+pub mod ledger;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +16,11 @@ use workers::{
     WorkerConfig, WorkerPool,
 };
 
-use crate::applications::{Attempt, OfferApplier, Status, APPLY_OFFER};
 use crate::config::{QueueBackend, Settings};
-use crate::secrets::SecretBox;
+use crate::store::applications::{Attempt, OfferApplier, Status, APPLY_OFFER};
+use crate::store::secrets::SecretBox;
+use crate::store::tickets::{TicketCourier, DELIVER_TICKET};
 use crate::stripe::StripeClient;
-use crate::tickets::{TicketCourier, DELIVER_TICKET};
 
 /// The queue the configuration names.
 pub async fn connect_queue(
@@ -42,7 +44,7 @@ pub fn offer_applier(
     queue: Arc<dyn Queue>,
 ) -> anyhow::Result<OfferApplier> {
     Ok(OfferApplier {
-        ledger: crate::applications::ledger::Ledger::start(&db),
+        ledger: crate::store::applications::ledger::Ledger::start(&db),
         db,
         stripe: StripeClient::new(
             settings.stripe.api_base.clone(),
@@ -52,7 +54,9 @@ pub fn offer_applier(
         secrets: SecretBox::load(&settings.security)?,
         queue,
         idempotency_window: TimeDelta::seconds(settings.stripe.idempotency_window_seconds),
-        keys: crate::applications::KeyCache::new(Duration::from_secs(settings.cache.ttl_seconds)),
+        keys: crate::store::applications::KeyCache::new(Duration::from_secs(
+            settings.cache.ttl_seconds,
+        )),
         coupons: Default::default(),
     })
 }
@@ -198,9 +202,9 @@ pub async fn retry_dead_job(
     // Revived first: should a worker settle it at once, each ledger's own guard keeps
     // "applied" / "delivered" from being overwritten.
     if let Some(application) = APPLY_OFFER.row_of(id) {
-        crate::applications::set_status(db, application, Status::Retrying, None).await?;
+        crate::store::applications::set_status(db, application, Status::Retrying, None).await?;
     } else if let Some(ticket) = DELIVER_TICKET.row_of(id) {
-        crate::tickets::set_delivery_status(db, ticket, "retrying", None).await?;
+        crate::store::tickets::set_delivery_status(db, ticket, "retrying", None).await?;
     }
     Ok(true)
 }
@@ -224,9 +228,10 @@ pub async fn discard_dead_job(
         None => note.to_owned(),
     };
     if let Some(application) = APPLY_OFFER.row_of(id) {
-        crate::applications::set_status(db, application, Status::Failed, Some(&error)).await?;
+        crate::store::applications::set_status(db, application, Status::Failed, Some(&error))
+            .await?;
     } else if let Some(ticket) = DELIVER_TICKET.row_of(id) {
-        crate::tickets::set_delivery_status(db, ticket, "failed", Some(&error)).await?;
+        crate::store::tickets::set_delivery_status(db, ticket, "failed", Some(&error)).await?;
     }
     Ok(true)
 }

@@ -28,7 +28,7 @@ use sea_orm::{
 };
 use tokio::sync::oneshot;
 
-use crate::database::stored_time;
+use crate::store::database::stored_time;
 
 /// The notification channel.
 pub const CHANNEL: &str = "saveloops_end_users";

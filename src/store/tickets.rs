@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use workers::{Job, JobHandler, JobOutcome, Queue};
 
-use crate::ledger_jobs::LedgerJob;
+use crate::jobs::ledger::LedgerJob;
 
-use crate::secrets::SecretBox;
+use crate::store::secrets::SecretBox;
 
 /// A ticket delivery: job `deliver_ticket:<ticket id>`.
 pub const DELIVER_TICKET: LedgerJob = LedgerJob {

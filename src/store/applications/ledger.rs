@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use super::{Attempt, Status};
-use crate::coalescer::Coalescer;
+use crate::store::coalescer::Coalescer;
 
 /// Largest batch: far below either database's limit on bound parameters.
 const MAX_BATCH: usize = 128;
@@ -97,7 +97,7 @@ impl Ledger {
     }
 }
 
-fn shared<T>(result: Result<Shared<T>, crate::coalescer::Stopped>) -> anyhow::Result<T> {
+fn shared<T>(result: Result<Shared<T>, crate::store::coalescer::Stopped>) -> anyhow::Result<T> {
     result?.map_err(anyhow::Error::msg)
 }
 

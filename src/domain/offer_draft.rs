@@ -2,10 +2,10 @@
 //! the patch over the stored offer and validates the result with the same rules.
 use serde_json::{Map, Value};
 
-use super::errors::ValidationErrors;
-use super::validation::Input;
 use crate::domain::eligibility::{OfferRules, MAX_COOLDOWN_DAYS};
+use crate::domain::fields::Input;
 use crate::domain::offer::Placement;
+use crate::domain::validation::ValidationErrors;
 use crate::domain::{Mrr, OfferConfig, OfferType, Trigger};
 
 /// A valid offer, ready to store.

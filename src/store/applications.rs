@@ -18,8 +18,8 @@ use workers::Queue;
 pub mod ledger;
 use ledger::{Ledger, Settlement};
 
-use crate::ledger_jobs::LedgerJob;
-use crate::secrets::SecretBox;
+use crate::jobs::ledger::LedgerJob;
+use crate::store::secrets::SecretBox;
 use crate::stripe::{
     prepare_change, send_change, ApplyError, KnownCoupons, OfferKind, OfferSpec, SecretKey,
     StripeClient,
@@ -133,7 +133,7 @@ pub struct NewApplication {
     pub stripe_subscription_id: String,
     pub mrr_e4: Option<i64>,
     /// The experiment arm credited with the application and its save.
-    pub exposure: Option<crate::experiments::Exposure>,
+    pub exposure: Option<crate::store::experiments::Exposure>,
 }
 
 impl OfferApplier {
