@@ -52,7 +52,7 @@ impl Application {
         crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
-        let turns = database::WriteTurns::for_database(&settings.database)?;
+        let turns = WriteTurns::for_database(&settings.database)?;
         database::start_checkpointer(&settings.database, turns.clone()).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
         // With the Redis queue, readiness checks Redis and rate limits are shared through it.
@@ -75,7 +75,7 @@ impl Application {
             queue,
         )?);
         // Trained once per process, off the arbiter (well under a second in release).
-        let model = actix_web::web::block(sentiment::shared_model)
+        let model = web::block(sentiment::shared_model)
             .await
             .context("training the sentiment model")?
             .map_err(|e| anyhow::anyhow!("the sentiment corpus is invalid: {e}"))?;

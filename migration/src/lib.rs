@@ -1,3 +1,7 @@
+//! The schema's history, one migration per change, run at start-up.
+// `MigrationTrait` (an `async_trait`) is declared with `&SchemaManager` and its lifetime
+// elided; naming it (`SchemaManager<'_>`) no longer matches the trait after expansion.
+#![allow(elided_lifetimes_in_paths)]
 pub use sea_orm_migration::prelude::*;
 
 pub mod m20261125_000001_create_tenants;

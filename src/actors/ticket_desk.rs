@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::paging::PageRequest;
-use crate::store::tickets::{priority, ticket_json, TicketCourier};
+use crate::domain::ticket::priority;
+use crate::store::tickets::{ticket_json, TicketCourier};
 
 pub struct TicketDesk {
     db: DatabaseConnection,

@@ -156,7 +156,7 @@ pub fn check(
     offer_id: i64,
     kind: OfferType,
     rules: &Rules,
-    facts: Facts,
+    facts: Facts<'_>,
 ) -> Result<(), Ineligible> {
     if rules.requires_subscription && !facts.subscription_known {
         return Err(Ineligible::NoSubscription);

@@ -376,7 +376,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(body: Value, check: impl FnOnce(&mut Input)) -> ValidationErrors {
+    fn run(body: Value, check: impl FnOnce(&mut Input<'_>)) -> ValidationErrors {
         let map = body.as_object().unwrap().clone();
         let mut input = Input::new(&map);
         check(&mut input);

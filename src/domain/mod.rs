@@ -13,6 +13,7 @@ pub mod paging;
 pub mod payment_event;
 pub mod settings_draft;
 pub mod stats;
+pub mod ticket;
 pub mod trigger;
 pub mod validation;
 

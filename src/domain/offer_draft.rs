@@ -102,7 +102,7 @@ pub fn parse_offer(body: &Map<String, Value>) -> Result<OfferDraft, ValidationEr
     }
 }
 
-fn parse_triggers(input: &mut Input) -> Vec<Trigger> {
+fn parse_triggers(input: &mut Input<'_>) -> Vec<Trigger> {
     let Some(items) = input.array("triggers", false) else {
         return Vec::new();
     };

@@ -372,11 +372,7 @@ pub async fn start_checkpointer(
 /// checkpoint copied (megabytes; 5–20 ms measured) while it holds the writers' turn. The file
 /// is synced first, outside the turn, and what was committed meanwhile is copied by a second
 /// passive checkpoint, so that the restart flushes only what it copies itself.
-async fn checkpoint(
-    db: &DatabaseConnection,
-    file: &Path,
-    turns: &WriteTurns,
-) -> Result<(), sea_orm::DbErr> {
+async fn checkpoint(db: &DatabaseConnection, file: &Path, turns: &WriteTurns) -> Result<(), DbErr> {
     let statement = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql);
     let passive = db
         .query_one_raw(statement("PRAGMA wal_checkpoint(PASSIVE)"))
@@ -402,7 +398,7 @@ async fn checkpoint(
 }
 
 /// The file of the connection's main database, as SQLite resolved it.
-async fn database_file(db: &DatabaseConnection) -> Result<PathBuf, sea_orm::DbErr> {
+async fn database_file(db: &DatabaseConnection) -> Result<PathBuf, DbErr> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,
@@ -415,7 +411,7 @@ async fn database_file(db: &DatabaseConnection) -> Result<PathBuf, sea_orm::DbEr
             return Ok(PathBuf::from(row.try_get_by_index::<String>(2)?));
         }
     }
-    Err(sea_orm::DbErr::Custom("no main database".to_owned()))
+    Err(DbErr::Custom("no main database".to_owned()))
 }
 
 #[tracing::instrument(skip_all)]

@@ -1,5 +1,5 @@
-//! Support tickets: their priority, how they look to support staff, and their delivery to
-//! the organization's webhook (signed, through the durable queue).
+//! Support tickets: how they look to support staff, and their delivery to the
+//! organization's webhook (signed, through the durable queue).
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ use sha2::Sha256;
 use workers::{Job, JobHandler, JobOutcome, Queue};
 
 use crate::jobs::ledger::LedgerJob;
+// Until outcome_recorder imports it from domain (its split is in flight).
+pub use crate::domain::ticket::priority;
 
 use crate::store::secrets::SecretBox;
 
@@ -25,22 +27,6 @@ pub const DELIVER_TICKET: LedgerJob = LedgerJob {
 };
 /// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`.
 pub const SIGNATURE_HEADER: &str = "Saveloops-Signature";
-
-pub const STATUSES: [&str; 3] = ["open", "pending", "solved"];
-
-/// How urgent a ticket is, from how negative the reason reads and what it is about.
-pub fn priority(sentiment: f64, category: &str) -> &'static str {
-    let serious = matches!(category, "data_loss" | "outage");
-    if sentiment <= -0.6 || (serious && sentiment <= -0.3) {
-        "urgent"
-    } else if sentiment <= -0.3 || serious {
-        "high"
-    } else if sentiment < 0.1 {
-        "normal"
-    } else {
-        "low"
-    }
-}
 
 /// The ticket as support staff and webhooks see it.
 pub fn ticket_json(ticket: &support_ticket::Model) -> Value {
@@ -341,15 +327,5 @@ mod tests {
             signature("whsec_test", 1_700_000_000, br#"{"a":1}"#),
             "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
         );
-    }
-
-    #[test]
-    fn priority_follows_negativity_and_seriousness() {
-        assert_eq!(priority(-0.9, "anger"), "urgent");
-        assert_eq!(priority(-0.4, "data_loss"), "urgent");
-        assert_eq!(priority(-0.4, "bug"), "high");
-        assert_eq!(priority(0.0, "outage"), "high");
-        assert_eq!(priority(-0.1, "bug"), "normal");
-        assert_eq!(priority(0.5, "missing_feature"), "low");
     }
 }

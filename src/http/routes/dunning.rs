@@ -13,7 +13,7 @@ use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 
 /// Both endpoints name the end user by email and/or Stripe customer id (one is required).
-fn end_user(input: &mut Input) -> Option<EndUserRef> {
+fn end_user(input: &mut Input<'_>) -> Option<EndUserRef> {
     input.require_one_of("user_email", "stripe_customer_id");
     let email = input.email("user_email", false);
     let customer = input.string("stripe_customer_id", false, 255);

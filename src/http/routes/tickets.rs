@@ -6,13 +6,13 @@ use crate::actors::ticket_desk::WorkTickets;
 use crate::actors::Actors;
 use crate::domain::fields::Input;
 use crate::domain::paging::{PageRequest, MAX_PAGE};
+use crate::domain::ticket::STATUSES;
 use crate::http::docs::{
     BodyErrors, KeyedErrors, Message, Ticket, TicketPage, TicketPatch, TicketStatus, Unprocessable,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 use crate::http::query::Query;
-use crate::store::tickets::STATUSES;
 
 /// A page of tickets: 1 to 100 of them, 25 unless asked.
 const MAX_PER_PAGE: u64 = 100;
@@ -103,7 +103,7 @@ pub async fn update(
     let mut input = Input::new(&body);
     let status = input.choice("status", false, status_of);
     // A key given as null (or blank) clears the field.
-    let clearable = |input: &mut Input, field: &str, max: usize| {
+    let clearable = |input: &mut Input<'_>, field: &str, max: usize| {
         let value = input.string(field, false, max);
         input.has_key(field).then_some(value)
     };

@@ -1,5 +1,7 @@
 //! One behaviour suite, run against every queue backend: Redis, SQLite, and
 //! PostgreSQL when `SAVELOOPS_TEST_POSTGRES_URL` is set.
+// A test binary exports nothing: its modules' `pub` items are for their siblings.
+#![allow(unreachable_pub)]
 
 mod behaviour;
 mod support;
