@@ -11,6 +11,7 @@ pub mod offer;
 pub mod offer_draft;
 pub mod paging;
 pub mod payment_event;
+pub mod session;
 pub mod settings_draft;
 pub mod stats;
 pub mod ticket;
