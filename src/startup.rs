@@ -22,6 +22,7 @@ use crate::actors::outcome_recorder::OutcomeRecorder;
 use crate::actors::readiness::Readiness;
 use crate::actors::reason_classifier::ReasonReader;
 use crate::actors::sentiment_analyzer::SentimentAnalyzer;
+use crate::actors::session_desk::SessionDesk;
 use crate::actors::stripe_applier::StripeApplier;
 use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
@@ -148,6 +149,7 @@ pub fn start_actors(
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
     let analytics = Analytics::new(db.clone()).start();
+    let sessions = SessionDesk::new(db.clone(), applier.secrets.clone(), ttl).start();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
@@ -167,6 +169,7 @@ pub fn start_actors(
     Actors {
         keys,
         known_keys,
+        sessions,
         offers,
         outcomes,
         dunning,

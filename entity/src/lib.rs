@@ -13,4 +13,5 @@ pub mod offer_application;
 pub mod organization;
 pub mod organization_setting;
 pub mod outcome;
+pub mod signing_secret;
 pub mod support_ticket;

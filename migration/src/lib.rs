@@ -28,6 +28,7 @@ pub mod m20261130_000006_outcome_recorder_batches;
 pub mod m20261130_000007_drop_reason_and_ticket_foreign_keys;
 pub mod m20261203_000001_end_user_identity_batches;
 pub mod m20261203_000002_drop_end_user_foreign_key;
+pub mod m20261203_000003_end_user_sessions;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_drop_reason_and_ticket_foreign_keys::Migration),
             Box::new(m20261203_000001_end_user_identity_batches::Migration),
             Box::new(m20261203_000002_drop_end_user_foreign_key::Migration),
+            Box::new(m20261203_000003_end_user_sessions::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod outcome_recorder;
 pub mod readiness;
 pub mod reason_classifier;
 pub mod sentiment_analyzer;
+pub mod session_desk;
 pub mod stripe_applier;
 pub mod ticket_desk;
 
@@ -46,6 +47,8 @@ pub struct Actors {
     pub keys: actix::Addr<key_verifier::KeyVerifier>,
     /// KeyVerifier's cache, read by the HTTP workers.
     pub known_keys: key_verifier::KnownKeys,
+    /// End-user sessions and organizations' signing secrets.
+    pub sessions: actix::Addr<session_desk::SessionDesk>,
     pub offers: actix::Addr<offer_selector::OfferSelector>,
     pub outcomes: actix::Addr<outcome_recorder::OutcomeRecorder>,
     pub dunning: actix::Addr<dunning_tracker::DunningTracker>,

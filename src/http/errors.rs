@@ -16,9 +16,15 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A session token was refused; the message says why.
+    #[error("{0}")]
+    SessionRefused(crate::domain::session::SessionRefused),
     /// The operator API's bearer token is missing or wrong.
     #[error("Unauthenticated.")]
     BearerUnauthorized,
+    /// Authenticated, but not allowed to do this (a session acting beyond its end user).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The key sent too many requests; retry after this many seconds.
@@ -49,8 +55,11 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) | ApiError::BearerUnauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_)
+            | ApiError::BearerUnauthorized
+            | ApiError::SessionRefused(_) => StatusCode::UNAUTHORIZED,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,6 +87,12 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BearerUnauthorized => {
                 response.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::SessionRefused(_) => {
+                response.insert_header((
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    r#"Bearer error="invalid_token""#,
+                ));
             }
             ApiError::TooManyRequests(seconds) => {
                 response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));

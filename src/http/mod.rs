@@ -8,3 +8,4 @@ pub mod middleware;
 pub mod query;
 pub mod rate_limit;
 pub mod routes;
+pub mod session;

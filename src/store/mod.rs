@@ -8,5 +8,6 @@ pub mod eligibility;
 pub mod end_user_changes;
 pub mod experiments;
 pub mod secrets;
+pub mod sessions;
 pub mod tenants;
 pub mod tickets;
