@@ -1,0 +1,160 @@
+//! Prediction: the calibrated action and, among that action's categories, the likeliest one.
+
+use std::cell::RefCell;
+
+use super::features::extract_features;
+use super::softmax::{argmax, softmax};
+use super::vocabulary::index_features;
+use super::{Classifier, Prediction, ACTION_COUNT};
+use crate::sentiment::polarity::polarity;
+use crate::sentiment::SuggestedAction;
+
+impl Classifier {
+    /// Classifies one free-text cancellation reason.
+    pub fn classify(&self, text: &str) -> Prediction {
+        self.classify_with_polarity(text, polarity(text))
+    }
+
+    /// `classify`, for a caller that has the text's `polarity` already (it is one of the
+    /// model's features, and costs about as much as the rest of them together).
+    pub fn classify_with_polarity(&self, text: &str, tone: f64) -> Prediction {
+        let features = extract_features(text, &self.config, tone);
+        let vector = CLASSIFY_SLOTS.with_borrow_mut(|slots| {
+            let columns = self.vocabulary.len();
+            if slots.len() < columns {
+                slots.resize(columns, 0);
+            }
+            index_features(&features, &self.vocabulary, &mut slots[..columns])
+        });
+
+        let mut logits = self.action_head.logits(&vector, 0..ACTION_COUNT);
+        for logit in &mut logits {
+            *logit /= self.temperature;
+        }
+        let probabilities = softmax(&logits);
+        let best_action = argmax(&probabilities);
+        let mut action_probabilities = [0.0; ACTION_COUNT];
+        action_probabilities.copy_from_slice(&probabilities);
+        let action = SuggestedAction::ALL[best_action];
+
+        let candidates = self.category_ranges[best_action].clone();
+        let (category, category_confidence) = if candidates.is_empty() {
+            // Only possible when the action had no training examples.
+            (String::new(), 0.0)
+        } else {
+            let category_probabilities =
+                softmax(&self.category_head.logits(&vector, candidates.clone()));
+            let best = argmax(&category_probabilities);
+            (
+                self.categories[candidates.start + best].clone(),
+                category_probabilities[best],
+            )
+        };
+
+        Prediction {
+            action,
+            confidence: probabilities[best_action],
+            category,
+            category_confidence,
+            probabilities: action_probabilities,
+        }
+    }
+}
+
+thread_local! {
+    /// `index_features`' scratch for `classify`, as long as the largest vocabulary this
+    /// thread has used and all zeros between calls: allocating and zeroing a new one for
+    /// each reason was a fifth of a sentiment request's instructions (callgrind).
+    static CLASSIFY_SLOTS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentiment::test_fixture;
+
+    #[test]
+    fn predictions_are_well_formed() {
+        let (model, _, _) = test_fixture();
+        for text in ["", "???", "too pricey", "xqzv blorf"] {
+            let prediction = model.classify(text);
+            let total: f64 = prediction.probabilities.iter().sum();
+            assert!((total - 1.0).abs() < 1e-9, "{text}: {total}");
+            assert_eq!(
+                prediction.confidence,
+                prediction.probabilities[prediction.action.index()]
+            );
+            assert!(prediction
+                .action
+                .categories()
+                .contains(&prediction.category.as_str()));
+            assert!((0.0..=1.0).contains(&prediction.category_confidence));
+        }
+        assert!(model.temperature().is_finite() && model.temperature() > 0.0);
+    }
+
+    #[test]
+    fn clear_reasons_get_the_expected_action_and_category() {
+        let (model, _, _) = test_fixture();
+        let cases = [
+            (
+                "way too expensive for us",
+                SuggestedAction::Discount,
+                "price",
+            ),
+            (
+                "we're a ski school and it's the off season",
+                SuggestedAction::Pause,
+                "seasonal",
+            ),
+            (
+                "the app crashes every time I open it",
+                SuggestedAction::Support,
+                "bug",
+            ),
+            (
+                "we are closing the business for good",
+                SuggestedAction::None,
+                "business_closed",
+            ),
+            (
+                "we never finished the setup, the integration was too hard",
+                SuggestedAction::SetupCall,
+                "onboarding",
+            ),
+        ];
+        for (text, action, category) in cases {
+            let prediction = model.classify(text);
+            assert_eq!(prediction.action, action, "{text}: {prediction:?}");
+            assert_eq!(prediction.category, category, "{text}: {prediction:?}");
+        }
+    }
+
+    #[test]
+    fn negated_price_complaints_are_not_discounts() {
+        let (model, _, _) = test_fixture();
+        let cases = [
+            (
+                "not too expensive, we just never use it",
+                SuggestedAction::SetupCall,
+            ),
+            (
+                "it isn't the cost at all, honestly our staff just never log in",
+                SuggestedAction::SetupCall,
+            ),
+            (
+                "price is fine but the app keeps crashing",
+                SuggestedAction::Support,
+            ),
+        ];
+        for (text, expected) in cases {
+            let prediction = model.classify(text);
+            assert_ne!(prediction.action, SuggestedAction::Discount, "{text}");
+            assert_eq!(prediction.action, expected, "{text}: {prediction:?}");
+        }
+        assert_eq!(
+            model.classify("I'll be back in spring").action,
+            SuggestedAction::Pause
+        );
+    }
+}
