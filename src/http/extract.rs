@@ -31,9 +31,13 @@ impl FromRequest for Tenant {
             .map(|v| v.to_str().map(str::to_owned));
         let actors = req.app_data::<web::Data<Actors>>().cloned();
         let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
+        let session_token = super::session::bearer_token(req).is_some();
         let req = req.clone();
         Box::pin(async move {
             let raw = match presented {
+                None if session_token => return Err(ApiError::Unauthorized(
+                    "A session token is accepted only by intercept, outcome, apply-offer and sentiment.",
+                )),
                 None => return Err(ApiError::Unauthorized("Unauthenticated.")),
                 Some(Err(_)) => return Err(ApiError::Unauthorized("Invalid API key.")),
                 Some(Ok(raw)) => raw,

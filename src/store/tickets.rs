@@ -15,8 +15,6 @@ use sha2::Sha256;
 use workers::{Job, JobHandler, JobOutcome, Queue};
 
 use crate::jobs::ledger::LedgerJob;
-// Until outcome_recorder imports it from domain (its split is in flight).
-pub use crate::domain::ticket::priority;
 
 use crate::store::secrets::SecretBox;
 

@@ -223,7 +223,7 @@ impl Handler<Identify> for DunningTracker {
 
     fn handle(&mut self, msg: Identify, ctx: &mut Self::Context) -> Self::Result {
         let found = self.identify(msg.organization_id, msg.who, ctx);
-        guard::guard(async move { Ok(found.await?.state) })
+        guard(async move { Ok(found.await?.state) })
     }
 }
 

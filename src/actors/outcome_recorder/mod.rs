@@ -96,13 +96,10 @@ impl OutcomeRecorder {
             act.committing -= 1;
             act.commit_next_batch(ctx);
         });
-        ctx.spawn(super::guard::recovering(
-            committed,
-            |act: &mut Self, ctx| {
-                act.committing -= 1;
-                act.commit_next_batch(ctx);
-            },
-        ));
+        ctx.spawn(guard::recovering(committed, |act: &mut Self, ctx| {
+            act.committing -= 1;
+            act.commit_next_batch(ctx);
+        }));
     }
 }
 

@@ -5,7 +5,7 @@ use entity::{cancellation_reason, impression, outcome};
 use sea_orm::sqlx::PgPool;
 
 use crate::actors::ticket_desk::{NewTicket, OpenedTicket};
-use crate::store::tickets::priority;
+use crate::domain::ticket::priority;
 
 /// PostgreSQL: rows inserted as arrays, one per column (`INSERT ... SELECT * FROM UNNEST`):
 /// one statement text whatever the batch's size and one parameter per column instead of one

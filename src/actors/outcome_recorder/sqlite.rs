@@ -5,8 +5,8 @@ use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::DatabaseConnection;
 
 use crate::actors::ticket_desk::{NewTicket, OpenedTicket};
+use crate::domain::ticket::priority;
 use crate::store::database::WriteTurn;
-use crate::store::tickets::priority;
 
 /// SQLite: rows as JSON arrays of their values, in the order the columns are named, with
 /// `created_at` last (as SQLite stores times). As for `insert_as_arrays!`, every column named

@@ -20,6 +20,7 @@ mod operator;
 mod refinement;
 mod security;
 mod sentiment;
+mod sessions;
 mod settings;
 mod tickets;
 
@@ -42,7 +43,8 @@ pub use operator::{
     KeyRevoked, KindStats, OrganizationPage, OrganizationSummary, QueueStats,
 };
 pub use refinement::refine;
-pub use security::{Security, ADMIN_SCHEME, KEY_SCHEME, METRICS_SCHEME};
+pub use security::{Security, ADMIN_SCHEME, KEY_SCHEME, METRICS_SCHEME, SESSION_SCHEME};
 pub use sentiment::{SentimentRequest, SentimentResponse, SuggestedActionDoc};
+pub use sessions::{SessionRequest, SessionToken, SigningSecret, SigningSecretList};
 pub use settings::{OrganizationSettings, SettingsPatch};
 pub use tickets::{Ticket, TicketDelivery, TicketPage, TicketPageMeta, TicketPatch, TicketStatus};

@@ -9,6 +9,7 @@ use utoipa::Modify;
 pub const KEY_SCHEME: &str = "api_key";
 pub const ADMIN_SCHEME: &str = "admin_bearer";
 pub const METRICS_SCHEME: &str = "metrics_bearer";
+pub const SESSION_SCHEME: &str = "session";
 
 /// Adds the security schemes and makes the organization key the default requirement.
 pub struct Security;
@@ -26,6 +27,18 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "The operator token (`admin.token`). The operator API answers 404 when none is configured.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An end user's session token: a JWT (HS256) the organization signed with one of its signing secrets (`kid` in the header), naming the end user. Accepted by the cancel flow's four routes only; identity then comes from the token.",
                     ))
                     .build(),
             ),

@@ -3,6 +3,7 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::path_id;
+use crate::actors::session_desk::SessionOffer;
 use crate::actors::stripe_applier::{ApplyAnswer, ApplyOffer, GetApplication};
 use crate::actors::Actors;
 use crate::config::Settings;
@@ -13,10 +14,11 @@ use crate::http::docs::{
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
+use crate::http::session::{check_claims, require_shown, Caller, Claimed};
 
 /// Applies the accepted offer to the Stripe subscription; a transient Stripe failure queues
 /// it for retries (202).
-#[utoipa::path(post, path = "/api/v1/intercept/apply-offer", tag = "cancel flow", security(("api_key" = [])),
+#[utoipa::path(post, path = "/api/v1/intercept/apply-offer", tag = "cancel flow", security(("api_key" = []), ("session" = [])),
     request_body = ApplyOfferRequest,
     responses(
         (status = 200, description = "Stripe took the change.", body = Message),
@@ -24,30 +26,92 @@ use crate::http::extract::{JsonObject, Tenant};
         BodyErrors, KeyedErrors,
     ))]
 pub async fn apply_offer(
-    tenant: Tenant,
+    caller: Caller,
     JsonObject(body): JsonObject,
     actors: web::Data<Actors>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, ApiError> {
+    let session = caller.session();
     let mut input = Input::new(&body);
     let offer_id = input.integer("offer_id", true);
-    let subscription = input.string("stripe_subscription_id", true, 255);
+    // A session's subscription is the token's: the body may leave it out.
+    let subscription = input.string("stripe_subscription_id", session.is_none(), 255);
     let email = input.email("user_email", false);
     let mrr = input.mrr("mrr_value", false);
     input.finish()?;
-    let (Some(offer_id), Some(subscription)) = (offer_id, subscription) else {
+    let Some(offer_id) = offer_id else {
         unreachable!("validated above")
     };
-    let answer = actors
-        .stripe
-        .send(ApplyOffer {
-            organization_id: tenant.organization_id,
+    let Some(session) = session else {
+        let subscription = subscription.expect("validated above");
+        let request = ApplyOffer {
+            organization_id: caller.organization_id(),
             offer_id,
             stripe_subscription_id: subscription,
             who: EndUserRef::new(email, None),
             mrr,
-        })
-        .await??;
+        };
+        let answer = actors.stripe.send(request).await??;
+        return answered(answer, &settings);
+    };
+    check_claims(
+        session,
+        &Claimed {
+            email: email.as_ref(),
+            stripe_subscription_id: subscription.as_deref(),
+            mrr,
+            ..Claimed::default()
+        },
+    )?;
+    let subscription = session.stripe_subscription_id.clone().ok_or_else(|| {
+        ApiError::Forbidden("The session names no subscription to apply an offer to.".into())
+    })?;
+    require_shown(&actors, session, offer_id).await?;
+    let claim = |organization_id| SessionOffer::Claim {
+        organization_id,
+        session_id: session.id.clone(),
+        offer_id,
+        expires_at: session.expires_at,
+    };
+    if !actors
+        .sessions
+        .send(claim(caller.organization_id()))
+        .await??
+    {
+        return Err(ApiError::Forbidden(
+            "This session has already applied another offer.".into(),
+        ));
+    }
+    let request = ApplyOffer {
+        organization_id: caller.organization_id(),
+        offer_id,
+        stripe_subscription_id: subscription,
+        who: Some(session.end_user()),
+        mrr: session.mrr,
+    };
+    let answer = actors.stripe.send(request).await?.map_err(ApiError::from);
+    // What changed nothing gives the session's one application back.
+    let changed_nothing = match &answer {
+        Ok(ApplyAnswer::Refused { .. }) => true,
+        Err(error) => matches!(
+            error,
+            ApiError::Validation(_) | ApiError::NotFound(_) | ApiError::Unprocessable { .. }
+        ),
+        Ok(_) => false,
+    };
+    if changed_nothing {
+        actors
+            .sessions
+            .send(SessionOffer::Release {
+                session_id: session.id.clone(),
+                offer_id,
+            })
+            .await??;
+    }
+    answered(answer?, &settings)
+}
+
+fn answered(answer: ApplyAnswer, settings: &Settings) -> Result<HttpResponse, ApiError> {
     Ok(match answer {
         ApplyAnswer::Applied => {
             HttpResponse::Ok().json(json!({"message": "Offer applied successfully."}))

@@ -8,6 +8,7 @@ pub mod experiments;
 pub mod health;
 pub mod offers;
 pub mod sentiment;
+pub mod sessions;
 pub mod settings;
 pub mod tickets;
 
@@ -58,7 +59,7 @@ macro_rules! route_table {
         #[openapi(
             info(
                 title = "Saveloops API",
-                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the operator API with the operator's bearer token.",
+                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the cancel flow's four routes also take an end user's session token (`Authorization: Bearer`); the operator API takes the operator's bearer token.",
             ),
             paths($($($handler)::+),*),
             components(schemas(Message, Unprocessable, RateLimited)),
@@ -70,6 +71,7 @@ macro_rules! route_table {
                 (name = "experiments", description = "A/B tests of offers."),
                 (name = "support tickets", description = "Tickets opened from cancellation reasons, for support staff."),
                 (name = "analytics", description = "What the cancel flow saved."),
+                (name = "sessions", description = "Signing secrets and end-user session tokens, for the cancel flow in the browser."),
                 (name = "operator", description = "Queue, dead jobs, organizations and keys (operator token)."),
                 (name = "operations", description = "Health, readiness, metrics and this description."),
             ),
@@ -106,6 +108,10 @@ route_table! {
     get "/api/v1/settings" => settings::get;
     patch "/api/v1/settings" => settings::update;
     get "/api/v1/analytics/summary" => analytics::summary;
+    post "/api/v1/sessions" => sessions::create_session;
+    get "/api/v1/signing-secrets" => sessions::list_secrets;
+    post "/api/v1/signing-secrets" => sessions::create_secret;
+    delete "/api/v1/signing-secrets/{kid}" => sessions::revoke_secret;
     get "/api/v1/admin/queue" => admin::queue;
     get "/api/v1/admin/queue/dead" => admin::dead_jobs;
     post "/api/v1/admin/queue/dead/{id}/retry" => admin::retry_dead_job;

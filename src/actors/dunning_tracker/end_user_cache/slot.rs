@@ -80,6 +80,6 @@ mod tests {
     #[test]
     fn a_slot_takes_28_bytes() {
         // The cache's memory at its bound is about this plus 15 bytes of indexes an end user.
-        assert_eq!(std::mem::size_of::<Slot>(), 28);
+        assert_eq!(size_of::<Slot>(), 28);
     }
 }
