@@ -22,3 +22,4 @@ mod ops_support;
 mod rate_limit;
 mod readiness;
 mod sentiment;
+mod sessions;
