@@ -8,7 +8,7 @@ use saveloops::jobs::{self, Workers};
 use saveloops::startup::Application;
 use saveloops::store::secrets::SecretBox;
 use saveloops::store::tickets::TicketCourier;
-use saveloops::store::{database, tenants};
+use saveloops::store::{database, sessions, tenants};
 use saveloops::{sentiment, telemetry};
 use tokio::sync::watch;
 
@@ -79,6 +79,31 @@ enum Command {
     Key {
         #[command(subcommand)]
         command: KeyCommand,
+    },
+    /// Manage the secrets an organization signs end-user session tokens with.
+    SigningSecret {
+        #[command(subcommand)]
+        command: SigningSecretCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigningSecretCommand {
+    /// Create one (at most two active, for a rotation); the secret is printed once, as JSON.
+    Create {
+        #[arg(long)]
+        org: i64,
+    },
+    /// The organization's secrets, without the secrets.
+    List {
+        #[arg(long)]
+        org: i64,
+    },
+    /// Revoke the secret with this `kid`: tokens it signed are refused from then on.
+    Revoke {
+        #[arg(long)]
+        org: i64,
+        kid: String,
     },
 }
 
@@ -279,6 +304,32 @@ async fn main() -> anyhow::Result<()> {
                         anyhow::bail!("no active key has the prefix {prefix}");
                     }
                     print_json(&serde_json::json!({"revoked": prefix}))?;
+                }
+            }
+        }
+        Command::SigningSecret { command } => {
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            match command {
+                SigningSecretCommand::Create { org } => {
+                    tenants::find_organization(&db, org).await?;
+                    let secrets = SecretBox::load(&settings.security)?;
+                    let created = sessions::create_secret(&db, &secrets, org)
+                        .await
+                        .map_err(anyhow::Error::new)?;
+                    print_json(&serde_json::json!({
+                        "organization_id": org, "kid": created.kid,
+                        "secret": created.secret, "created_at": created.created_at,
+                    }))?;
+                }
+                SigningSecretCommand::List { org } => {
+                    print_json(&sessions::list_secrets(&db, org).await?)?;
+                }
+                SigningSecretCommand::Revoke { org, kid } => {
+                    if !sessions::revoke_secret(&db, org, &kid).await? {
+                        anyhow::bail!("organization {org} has no active signing secret {kid}");
+                    }
+                    print_json(&serde_json::json!({"revoked": kid}))?;
                 }
             }
         }

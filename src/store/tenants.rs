@@ -52,16 +52,25 @@ pub async fn create_organization(
     })
 }
 
+/// The organization, or an error naming the id nobody has.
+#[tracing::instrument(skip(db))]
+pub async fn find_organization(
+    db: &DatabaseConnection,
+    organization_id: i64,
+) -> anyhow::Result<organization::Model> {
+    organization::Entity::find_by_id(organization_id)
+        .one(db)
+        .await
+        .context("could not read the organization")?
+        .with_context(|| format!("there is no organization {organization_id}"))
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn create_key(
     db: &DatabaseConnection,
     organization_id: i64,
 ) -> anyhow::Result<CreatedKey> {
-    organization::Entity::find_by_id(organization_id)
-        .one(db)
-        .await
-        .context("could not read the organization")?
-        .with_context(|| format!("there is no organization {organization_id}"))?;
+    find_organization(db, organization_id).await?;
     let key = ApiKey::generate();
     api_key::ActiveModel {
         organization_id: Set(organization_id),

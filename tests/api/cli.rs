@@ -83,3 +83,65 @@ fn sentiment_eval_reports_quality_on_the_held_out_split() {
         .expect("a macro-F1 figure");
     assert!(macro_f1 >= 0.85, "macro-F1 {macro_f1}");
 }
+
+/// `signing-secret create|list|revoke`: a secret created by the CLI signs tokens the service
+/// accepts, is listed without its secret, and once revoked signs nothing.
+#[actix_web::test]
+async fn signing_secret_commands_manage_session_secrets() {
+    let mut settings = crate::helpers::test_settings().await;
+    let master_key = settings.security.master_key.clone().unwrap();
+    let url = settings.database.url.clone();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+            .args(args)
+            .env("SAVELOOPS_DATABASE__URL", &url)
+            .env("SAVELOOPS_SECURITY__MASTER_KEY", &master_key)
+            .env("SAVELOOPS_LOG__LEVEL", "warn")
+            .output()
+            .expect("the binary runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_str::<Value>(&String::from_utf8(output.stdout).unwrap()).unwrap()
+    };
+    settings.database.url = url.clone();
+    let app = TestApp::spawn_with(settings).await;
+    let org = app.organization_id.to_string();
+    let created = run(&["signing-secret", "create", "--org", &org]);
+    let kid = created["kid"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let listed = run(&["signing-secret", "list", "--org", &org]);
+    assert_eq!(listed["data"][0]["kid"], kid);
+    assert!(!listed.to_string().contains(&secret));
+
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.clone());
+    let token = jsonwebtoken::encode(
+        &header,
+        &json!({"exp": chrono::Utc::now().timestamp() + 600, "user_email": "ann@example.com"}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap();
+    let intercept = |token: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(format!("{}/api/v1/intercept", app.address))
+                .bearer_auth(token)
+                .json(&json!({"target_id": "x"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(intercept(token.clone()).await, 200);
+    let revoked = run(&["signing-secret", "revoke", "--org", &org, &kid]);
+    assert_eq!(revoked["revoked"], kid.as_str());
+    assert_eq!(
+        run(&["signing-secret", "list", "--org", &org])["data"][0]["active"],
+        false
+    );
+}

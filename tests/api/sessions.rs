@@ -101,10 +101,7 @@ async fn a_session_runs_the_cancel_flow_as_its_end_user() {
     // Recorded for the token's end user: the organization's analytics see the save.
     let (_, summary) = parts(app.get("/api/v1/analytics/summary").await).await;
     assert_eq!(summary["saves"], 1, "{summary}");
-    assert_eq!(
-        summary["saved_mrr"], 49,
-        "the token's MRR: {summary}"
-    );
+    assert_eq!(summary["saved_mrr"], 49, "the token's MRR: {summary}");
 }
 
 #[actix_web::test]
