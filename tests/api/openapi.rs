@@ -372,6 +372,41 @@ async fn answers_of_every_route_validate_against_the_description() {
         Body::Empty,
     )
     .await;
+    let route = "/api/v1/signing-secrets";
+    let (status, created) = c.check("post", route, route, Key, Body::Empty).await;
+    assert_eq!(status, 201);
+    c.check("post", route, route, Key, Body::Empty).await;
+    let (status, _) = c.check("post", route, route, Key, Body::Empty).await;
+    assert_eq!(status, 422, "two active at most");
+    c.check("get", route, route, Key, Body::Empty).await;
+    let route = "/api/v1/sessions";
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"user_email": "s@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"expires_in": 5})),
+    )
+    .await;
+    let route = "/api/v1/signing-secrets/{kid}";
+    let revoke = format!(
+        "/api/v1/signing-secrets/{}",
+        created["kid"].as_str().unwrap()
+    );
+    let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
+    assert_eq!(status, 200);
+    let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
+    assert_eq!(status, 404);
     let route = "/api/v1/settings";
     c.check("get", route, route, Key, Body::Empty).await;
     c.check(
