@@ -134,15 +134,16 @@ pub async fn find_key(
         .one(db)
         .await
         .context("could not read the signing secret")?;
-    row.map(|row| {
-        Ok(SigningKey {
-            organization_id: row.organization_id,
-            secret: secrets.open(&row.secret_ciphertext)?,
-            revoked: row.revoked_at.is_some(),
-            kid: row.kid,
-        })
+    row.map(|row| opened(secrets, row)).transpose()
+}
+
+fn opened(secrets: &SecretBox, row: signing_secret::Model) -> anyhow::Result<SigningKey> {
+    Ok(SigningKey {
+        organization_id: row.organization_id,
+        secret: secrets.open(&row.secret_ciphertext)?,
+        revoked: row.revoked_at.is_some(),
+        kid: row.kid,
     })
-    .transpose()
 }
 
 /// The organization's newest active secret (what `POST /sessions` signs with).
@@ -159,15 +160,7 @@ pub async fn newest_key(
         .one(db)
         .await
         .context("could not read the signing secrets")?;
-    row.map(|row| {
-        Ok(SigningKey {
-            organization_id: row.organization_id,
-            secret: secrets.open(&row.secret_ciphertext)?,
-            revoked: false,
-            kid: row.kid,
-        })
-    })
-    .transpose()
+    row.map(|row| opened(secrets, row)).transpose()
 }
 
 /// Notes the offers a session was shown (idempotent).

@@ -4,30 +4,33 @@ use serde_json::{json, Value};
 
 use crate::helpers::{fresh_database_url, parts, TestApp};
 
+/// Runs the binary as an operator would; it must succeed and print one JSON object.
+fn saveloops_cli(env: &[(&str, &str)], args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("SAVELOOPS_LOG__LEVEL", "warn")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one JSON object on stdout: {stdout}"
+    );
+    serde_json::from_str::<Value>(&stdout).unwrap()
+}
+
 /// The README's flow: `org create` prints the id and a key that works against the service.
 #[actix_web::test]
 async fn org_create_prints_a_working_key_and_key_commands_manage_keys() {
     let url = fresh_database_url().await;
-    let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
-            .args(args)
-            .env("SAVELOOPS_DATABASE__URL", &url)
-            .env("SAVELOOPS_LOG__LEVEL", "warn")
-            .output()
-            .expect("the binary runs");
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        assert_eq!(
-            stdout.lines().count(),
-            1,
-            "one JSON object on stdout: {stdout}"
-        );
-        serde_json::from_str::<Value>(&stdout).unwrap()
-    };
+    let run = |args: &[&str]| saveloops_cli(&[("SAVELOOPS_DATABASE__URL", &url)], args);
     let org = run(&["org", "create", "--name", "Acme"]);
     let key = org["api_key"].as_str().unwrap().to_owned();
     let id = org["id"].as_i64().unwrap();
@@ -92,19 +95,13 @@ async fn signing_secret_commands_manage_session_secrets() {
     let master_key = settings.security.master_key.clone().unwrap();
     let url = settings.database.url.clone();
     let run = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
-            .args(args)
-            .env("SAVELOOPS_DATABASE__URL", &url)
-            .env("SAVELOOPS_SECURITY__MASTER_KEY", &master_key)
-            .env("SAVELOOPS_LOG__LEVEL", "warn")
-            .output()
-            .expect("the binary runs");
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_str::<Value>(&String::from_utf8(output.stdout).unwrap()).unwrap()
+        saveloops_cli(
+            &[
+                ("SAVELOOPS_DATABASE__URL", &url),
+                ("SAVELOOPS_SECURITY__MASTER_KEY", &master_key),
+            ],
+            args,
+        )
     };
     settings.database.url = url.clone();
     let app = TestApp::spawn_with(settings).await;
