@@ -650,6 +650,33 @@ async fn answers_of_every_route_validate_against_the_description() {
     assert_eq!(status, 200);
     c.check("delete", route, &revoke, Admin, Body::Empty).await;
 
+    // Signing secrets and end-user sessions.
+    let route = "/api/v1/signing-secrets";
+    let (status, secret) = c.check("post", route, route, Key, Body::Empty).await;
+    assert_eq!(status, 201);
+    c.check("get", route, route, Key, Body::Empty).await;
+    let route = "/api/v1/sessions";
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"user_email": "user@example.com", "expires_in": 600})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    c.check("post", route, route, Key, Body::Json(json!({})))
+        .await;
+    let route = "/api/v1/signing-secrets/{kid}";
+    let revoke = format!(
+        "/api/v1/signing-secrets/{}",
+        secret["kid"].as_str().unwrap()
+    );
+    let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
+    assert_eq!(status, 200);
+    c.check("delete", route, &revoke, Key, Body::Empty).await;
+
     // A route added to the table must get a sample here too.
     let all: BTreeSet<(String, String)> = ROUTES
         .iter()
