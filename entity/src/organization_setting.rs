@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 /// An organization's own settings: eligibility defaults for its offers, and analysis
-/// defaults for its experiments. No row means the built-in defaults.
+/// defaults for its experiments, and the browser origins allowed to call its cancel flow. No
+/// row means the built-in defaults.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "organization_settings")]
 pub struct Model {
@@ -13,6 +14,8 @@ pub struct Model {
     pub require_subscription_for_changes: bool,
     pub experiment_confidence: f64,
     pub experiment_min_sample_size: i32,
+    /// A JSON array of origins (`["https://app.example.com"]`); NULL for none.
+    pub allowed_origins: Option<String>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -18,6 +18,9 @@ pub struct OrgSettings {
     pub require_subscription_for_changes: bool,
     pub experiment_confidence: f64,
     pub experiment_min_sample_size: u32,
+    /// Browser origins allowed to call the cancel flow, as browsers send them
+    /// (`crate::domain::origin`); none by default.
+    pub allowed_origins: Vec<String>,
 }
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
@@ -34,7 +37,16 @@ impl Default for OrgSettings {
             require_subscription_for_changes: false,
             experiment_confidence: DEFAULT_CONFIDENCE,
             experiment_min_sample_size: DEFAULT_MIN_SAMPLE_SIZE,
+            allowed_origins: Vec::new(),
         }
+    }
+}
+
+impl OrgSettings {
+    /// Whether a request's `Origin` header names one of the allowed origins (exactly: they
+    /// are stored as browsers send them).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|allowed| allowed == origin)
     }
 }
 

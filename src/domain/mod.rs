@@ -9,6 +9,7 @@ pub mod fields;
 pub mod money;
 pub mod offer;
 pub mod offer_draft;
+pub mod origin;
 pub mod paging;
 pub mod payment_event;
 pub mod session;

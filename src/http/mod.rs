@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, extractors, authentication, rate limits and errors. Bodies
 //! are parsed by the domain's rules; handlers send actors domain types.
 pub mod auth;
+pub mod cors;
 pub mod docs;
 pub mod errors;
 pub mod extract;

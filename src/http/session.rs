@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 
+use super::cors::check_origin;
 use super::errors::ApiError;
 use super::extract::{Tenant, KEY_HEADER};
 use super::rate_limit::{retry_after_seconds, RateLimiter, Verdict};
@@ -56,14 +57,23 @@ impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
 
+    /// Authenticates the caller, then checks the request's `Origin` (if any) against the
+    /// organization's allowed origins (`super::cors`): same rule for a key and a session.
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let token = bearer_token(req);
+        let actors = req.app_data::<web::Data<Actors>>().cloned();
+        let request = req.clone();
         if req.headers().contains_key(KEY_HEADER) || token.is_none() {
             let tenant = Tenant::from_request(req, payload);
-            return Box::pin(async move { Ok(Caller::Organization(tenant.await?)) });
+            return Box::pin(async move {
+                let tenant = tenant.await?;
+                if let Some(actors) = actors {
+                    check_origin(&request, &actors, tenant.organization_id).await?;
+                }
+                Ok(Caller::Organization(tenant))
+            });
         }
         let token = token.unwrap_or_default();
-        let actors = req.app_data::<web::Data<Actors>>().cloned();
         let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
         let route = req.match_pattern();
         Box::pin(async move {
@@ -88,6 +98,7 @@ impl FromRequest for Caller {
                 }
             }
             tracing::Span::current().record("org", opened.organization_id);
+            check_origin(&request, &actors, opened.organization_id).await?;
             Ok(Caller::EndUser {
                 organization_id: opened.organization_id,
                 session: opened.session,

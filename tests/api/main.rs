@@ -7,6 +7,7 @@ mod architecture;
 mod auth;
 mod cancel_flow;
 mod cli;
+mod cors;
 mod dunning;
 mod eligibility;
 mod experiments;

@@ -433,6 +433,16 @@ async fn answers_of_every_route_validate_against_the_description() {
         Body::Json(json!({"offer_cooldown_days": null})),
     )
     .await;
+    for origins in [json!(["https://app.example.com"]), json!(null)] {
+        c.check(
+            "patch",
+            route,
+            route,
+            Key,
+            Body::Json(json!({ "allowed_origins": origins })),
+        )
+        .await;
+    }
 
     // The cancel flow.
     let route = "/api/v1/intercept";
@@ -823,6 +833,60 @@ async fn request_rules_of_the_description_are_the_services() {
             "/api/v1/settings".into(),
             json!({"type_cooldown_days": 3650}),
             true,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["HTTPS://App.Example.com:443", "http://localhost:3000", "http://[::1]", "https://10.0.0.7:65535"]}),
+            true,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ""}),
+            true,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": null}),
+            true,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["https://app.example.com/"]}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["http://app.example.com"]}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["https://*.example.com"]}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["https://app.example.com:65536"]}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": ["https://app.example.com "]}),
+            false,
+        ),
+        (
+            "patch",
+            "/api/v1/settings".into(),
+            json!({"allowed_origins": (0..21).map(|n| format!("https://a{n}.example.com")).collect::<Vec<_>>()}),
+            false,
         ),
         (
             "patch",

@@ -286,5 +286,23 @@ fn settings_from_row(row: organization_setting::Model) -> OrgSettings {
         experiment_confidence: row.experiment_confidence,
         experiment_min_sample_size: stored_rule(Some(row.experiment_min_sample_size))
             .unwrap_or(eligibility::DEFAULT_MIN_SAMPLE_SIZE),
+        allowed_origins: stored_origins(row.organization_id, row.allowed_origins.as_deref()),
     }
+}
+
+/// The stored JSON array of allowed origins. An unreadable one allows no origin (browsers
+/// are refused, server-to-server calls go on) and is logged, rather than failing the
+/// organization's whole catalog.
+fn stored_origins(organization_id: i64, stored: Option<&str>) -> Vec<String> {
+    let Some(text) = stored else {
+        return Vec::new();
+    };
+    serde_json::from_str(text).unwrap_or_else(|error| {
+        tracing::warn!(
+            organization_id,
+            %error,
+            "unreadable allowed_origins in the organization's settings: no origin is allowed"
+        );
+        Vec::new()
+    })
 }

@@ -36,7 +36,7 @@ pub use experiments::ManageExperiments;
 pub use intercept::{Intercept, InterceptAnswer, OffersOfTypes};
 pub use offers::ManageOffers;
 pub use outcomes::RecordOutcome;
-pub use settings::ManageSettings;
+pub use settings::{ManageSettings, OriginAllowed};
 
 /// Requests waiting for a catalog load in flight.
 type CatalogWaiters = Rc<RefCell<Vec<oneshot::Sender<Result<Catalog, String>>>>>;

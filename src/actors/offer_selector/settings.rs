@@ -1,4 +1,5 @@
-//! The settings API: an organization's own eligibility and experiment defaults.
+//! The settings API: an organization's own eligibility and experiment defaults and allowed
+//! origins; and whether a browser origin may call its cancel flow.
 use actix::prelude::*;
 use chrono::Utc;
 use entity::organization_setting;
@@ -24,6 +25,27 @@ pub enum ManageSettings {
         organization_id: i64,
         patch: Map<String, Value>,
     },
+}
+
+/// Whether the organization allows a browser origin (a request's `Origin` header) to call
+/// its cancel flow: read from the cached catalog, so it costs no query while the catalog is
+/// fresh (intercept and the rest of the cancel flow load the same catalog).
+#[derive(Message)]
+#[rtype(result = "Result<bool, Failure>")]
+pub struct OriginAllowed {
+    pub organization_id: i64,
+    pub origin: String,
+}
+
+impl Handler<OriginAllowed> for OfferSelector {
+    type Result = ResponseActFuture<Self, Result<bool, Failure>>;
+
+    fn handle(&mut self, msg: OriginAllowed, _: &mut Self::Context) -> Self::Result {
+        guard_act(
+            self.catalog(msg.organization_id)
+                .map(move |catalog, _, _| Ok(catalog?.settings.allows_origin(&msg.origin))),
+        )
+    }
 }
 
 impl Handler<ManageSettings> for OfferSelector {
@@ -76,6 +98,8 @@ async fn save_settings(
         experiment_min_sample_size: Set(
             rule_column(Some(settings.experiment_min_sample_size)).unwrap_or(i32::MAX)
         ),
+        allowed_origins: Set((!settings.allowed_origins.is_empty())
+            .then(|| Value::from(settings.allowed_origins.clone()).to_string())),
         updated_at: Set(Utc::now()),
     };
     organization_setting::Entity::insert(row)
@@ -88,6 +112,7 @@ async fn save_settings(
                     Column::RequireSubscriptionForChanges,
                     Column::ExperimentConfidence,
                     Column::ExperimentMinSampleSize,
+                    Column::AllowedOrigins,
                     Column::UpdatedAt,
                 ])
                 .to_owned(),

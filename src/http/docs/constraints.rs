@@ -74,3 +74,29 @@ pub(super) fn money(nullable: bool) -> Value {
         "description": "At least 0, at most 1000000000000; kept to 4 decimal places (more are rounded half away from zero).",
     })
 }
+
+/// `allowed_origins` in a settings PATCH: at most 20 exact origins (`crate::domain::origin`),
+/// or null / a blank string (none). Scheme and host may be in any case (they are stored in
+/// lower case), so the pattern spells both cases out: JSON Schema patterns take no flags.
+pub(super) fn allowed_origins() -> Value {
+    use crate::domain::origin::{MAX_ALLOWED_ORIGINS, MAX_ORIGIN_LEN};
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    let port = "(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?";
+    let pattern = format!(
+        r"^(?:[Hh][Tt][Tt][Pp][Ss]://(?:{label}(?:\.{label})*|\[::1\])|[Hh][Tt][Tt][Pp]://(?:[Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|127\.0\.0\.1|\[::1\])){port}$"
+    );
+    serde_json::json!({
+        "anyOf": [
+            {
+                "type": "array",
+                "maxItems": MAX_ALLOWED_ORIGINS,
+                "items": {"type": "string", "maxLength": MAX_ORIGIN_LEN, "pattern": pattern},
+            },
+            {"type": "null"},
+            blank(),
+        ],
+        "description": format!(
+            "Replaces the list of browser origins allowed to call the cancel flow's four routes (CORS): at most {MAX_ALLOWED_ORIGINS} exact origins of at most {MAX_ORIGIN_LEN} characters, each a scheme, a host and an optional port with no path, query, fragment or trailing slash, and no wildcard; https:// (http:// only for localhost, 127.0.0.1 and [::1]). Stored as browsers send them: scheme and host in lower case, without the default port; repeats kept once. `null`, `[]` or a blank string: no origin."
+        ),
+    })
+}

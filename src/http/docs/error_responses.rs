@@ -46,6 +46,16 @@ pub enum KeyedErrors {
     Unavailable(Message),
 }
 
+/// Answers only the cancel flow's four routes give.
+#[derive(IntoResponses)]
+pub enum CancelFlowErrors {
+    /// The request's `Origin` is not one of the organization's `allowed_origins`, or a
+    /// session acts beyond its end user (a body field that differs from the token's, an offer
+    /// the session was not shown). Nothing is recorded.
+    #[response(status = 403)]
+    Forbidden(Message),
+}
+
 /// Answers about a JSON request body.
 #[derive(IntoResponses)]
 pub enum BodyErrors {

@@ -30,7 +30,7 @@ pub use cancel_flow::{
 };
 pub use dunning::{DunningRequest, SuccessRecorded, SuccessSignalRequest};
 pub use error_responses::{
-    AdminErrors, BodyErrors, KeyedErrors, Message, RateLimited, Unprocessable,
+    AdminErrors, BodyErrors, CancelFlowErrors, KeyedErrors, Message, RateLimited, Unprocessable,
 };
 pub use experiments::{
     Experiment, ExperimentArm, ExperimentCreate, ExperimentList, ExperimentPatch,

@@ -110,6 +110,12 @@ pub fn refine(doc: &mut Value) {
     for field in ["offer_cooldown_days", "type_cooldown_days"] {
         bound(doc, "SettingsPatch", field, 1, MAX_COOLDOWN_DAYS.into());
     }
+    set(
+        doc,
+        "SettingsPatch",
+        "allowed_origins",
+        super::constraints::allowed_origins(),
+    );
     bound(
         doc,
         "ExperimentArm",

@@ -1,8 +1,9 @@
-//! Bodies of the organization's settings: eligibility rules and experiment defaults.
+//! Bodies of the organization's settings: eligibility rules, experiment defaults and the
+//! browser origins allowed to call the cancel flow.
 
 use utoipa::ToSchema;
 
-/// The organization's eligibility rules and experiment defaults.
+/// The organization's eligibility rules, experiment defaults and allowed origins.
 #[derive(serde::Serialize, ToSchema)]
 pub struct OrganizationSettings {
     pub offer_cooldown_days: Option<i64>,
@@ -11,6 +12,10 @@ pub struct OrganizationSettings {
     pub require_subscription_for_changes: bool,
     pub experiment_confidence: f64,
     pub experiment_min_sample_size: i64,
+    /// Browser origins allowed to call the cancel flow's four routes (CORS), as browsers
+    /// send them; empty: none.
+    #[schema(example = json!(["https://app.example.com"]))]
+    pub allowed_origins: Vec<String>,
 }
 
 /// Only the fields named change; `null` clears an optional rule.
@@ -28,4 +33,7 @@ pub struct SettingsPatch {
     pub experiment_confidence: Option<f64>,
     #[schema(minimum = 1, maximum = 10_000_000, required = false)]
     pub experiment_min_sample_size: Option<i64>,
+    /// Replaces the list; `null` or `[]` allows no origin.
+    #[schema(required = false)]
+    pub allowed_origins: Option<Vec<String>>,
 }

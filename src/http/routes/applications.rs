@@ -10,7 +10,8 @@ use crate::config::Settings;
 use crate::domain::fields::Input;
 use crate::domain::EndUserRef;
 use crate::http::docs::{
-    Application, ApplicationQueued, ApplyOfferRequest, BodyErrors, KeyedErrors, Message,
+    Application, ApplicationQueued, ApplyOfferRequest, BodyErrors, CancelFlowErrors, KeyedErrors,
+    Message,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
@@ -23,7 +24,7 @@ use crate::http::session::{check_claims, require_shown, Caller, Claimed};
     responses(
         (status = 200, description = "Stripe took the change.", body = Message),
         (status = 202, description = "Stripe failed transiently; queued for retries.", body = ApplicationQueued),
-        BodyErrors, KeyedErrors,
+        BodyErrors, CancelFlowErrors, KeyedErrors,
     ))]
 pub async fn apply_offer(
     caller: Caller,

@@ -8,7 +8,8 @@ use crate::actors::Actors;
 use crate::domain::fields::Input;
 use crate::domain::{EndUserRef, Trigger};
 use crate::http::docs::{
-    BodyErrors, InterceptRequest, InterceptResponse, KeyedErrors, Message, OutcomeRequest,
+    BodyErrors, CancelFlowErrors, InterceptRequest, InterceptResponse, KeyedErrors, Message,
+    OutcomeRequest,
 };
 use crate::http::errors::ApiError;
 use crate::http::extract::JsonObject;
@@ -20,7 +21,7 @@ const MAX_ID_LEN: usize = 255;
 /// Offers and flags for the current context (e.g. the cancel button). Records an impression.
 #[utoipa::path(post, path = "/api/v1/intercept", tag = "cancel flow", security(("api_key" = []), ("session" = [])),
     request_body = InterceptRequest,
-    responses((status = 200, description = "The offers that fit, highest priority first.", body = InterceptResponse), BodyErrors, KeyedErrors))]
+    responses((status = 200, description = "The offers that fit, highest priority first.", body = InterceptResponse), BodyErrors, CancelFlowErrors, KeyedErrors))]
 pub async fn intercept(
     caller: Caller,
     JsonObject(body): JsonObject,
@@ -85,7 +86,7 @@ pub async fn intercept(
 /// Records whether the end user saved (accepted an offer) or abandoned.
 #[utoipa::path(post, path = "/api/v1/intercept/outcome", tag = "cancel flow", security(("api_key" = []), ("session" = [])),
     request_body = OutcomeRequest,
-    responses((status = 200, description = "Recorded.", body = Message), BodyErrors, KeyedErrors))]
+    responses((status = 200, description = "Recorded.", body = Message), BodyErrors, CancelFlowErrors, KeyedErrors))]
 pub async fn outcome(
     caller: Caller,
     JsonObject(body): JsonObject,

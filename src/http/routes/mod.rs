@@ -17,7 +17,7 @@ use actix_web::{web, HttpResponse};
 
 use super::docs::{Message, RateLimited, Security, Unprocessable};
 use super::errors::ApiError;
-use super::middleware;
+use super::{cors, middleware};
 
 /// One served route.
 #[derive(Clone, Copy)]
@@ -128,7 +128,8 @@ route_table! {
 /// they are registered, and a path with a `{parameter}` is matched by a regular expression (a
 /// string comparison otherwise): fixed paths go first, so that the cancel flow's requests
 /// never wait for expressions that cannot match them. No fixed path matches a parameterized
-/// one, so the order changes no answer.
+/// one, so the order changes no answer. The cancel flow's four paths also answer CORS
+/// preflights (`super::cors`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut paths: Vec<&'static str> = Vec::new();
     for endpoint in ROUTES {
@@ -144,7 +145,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .fold(web::resource(path), |resource, endpoint| {
                 resource.route((endpoint.route)())
             });
-        cfg.service(resource.wrap(from_fn(middleware::catch_panics)));
+        // The cancel flow's four routes answer CORS preflights (`OPTIONS`) and tell browsers
+        // which origin may read their answers; every other path keeps 405 for `OPTIONS`.
+        if cors::CORS_PATHS.contains(&path) {
+            cfg.service(
+                resource
+                    .wrap(from_fn(cors::cancel_flow_cors))
+                    .wrap(from_fn(middleware::catch_panics)),
+            );
+        } else {
+            cfg.service(resource.wrap(from_fn(middleware::catch_panics)));
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use crate::actors::sentiment_analyzer::AnalyzeReason;
 use crate::actors::Actors;
 use crate::domain::fields::Input;
 use crate::domain::EndUserRef;
-use crate::http::docs::{BodyErrors, KeyedErrors, SentimentRequest, SentimentResponse};
+use crate::http::docs::{
+    BodyErrors, CancelFlowErrors, KeyedErrors, SentimentRequest, SentimentResponse,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::JsonObject;
 use crate::http::session::{check_claims, remember_shown, Caller, Claimed};
@@ -16,7 +18,7 @@ use crate::http::session::{check_claims, remember_shown, Caller, Claimed};
 /// ticket when the reason calls for a human.
 #[utoipa::path(post, path = "/api/v1/intercept/sentiment", tag = "cancel flow", security(("api_key" = []), ("session" = [])),
     request_body = SentimentRequest,
-    responses((status = 200, description = "The suggested action.", body = SentimentResponse), BodyErrors, KeyedErrors))]
+    responses((status = 200, description = "The suggested action.", body = SentimentResponse), BodyErrors, CancelFlowErrors, KeyedErrors))]
 pub async fn sentiment(
     caller: Caller,
     JsonObject(body): JsonObject,

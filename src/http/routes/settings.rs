@@ -1,4 +1,5 @@
-//! The organization's own settings (eligibility and experiment defaults), with its own key.
+//! The organization's own settings (eligibility and experiment defaults, allowed origins),
+//! with its own key.
 use actix_web::{web, HttpResponse};
 
 use crate::actors::offer_selector::ManageSettings;
@@ -7,7 +8,7 @@ use crate::http::docs::{BodyErrors, KeyedErrors, OrganizationSettings, SettingsP
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 
-/// The organization's eligibility rules and experiment defaults.
+/// The organization's eligibility rules, experiment defaults and allowed browser origins.
 #[utoipa::path(get, path = "/api/v1/settings", tag = "offers", operation_id = "get_settings", security(("api_key" = [])),
     responses((status = 200, description = "The settings.", body = OrganizationSettings), KeyedErrors))]
 pub async fn get(tenant: Tenant, actors: web::Data<Actors>) -> Result<HttpResponse, ApiError> {
