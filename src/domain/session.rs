@@ -56,6 +56,14 @@ pub enum SessionRefused {
     Claims(String),
 }
 
+/// Whether `kid` could name a signing secret (`sks_` and hex digits): anything else is
+/// refused before it reaches a query.
+pub fn is_kid(kid: &str) -> bool {
+    kid.strip_prefix(KID_PREFIX).is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 60 && rest.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
 /// The header's `kid`, read before the signature is checked (to find the secret).
 pub fn signing_kid(token: &str) -> Result<String, SessionRefused> {
     // `decode_header` knows only real algorithms: `none` and unknown ones fail there, and
@@ -71,7 +79,7 @@ pub fn signing_kid(token: &str) -> Result<String, SessionRefused> {
         return Err(SessionRefused::Algorithm);
     }
     match header.kid {
-        Some(kid) if kid.starts_with(KID_PREFIX) && kid.len() <= 64 => Ok(kid),
+        Some(kid) if is_kid(&kid) => Ok(kid),
         Some(_) => Err(SessionRefused::UnknownKid),
         None => Err(SessionRefused::MissingKid),
     }

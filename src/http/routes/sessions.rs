@@ -5,7 +5,7 @@ use chrono::Utc;
 
 use crate::actors::session_desk::{ManageSigningSecrets, SignSession};
 use crate::actors::Actors;
-use crate::domain::session::claims_from_body;
+use crate::domain::session::{claims_from_body, is_kid};
 use crate::http::docs::{
     BodyErrors, KeyedErrors, Message, SessionRequest, SessionToken, SigningSecret,
     SigningSecretList,
@@ -57,6 +57,11 @@ pub async fn revoke_secret(
     kid: web::Path<String>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, ApiError> {
+    if !is_kid(&kid) {
+        return Err(ApiError::NotFound(format!(
+            "No active signing secret {kid}."
+        )));
+    }
     let revoked = actors
         .sessions
         .send(ManageSigningSecrets::Revoke {
