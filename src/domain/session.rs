@@ -214,7 +214,7 @@ mod tests {
     const SECRET: &[u8] = b"a-signing-secret-of-enough-length";
 
     fn token(claims: Value) -> String {
-        sign(claims.as_object().unwrap(), "sks_test", SECRET)
+        sign(claims.as_object().unwrap(), "sks_7e57", SECRET)
     }
 
     #[test]
@@ -222,7 +222,7 @@ mod tests {
         let now = Utc::now();
         let t =
             token(json!({"exp": now.timestamp() + 600, "user_email": "a@b.co", "mrr_value": 29.9}));
-        assert_eq!(signing_kid(&t).unwrap(), "sks_test");
+        assert_eq!(signing_kid(&t).unwrap(), "sks_7e57");
         let session = verify(&t, SECRET, now).unwrap();
         assert_eq!(session.email.unwrap().as_str(), "a@b.co");
         assert_eq!(session.mrr, Some(Mrr::parse_decimal("29.9").unwrap()));
@@ -252,10 +252,10 @@ mod tests {
             verify(&no_exp, SECRET, now),
             Err(SessionRefused::Claims(_))
         ));
-        // alg none: header {"alg":"none","kid":"sks_test"}, no signature.
+        // alg none: header {"alg":"none","kid":"sks_7e57"}, no signature.
         let none = format!(
             "{}.{}.",
-            base64_url(br#"{"alg":"none","kid":"sks_test"}"#),
+            base64_url(br#"{"alg":"none","kid":"sks_7e57"}"#),
             base64_url(format!(r#"{{"exp":{exp},"user_email":"a@b.co"}}"#).as_bytes())
         );
         assert_eq!(signing_kid(&none), Err(SessionRefused::Algorithm));
