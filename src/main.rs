@@ -85,6 +85,9 @@ enum Command {
         #[command(subcommand)]
         command: SigningSecretCommand,
     },
+    /// Print the widget's Subresource Integrity hash (for `<script integrity>`) and its
+    /// gzipped size.
+    EmbedSri,
 }
 
 #[derive(Subcommand)]
@@ -176,6 +179,15 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::EmbedSri = cli.command {
+        println!("{}", saveloops::http::embed::integrity());
+        eprintln!(
+            "{} bytes, {} gzipped",
+            saveloops::http::embed::SCRIPT.len(),
+            saveloops::http::embed::gzipped().len()
+        );
+        return Ok(());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     match cli.command {
@@ -333,6 +345,8 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        // Answered before the configuration is read: it needs none.
+        Command::EmbedSri => {}
     }
     Ok(())
 }

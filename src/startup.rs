@@ -28,7 +28,7 @@ use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
 use crate::config::{QueueBackend, Settings};
 use crate::http::rate_limit::RateLimiter;
-use crate::http::{extract, middleware, routes};
+use crate::http::{embed, extract, middleware, routes};
 use crate::jobs;
 use crate::sentiment::{self, Classifier};
 use crate::store::applications::OfferApplier;
@@ -211,6 +211,7 @@ fn http_server(
             .app_data(extract::json_config(max_body))
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)
+            .configure(embed::configure)
     })
     .shutdown_timeout(settings.server.shutdown_timeout_seconds)
     .listen(listener)

@@ -2,6 +2,7 @@
 //! the cache TTL, so that a revocation elsewhere holds within it), manages organizations'
 //! signing secrets, and keeps what a session was shown and which offer it applied.
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -12,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::{guard, guard_act, Failure, MAILBOX_CAPACITY};
 use crate::domain::session::{self, Session, SessionRefused};
 use crate::store::secrets::SecretBox;
-use crate::store::sessions::{self as store, SecretRefused, SigningKey};
+use crate::store::sessions::{self as store, SecretRefused, Shown, ShownOffers, SigningKey};
 
 /// Bounds memory when clients send many distinct `kid`s.
 const MAX_CACHED_SECRETS: usize = 10_000;
@@ -23,11 +24,13 @@ pub struct SessionDesk {
     ttl: Duration,
     /// `kid` → its secret (None: no such secret), as loaded at that instant.
     known: HashMap<String, (Option<SigningKey>, Instant)>,
+    shown: Arc<ShownOffers>,
 }
 
 impl SessionDesk {
     pub fn new(db: DatabaseConnection, secrets: SecretBox, ttl: Duration) -> Self {
         SessionDesk {
+            shown: Arc::new(ShownOffers::start(db.clone())),
             db,
             secrets,
             ttl,
@@ -217,6 +220,7 @@ impl Handler<SessionOffer> for SessionDesk {
 
     fn handle(&mut self, msg: SessionOffer, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
+        let shown = self.shown.clone();
         guard(async move {
             Ok(match msg {
                 SessionOffer::Shown {
@@ -225,14 +229,14 @@ impl Handler<SessionOffer> for SessionDesk {
                     expires_at,
                     offer_ids,
                 } => {
-                    store::remember_shown(
-                        &db,
-                        organization_id,
-                        &session_id,
-                        expires_at,
-                        &offer_ids,
-                    )
-                    .await?;
+                    shown
+                        .remember(Shown {
+                            organization_id,
+                            session_id,
+                            expires_at,
+                            offer_ids,
+                        })
+                        .await?;
                     true
                 }
                 SessionOffer::WasShown {

@@ -198,3 +198,46 @@ impl Handler<GetApplication> for StripeApplier {
         })
     }
 }
+
+/// A page of Stripe's where the end user updates their card: a billing-portal session in its
+/// payment-method flow, for the customer the caller names. What the widget opens when the
+/// intercept says `show_update_card`.
+#[derive(Message)]
+#[rtype(result = "Result<String, Failure>")]
+pub struct OpenCardUpdate {
+    pub organization_id: i64,
+    pub stripe_customer_id: String,
+    pub return_url: Option<String>,
+}
+
+impl Handler<OpenCardUpdate> for StripeApplier {
+    type Result = ResponseFuture<Result<String, Failure>>;
+
+    fn handle(&mut self, msg: OpenCardUpdate, _: &mut Self::Context) -> Self::Result {
+        let applier = self.applier.clone();
+        guard(async move {
+            let Some(key) = applier.stripe_key(msg.organization_id).await? else {
+                return Err(Failure::Refused(
+                    "Stripe is not configured for this organization (saveloops org set-stripe-key).".into(),
+                ));
+            };
+            // Each request opens its own page: a fresh key, so a retry never replays another's.
+            let idempotency_key = format!("saveloops-card-{}", hex::encode(rand::random::<[u8; 16]>()));
+            applier
+                .stripe
+                .create_card_update_session(
+                    &key,
+                    &msg.stripe_customer_id,
+                    msg.return_url.as_deref(),
+                    &idempotency_key,
+                )
+                .await
+                .map_err(|error| {
+                    tracing::warn!(%error, "Stripe did not open a billing-portal session");
+                    Failure::Refused(format!(
+                        "Stripe could not open the card update page: {error}"
+                    ))
+                })
+        })
+    }
+}

@@ -73,6 +73,18 @@ pub fn normalize_origin(raw: &str) -> Result<String, OriginProblem> {
     })
 }
 
+/// The origin of an absolute URL (`https://App.example.com/account?tab=1` →
+/// `https://app.example.com`), by the rules of a listed origin: where an organization may
+/// send its end users back to.
+pub fn origin_of_url(url: &str) -> Result<String, OriginProblem> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(OriginProblem::Malformed);
+    }
+    let (scheme, rest) = url.split_once("://").ok_or(OriginProblem::Malformed)?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    normalize_origin(&format!("{scheme}://{}", &rest[..end]))
+}
+
 /// Whether `origin` (a request's `Origin` header) is one an organization could list, exactly
 /// as written: preflights echo only such origins.
 pub fn is_listable(origin: &str) -> bool {
@@ -137,6 +149,25 @@ fn is_host_name(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_urls_origin_follows_the_listed_origins_rules() {
+        assert_eq!(
+            origin_of_url("https://App.example.com/account?tab=1#x"),
+            Ok("https://app.example.com".into())
+        );
+        assert_eq!(
+            origin_of_url("http://localhost:8080"),
+            Ok("http://localhost:8080".into())
+        );
+        assert_eq!(
+            origin_of_url("http://app.example.com/"),
+            Err(OriginProblem::Insecure)
+        );
+        for bad in ["javascript:alert(1)", "/relative", "https://a b.com/", "https://x.com/\n"] {
+            assert!(origin_of_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn origins_are_kept_as_browsers_send_them() {

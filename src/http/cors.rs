@@ -1,4 +1,4 @@
-//! CORS for the cancel flow's four routes, so that a browser (the widget, with a session
+//! CORS for the cancel flow's routes, so that a browser (the widget, with a session
 //! token) can call them from the organization's own pages.
 //!
 //! - A preflight (`OPTIONS`) carries no credentials, so the organization is unknown: it is
@@ -23,12 +23,13 @@ use crate::actors::offer_selector::OriginAllowed;
 use crate::actors::Actors;
 use crate::domain::origin::is_listable;
 
-/// The routes a browser may call: the cancel flow's four.
-pub const CORS_PATHS: [&str; 4] = [
+/// The routes a browser may call: the cancel flow's four, and the card-update page.
+pub const CORS_PATHS: [&str; 5] = [
     "/api/v1/intercept",
     "/api/v1/intercept/outcome",
     "/api/v1/intercept/apply-offer",
     "/api/v1/intercept/sentiment",
+    "/api/v1/intercept/update-card",
 ];
 
 /// What a preflight allows: the method, the request headers the cancel flow takes from a
@@ -71,7 +72,7 @@ pub async fn check_origin(
     Ok(())
 }
 
-/// Wraps each of the four routes' resources: answers preflights, and adds
+/// Wraps each of the cancel flow's resources: answers preflights, and adds
 /// `Access-Control-Allow-Origin` to answers whose origin the route found allowed.
 pub async fn cancel_flow_cors<B: MessageBody>(
     req: ServiceRequest,

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cors;
 pub mod docs;
+pub mod embed;
 pub mod errors;
 pub mod extract;
 pub mod middleware;

@@ -11,6 +11,7 @@ use sea_orm::{
 use serde_json::{json, Value};
 
 use crate::domain::session::KID_PREFIX;
+use crate::store::coalescer::Coalescer;
 use crate::store::secrets::SecretBox;
 
 /// Active secrets an organization may hold at once: one in use and one being rotated in.
@@ -163,41 +164,89 @@ pub async fn newest_key(
     row.map(|row| opened(secrets, row)).transpose()
 }
 
-/// Notes the offers a session was shown (idempotent).
-#[tracing::instrument(skip(db, offer_ids))]
-pub async fn remember_shown(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    session_id: &str,
-    expires_at: DateTime<Utc>,
-    offer_ids: &[i64],
-) -> Result<(), DbErr> {
-    if offer_ids.is_empty() {
-        return Ok(());
+/// Offers shown to one session, to remember.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub organization_id: i64,
+    pub session_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub offer_ids: Vec<i64>,
+}
+
+/// Calls waiting together in one batch, at most.
+const SHOWN_BATCH: usize = 256;
+/// Rows in one statement, at most: four parameters each stay far below SQLite's 32,766.
+const SHOWN_ROWS_PER_STATEMENT: usize = 2_000;
+
+/// The offers sessions were shown, written in batches: what intercepts and reasons show
+/// while a write is in flight goes into the next one, so that many requests cost one
+/// statement (one row each per request made intercepts from a browser wait for SQLite's
+/// single writer in turn).
+pub struct ShownOffers {
+    batches: Coalescer<Shown, Result<(), String>>,
+}
+
+impl ShownOffers {
+    /// Starts the batcher on the current runtime.
+    pub fn start(db: DatabaseConnection) -> Self {
+        ShownOffers {
+            batches: Coalescer::start("shown offers", SHOWN_BATCH, 1, move |batch: Vec<Shown>| {
+                let db = db.clone();
+                async move {
+                    let written = remember_shown(&db, &batch)
+                        .await
+                        .map_err(|e| format!("{e:#}"));
+                    vec![written; batch.len()]
+                }
+            }),
+        }
     }
-    let mut insert = Query::insert();
-    insert
-        .into_table(SessionOffers::Table)
-        .columns([
-            SessionOffers::SessionId,
-            SessionOffers::OfferId,
-            SessionOffers::OrganizationId,
-            SessionOffers::ExpiresAt,
-        ])
-        .on_conflict(
-            OnConflict::columns([SessionOffers::SessionId, SessionOffers::OfferId])
-                .do_nothing()
-                .to_owned(),
-        );
-    for offer_id in offer_ids {
-        insert.values_panic([
-            session_id.into(),
-            (*offer_id).into(),
-            organization_id.into(),
-            expires_at.into(),
-        ]);
+
+    /// Notes what a session was shown; answers once it is stored.
+    pub async fn remember(&self, shown: Shown) -> anyhow::Result<()> {
+        if shown.offer_ids.is_empty() {
+            return Ok(());
+        }
+        self.batches
+            .call(shown)
+            .await?
+            .map_err(anyhow::Error::msg)
+            .context("remembering the offers a session was shown")
     }
-    db.execute(&insert).await?;
+}
+
+/// Notes the offers sessions were shown (idempotent).
+#[tracing::instrument(skip_all, fields(sessions = batch.len()))]
+async fn remember_shown(db: &DatabaseConnection, batch: &[Shown]) -> Result<(), DbErr> {
+    let rows: Vec<(&Shown, i64)> = batch
+        .iter()
+        .flat_map(|shown| shown.offer_ids.iter().map(move |id| (shown, *id)))
+        .collect();
+    for chunk in rows.chunks(SHOWN_ROWS_PER_STATEMENT) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(SessionOffers::Table)
+            .columns([
+                SessionOffers::SessionId,
+                SessionOffers::OfferId,
+                SessionOffers::OrganizationId,
+                SessionOffers::ExpiresAt,
+            ])
+            .on_conflict(
+                OnConflict::columns([SessionOffers::SessionId, SessionOffers::OfferId])
+                    .do_nothing()
+                    .to_owned(),
+            );
+        for (shown, offer_id) in chunk {
+            insert.values_panic([
+                shown.session_id.clone().into(),
+                (*offer_id).into(),
+                shown.organization_id.into(),
+                shown.expires_at.into(),
+            ]);
+        }
+        db.execute(&insert).await?;
+    }
     Ok(())
 }
 

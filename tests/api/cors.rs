@@ -1,5 +1,5 @@
 //! CORS for the cancel flow: the organization's `allowed_origins` setting, preflights of the
-//! four routes, `Access-Control-Allow-Origin` for allowed origins only, and 403 (nothing
+//! routes, `Access-Control-Allow-Origin` for allowed origins only, and 403 (nothing
 //! recorded) for others.
 use reqwest::{Method, Response};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -7,11 +7,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_invalid, parts, TestApp};
 
-const FLOW: [&str; 4] = [
+const FLOW: [&str; 5] = [
     "/api/v1/intercept",
     "/api/v1/intercept/outcome",
     "/api/v1/intercept/apply-offer",
     "/api/v1/intercept/sentiment",
+    "/api/v1/intercept/update-card",
 ];
 const SITE: &str = "https://app.example.com";
 
@@ -196,7 +197,7 @@ async fn allowed_origins_are_a_setting_with_laravel_messages() {
 }
 
 #[actix_web::test]
-async fn preflights_of_the_four_routes_are_answered_for_any_listable_origin() {
+async fn preflights_of_the_cancel_flow_routes_are_answered_for_any_listable_origin() {
     let app = TestApp::spawn().await;
     // No organization is known to a preflight: nothing is listed, and it is answered anyway.
     for path in FLOW {
@@ -246,7 +247,7 @@ async fn other_routes_answer_options_as_before() {
         assert!(header(&response, "allow").is_some(), "{path}");
         assert_eq!(header(&response, "access-control-allow-origin"), None);
     }
-    // The four routes still answer 405 to methods they do not serve.
+    // These routes still answer 405 to methods they do not serve.
     let response = app
         .client
         .get(format!("{}/api/v1/intercept", app.address))

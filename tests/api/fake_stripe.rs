@@ -146,7 +146,10 @@ impl FakeStripe {
             .await
             .expect("fake Stripe: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake Stripe: local_addr");
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            portal_base: format!("http://{addr}"),
+            ..State::default()
+        }));
         let server = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
         FakeStripe {
             addr,
@@ -362,6 +365,8 @@ struct State {
     revoked: HashSet<String>,
     clock: Option<i64>,
     counter: u64,
+    /// Where billing-portal pages are said to live (this fake's own address).
+    portal_base: String,
 }
 
 struct FaultRule {
@@ -740,6 +745,7 @@ impl State {
                     .ok_or_else(|| ApiErr::no_such(404, "coupon", id, "id"))
             }
             ("POST", ["v1", "coupons"]) => self.create_coupon(params),
+            ("POST", ["v1", "billing_portal", "sessions"]) => self.create_portal_session(params),
             _ => Err(ApiErr::new(
                 404,
                 "invalid_request_error",
@@ -752,6 +758,55 @@ impl State {
                 None,
             )),
         }
+    }
+
+    /// `POST /v1/billing_portal/sessions`: a customer of a seeded subscription gets a page;
+    /// `flow_data[type]` must be one of Stripe's four flows.
+    fn create_portal_session(&mut self, params: &[(String, String)]) -> Result<Value, ApiErr> {
+        check_known(
+            params,
+            &[
+                "customer",
+                "return_url",
+                "configuration",
+                "locale",
+                "on_behalf_of",
+                "flow_data[type]",
+                "flow_data[after_completion][type]",
+                "expand[]",
+                "expand[N]",
+            ],
+        )?;
+        let customer = last(params, "customer").ok_or_else(|| ApiErr::missing("customer"))?;
+        if !self.subs.values().any(|sub| sub.customer == customer) {
+            return Err(ApiErr::no_such(400, "customer", customer, "customer"));
+        }
+        let flow = match last(params, "flow_data[type]") {
+            None => Value::Null,
+            Some(kind @ ("payment_method_update" | "subscription_cancel" | "subscription_update" | "subscription_update_confirm")) => {
+                json!({"type": kind, "after_completion": {"type": "portal_homepage"}})
+            }
+            Some(other) => {
+                return Err(ApiErr::invalid(
+                    "flow_data[type]",
+                    format!("Invalid flow_data[type]: must be one of payment_method_update, subscription_cancel, subscription_update, or subscription_update_confirm (got {other})"),
+                ))
+            }
+        };
+        let id = self.next_id("bps");
+        Ok(json!({
+            "id": id,
+            "object": "billing_portal.session",
+            "configuration": "bpc_fake_default",
+            "created": self.now(),
+            "customer": customer,
+            "flow": flow,
+            "livemode": false,
+            "locale": last(params, "locale"),
+            "on_behalf_of": null,
+            "return_url": last(params, "return_url"),
+            "url": format!("{}/p/session/{id}", self.portal_base),
+        }))
     }
 
     fn create_coupon(&mut self, params: &[(String, String)]) -> Result<Value, ApiErr> {

@@ -398,6 +398,27 @@ async fn answers_of_every_route_validate_against_the_description() {
         Body::Json(json!({"expires_in": 5})),
     )
     .await;
+    let route = "/api/v1/intercept/update-card";
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"stripe_customer_id": "cus_1"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"stripe_customer_id": "cus_1", "return_url": "nope"})),
+        )
+        .await;
+    assert_eq!(status, 422);
     let route = "/api/v1/signing-secrets/{kid}";
     let revoke = format!(
         "/api/v1/signing-secrets/{}",

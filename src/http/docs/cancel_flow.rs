@@ -69,3 +69,21 @@ pub struct OutcomeRequest {
     #[schema(minimum = 0)]
     pub mrr_value: Option<f64>,
 }
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct CardUpdateRequest {
+    /// The customer whose card is updated; a session's own customer when omitted (a session
+    /// may name only its own).
+    #[schema(max_length = 255)]
+    pub stripe_customer_id: Option<String>,
+    /// Where Stripe sends the end user back: an absolute `https://` URL (`http://` only for
+    /// localhost); for a session, on one of the organization's allowed origins.
+    #[schema(max_length = 2048)]
+    pub return_url: Option<String>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct CardUpdatePage {
+    /// Stripe's billing-portal page, opened at its card-update flow (short-lived).
+    pub url: String,
+}

@@ -96,7 +96,7 @@ pub(super) fn allowed_origins() -> Value {
             blank(),
         ],
         "description": format!(
-            "Replaces the list of browser origins allowed to call the cancel flow's four routes (CORS): at most {MAX_ALLOWED_ORIGINS} exact origins of at most {MAX_ORIGIN_LEN} characters, each a scheme, a host and an optional port with no path, query, fragment or trailing slash, and no wildcard; https:// (http:// only for localhost, 127.0.0.1 and [::1]). Stored as browsers send them: scheme and host in lower case, without the default port; repeats kept once. `null`, `[]` or a blank string: no origin."
+            "Replaces the list of browser origins allowed to call the cancel flow's routes (CORS): at most {MAX_ALLOWED_ORIGINS} exact origins of at most {MAX_ORIGIN_LEN} characters, each a scheme, a host and an optional port with no path, query, fragment or trailing slash, and no wildcard; https:// (http:// only for localhost, 127.0.0.1 and [::1]). Stored as browsers send them: scheme and host in lower case, without the default port; repeats kept once. `null`, `[]` or a blank string: no origin."
         ),
     })
 }

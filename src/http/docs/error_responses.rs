@@ -46,7 +46,7 @@ pub enum KeyedErrors {
     Unavailable(Message),
 }
 
-/// Answers only the cancel flow's four routes give.
+/// Answers only the cancel flow's routes give.
 #[derive(IntoResponses)]
 pub enum CancelFlowErrors {
     /// The request's `Origin` is not one of the organization's `allowed_origins`, or a

@@ -38,7 +38,7 @@ impl Modify for Security {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "An end user's session token: a JWT (HS256) the organization signed with one of its signing secrets (`kid` in the header), naming the end user. Accepted by the cancel flow's four routes only; identity then comes from the token.",
+                        "An end user's session token: a JWT (HS256) the organization signed with one of its signing secrets (`kid` in the header), naming the end user. Accepted by the cancel flow's routes only; identity then comes from the token.",
                     ))
                     .build(),
             ),

@@ -12,7 +12,7 @@ pub struct OrganizationSettings {
     pub require_subscription_for_changes: bool,
     pub experiment_confidence: f64,
     pub experiment_min_sample_size: i64,
-    /// Browser origins allowed to call the cancel flow's four routes (CORS), as browsers
+    /// Browser origins allowed to call the cancel flow's routes (CORS), as browsers
     /// send them; empty: none.
     #[schema(example = json!(["https://app.example.com"]))]
     pub allowed_origins: Vec<String>,

@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod applications;
+pub mod card_update;
 pub mod cancel_flow;
 pub mod dunning;
 pub mod experiments;
@@ -59,7 +60,7 @@ macro_rules! route_table {
         #[openapi(
             info(
                 title = "Saveloops API",
-                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the cancel flow's four routes also take an end user's session token (`Authorization: Bearer`); the operator API takes the operator's bearer token.",
+                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the cancel flow's routes also take an end user's session token (`Authorization: Bearer`); the operator API takes the operator's bearer token.",
             ),
             paths($($($handler)::+),*),
             components(schemas(Message, Unprocessable, RateLimited)),
@@ -90,6 +91,7 @@ route_table! {
     post "/api/v1/intercept/apply-offer" => applications::apply_offer;
     get "/api/v1/intercept/applications/{id}" => applications::application;
     post "/api/v1/intercept/sentiment" => sentiment::sentiment;
+    post "/api/v1/intercept/update-card" => card_update::update_card;
     get "/api/v1/tickets" => tickets::list;
     get "/api/v1/tickets/{id}" => tickets::get;
     patch "/api/v1/tickets/{id}" => tickets::update;
@@ -128,7 +130,7 @@ route_table! {
 /// they are registered, and a path with a `{parameter}` is matched by a regular expression (a
 /// string comparison otherwise): fixed paths go first, so that the cancel flow's requests
 /// never wait for expressions that cannot match them. No fixed path matches a parameterized
-/// one, so the order changes no answer. The cancel flow's four paths also answer CORS
+/// one, so the order changes no answer. The cancel flow's paths also answer CORS
 /// preflights (`super::cors`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut paths: Vec<&'static str> = Vec::new();
@@ -145,7 +147,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .fold(web::resource(path), |resource, endpoint| {
                 resource.route((endpoint.route)())
             });
-        // The cancel flow's four routes answer CORS preflights (`OPTIONS`) and tell browsers
+        // The cancel flow's routes answer CORS preflights (`OPTIONS`) and tell browsers
         // which origin may read their answers; every other path keeps 405 for `OPTIONS`.
         if cors::CORS_PATHS.contains(&path) {
             cfg.service(

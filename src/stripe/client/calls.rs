@@ -1,4 +1,4 @@
-//! The client and the four Stripe calls it makes, one per resource action, with their
+//! The client and the five Stripe calls it makes, one per resource action, with their
 //! paths built safely.
 
 use std::time::Duration;
@@ -12,22 +12,24 @@ use super::secret_key::SecretKey;
 use super::subscription::Subscription;
 use super::transport::ResponseMeta;
 
-/// The four calls, as the metrics name them (`saveloops_stripe_requests_total{operation}`).
+/// The calls, as the metrics name them (`saveloops_stripe_requests_total{operation}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     GetSubscription,
     GetCoupon,
     CreateCoupon,
     UpdateSubscription,
+    CreatePortalSession,
 }
 
 impl Operation {
     /// Every operation, so that the metrics export each one from the start.
-    pub const ALL: [Operation; 4] = [
+    pub const ALL: [Operation; 5] = [
         Operation::GetSubscription,
         Operation::GetCoupon,
         Operation::CreateCoupon,
         Operation::UpdateSubscription,
+        Operation::CreatePortalSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +38,7 @@ impl Operation {
             Operation::GetCoupon => "get_coupon",
             Operation::CreateCoupon => "create_coupon",
             Operation::UpdateSubscription => "update_subscription",
+            Operation::CreatePortalSession => "create_billing_portal_session",
         }
     }
 }
@@ -167,6 +170,42 @@ impl StripeClient {
             )
             .await?;
         Ok((decode(value, "subscription")?, meta))
+    }
+
+    /// `POST /v1/billing_portal/sessions` with `flow_data[type]=payment_method_update`: a
+    /// short-lived page of Stripe's where the customer updates their card. Answers its URL.
+    #[tracing::instrument(name = "stripe.create_billing_portal_session", skip(self, key, return_url))]
+    pub async fn create_card_update_session(
+        &self,
+        key: &SecretKey,
+        customer: &str,
+        return_url: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<String, StripeError> {
+        let mut form = vec![
+            ("customer".to_owned(), non_empty(customer, "customer id")?.to_owned()),
+            (
+                "flow_data[type]".to_owned(),
+                "payment_method_update".to_owned(),
+            ),
+        ];
+        if let Some(url) = return_url {
+            form.push(("return_url".to_owned(), url.to_owned()));
+        }
+        let (value, _) = self
+            .post_form(
+                Operation::CreatePortalSession,
+                key,
+                &["v1", "billing_portal", "sessions"],
+                form,
+                idempotency_key,
+            )
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct PortalSession {
+            url: String,
+        }
+        decode::<PortalSession>(value, "billing portal session").map(|session| session.url)
     }
 
     async fn post_form(
