@@ -145,6 +145,42 @@ def main(results_path, out_path):
               f"{ratio_text(to_durable(r))} | {res['non2xx'] + res['socket_errors']} | {idle_steal(res)} |")
         w("")
 
+    sessions = [r for r in rows if r["kind"] == "session"]
+    if sessions:
+        w("### End users in the browser: session tokens beside the key\n")
+        w("Intercept and sentiment sent with a session token per request (2,000 end users, the "
+          "end user taken from the token, the offers shown remembered for the session) and with "
+          "the organization's key, alternately, twice each. Target: the session's rate at least "
+          "90 % of the key's.\n")
+        w("| database | endpoint | key req/s | session req/s | session / key | key p99 ms | session p99 ms | |")
+        w("|---|---|---:|---:|---:|---:|---:|---|")
+        for db in sorted({r["db"] for r in sessions}):
+            for endpoint in ("intercept", "sentiment"):
+                by = {auth: [r["result"] for r in sessions if r["db"] == db and r["endpoint"] == endpoint and r["auth"] == auth]
+                      for auth in ("key", "session")}
+                if not by["key"] or not by["session"]:
+                    continue
+                key_rps = sum(x["rps"] for x in by["key"]) / len(by["key"])
+                ses_rps = sum(x["rps"] for x in by["session"]) / len(by["session"])
+                ratio = ses_rps / key_rps if key_rps else 0
+                w(f"| {db} | {endpoint} | {key_rps:,.0f} | {ses_rps:,.0f} | {ratio:.0%} | "
+                  f"{max(x['p99_ms'] for x in by['key']):.1f} | {max(x['p99_ms'] for x in by['session']):.1f} | {mark(ratio >= 0.9)} |")
+        w("")
+    widget = [r for r in rows if r["kind"] == "widget"]
+    if widget:
+        w("### The widget in headless Chromium\n")
+        w("A fresh page view each time on a host page of another origin (strict CSP, the widget "
+          "loaded with SRI): the click on the cancel link, the dialog painted, the reason skipped "
+          "at once, the first offer painted. In-page clocks. Target: click to first offer p95 "
+          "≤ 150 ms; the widget at most 15 kB gzipped.\n")
+        w("| page views | dialog p50 / p95 ms | first offer p50 / p95 / max ms | first view ms | gzipped bytes | |")
+        w("|---:|---|---|---:|---:|---|")
+        for r in widget:
+            x = r["result"]
+            ok = x["offer_p95_ms"] <= 150 and x["gzip_bytes"] <= 15000
+            w(f"| {x['runs']} | {x['dialog_p50_ms']} / {x['dialog_p95_ms']} | {x['offer_p50_ms']} / "
+              f"{x['offer_p95_ms']} / {x['offer_max_ms']} | {x['first_view_offer_ms']} | {x['gzip_bytes']:,} | {mark(ok)} |")
+        w("")
     mixed = [r for r in rows if r["kind"] == "mixed"]
     if mixed:
         w("## Mixed traffic\n")

@@ -8,6 +8,9 @@ created by `saveloops org create`, so its key is a real one.
     seed.py users        --db DB --org ID --count N [--dunning F]
     seed.py applications --db DB --org ID --offer ID --count N [--queue-db]
     seed.py redis-jobs   --from A --to B --prefix P    (RESP for `redis-cli --pipe`)
+    seed.py tokens       --kid KID --secret SECRET --users N --count C
+                         (session tokens for seeded end users, one per line, signed HS256
+                         as a company's backend signs them)
     seed.py drain        --db DB --from A --to B [--wait N --timeout S]
                          (applied count, first/last applied; with --wait, once N are applied)
 
@@ -210,6 +213,23 @@ def cmd_drain(a):
     print(json.dumps({"applied": count, "first": first, "last": last, "attempts": int(attempts)}))
 
 
+def b64url(raw):
+    import base64
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def cmd_tokens(a):
+    import hashlib
+    import hmac
+    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": a.kid}).encode())
+    exp = int(time.time()) + 7200
+    for n in random.sample(range(1, a.users + 1), min(a.count, a.users)):
+        claims = b64url(json.dumps({"exp": exp, "user_email": f"user{n}@bench.test"}).encode())
+        signed = f"{header}.{claims}".encode()
+        mac = hmac.new(a.secret.encode(), signed, hashlib.sha256).digest()
+        print(f"{header}.{claims}.{b64url(mac)}")
+
+
 def resp(*parts):
     out = [f"*{len(parts)}\r\n"]
     for p in parts:
@@ -250,6 +270,12 @@ def main():
     ap.add_argument("--offer", type=int, required=True)
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--queue-db", action="store_true")
+    t = sub.add_parser("tokens")
+    t.add_argument("--kid", required=True)
+    t.add_argument("--secret", required=True)
+    t.add_argument("--users", type=int, required=True)
+    t.add_argument("--count", type=int, default=2000)
+    t.set_defaults(func=cmd_tokens)
     r = sub.add_parser("redis-jobs")
     r.add_argument("--from", dest="first", type=int, required=True)
     r.add_argument("--to", dest="last", type=int, required=True)

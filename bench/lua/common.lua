@@ -1,5 +1,7 @@
--- Shared by the endpoint scripts: JSON POSTs with the organization's key, a per-thread
--- random stream, and a one-line JSON summary that bench/run reads.
+-- Shared by the endpoint scripts: JSON POSTs with the organization's key (or, with
+-- BENCH_TOKENS naming a file of session tokens, as end users in their browsers: a token per
+-- request, the end user taken from it), a per-thread random stream, and a one-line JSON
+-- summary that bench/run reads.
 local M = {}
 
 M.key = os.getenv("BENCH_KEY") or "slk_missing"
@@ -7,6 +9,17 @@ M.users = tonumber(os.getenv("BENCH_USERS") or "100000")
 M.offers = {}
 for id in string.gmatch(os.getenv("BENCH_OFFER_IDS") or "1", "%d+") do
   M.offers[#M.offers + 1] = tonumber(id)
+end
+
+-- Session tokens, one per line (bench/seed.py tokens): requests then carry
+-- `Authorization: Bearer` and no end user in their bodies.
+M.tokens = nil
+local tokens_file = os.getenv("BENCH_TOKENS")
+if tokens_file and tokens_file ~= "" then
+  M.tokens = {}
+  for line in io.lines(tokens_file) do
+    M.tokens[#M.tokens + 1] = line
+  end
 end
 
 -- The share of requests that name an end user never seen before (BENCH_NEW_SHARE, 0 to 1):
@@ -48,11 +61,26 @@ function M.who()
   return M.email()
 end
 
+-- The body's end-user fields (with a leading comma): none for a session, whose token names
+-- the end user.
+function M.who_field()
+  if M.tokens then
+    return ""
+  end
+  return string.format(',"user_email":"%s"', M.who())
+end
+
 function M.offer()
   return M.offers[math.random(1, #M.offers)]
 end
 
 function M.post(path, body)
+  if M.tokens then
+    return wrk.format("POST", path, {
+      ["Content-Type"] = "application/json",
+      ["Authorization"] = "Bearer " .. M.tokens[math.random(1, #M.tokens)],
+    }, body)
+  end
   return wrk.format("POST", path, nil, body)
 end
 

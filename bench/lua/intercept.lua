@@ -4,6 +4,6 @@ local c = require("common")
 local triggers = {"click", "exit_intent", "hover"}
 function request()
   return c.post("/api/v1/intercept", string.format(
-    '{"target_id":"cancel-btn","user_email":"%s","trigger":"%s","mrr_value":%d}',
-    c.who(), triggers[math.random(1, 3)], math.random(5, 500)))
+    '{"target_id":"cancel-btn","trigger":"%s"%s%s}', triggers[math.random(1, 3)], c.who_field(),
+    c.tokens and "" or string.format(',"mrr_value":%d', math.random(5, 500))))
 end

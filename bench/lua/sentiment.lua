@@ -16,6 +16,6 @@ local reasons = {
 }
 function request()
   return c.post("/api/v1/intercept/sentiment", string.format(
-    '{"reason":"%s","user_email":"%s","target_id":"cancel-btn"}',
-    reasons[math.random(1, #reasons)], c.who()))
+    '{"reason":"%s"%s,"target_id":"cancel-btn"}',
+    reasons[math.random(1, #reasons)], c.who_field()))
 end

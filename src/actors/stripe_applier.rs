@@ -222,7 +222,8 @@ impl Handler<OpenCardUpdate> for StripeApplier {
                 ));
             };
             // Each request opens its own page: a fresh key, so a retry never replays another's.
-            let idempotency_key = format!("saveloops-card-{}", hex::encode(rand::random::<[u8; 16]>()));
+            let idempotency_key =
+                format!("saveloops-card-{}", hex::encode(rand::random::<[u8; 16]>()));
             applier
                 .stripe
                 .create_card_update_session(

@@ -164,7 +164,12 @@ mod tests {
             origin_of_url("http://app.example.com/"),
             Err(OriginProblem::Insecure)
         );
-        for bad in ["javascript:alert(1)", "/relative", "https://a b.com/", "https://x.com/\n"] {
+        for bad in [
+            "javascript:alert(1)",
+            "/relative",
+            "https://a b.com/",
+            "https://x.com/\n",
+        ] {
             assert!(origin_of_url(bad).is_err(), "{bad}");
         }
     }

@@ -34,7 +34,11 @@ pub fn chromedriver() -> Option<String> {
         std::env::var("CHROMEDRIVER").ok(),
         Some("/usr/bin/chromedriver".to_owned()),
     ];
-    if let Some(found) = candidates.into_iter().flatten().find(|p| Path::new(p).exists()) {
+    if let Some(found) = candidates
+        .into_iter()
+        .flatten()
+        .find(|p| Path::new(p).exists())
+    {
         return Some(found);
     }
     assert!(
@@ -65,17 +69,22 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The driver leads its own process group, with Chromium's processes in it.
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.driver.id())])
-            .status();
+        // The driver leads its own process group, with Chromium's processes in it. `pkill -g`
+        // names the group explicitly (a negative pid on `kill`'s command line is easy to
+        // misread as an option).
+        let group = self.driver.id().to_string();
+        let _ = Command::new("pkill").args(["-KILL", "-g", &group]).status();
+        let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
 }
 
 impl Browser {
     pub async fn start(driver_path: &str) -> Browser {
-        let permit = BROWSERS.acquire().await.expect("the semaphore is never closed");
+        let permit = BROWSERS
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let port = free_port();
         let driver = {
             use std::os::unix::process::CommandExt;
@@ -207,7 +216,10 @@ impl Browser {
         let keys = KeyActions::new("keyboard".into())
             .then(KeyAction::Down { value: key })
             .then(KeyAction::Up { value: key });
-        self.client.perform_actions(keys).await.expect("key pressed");
+        self.client
+            .perform_actions(keys)
+            .await
+            .expect("key pressed");
     }
 
     pub async fn path(&self) -> String {
@@ -278,7 +290,8 @@ window.saveloopsFlow = Saveloops.mount(options);
 "#;
 
 /// The host's own styles, which must not reach into the widget.
-const HOST_STYLES: &str = "button, p, h2 { color: rgb(255, 0, 0) !important; font-size: 40px !important; }";
+const HOST_STYLES: &str =
+    "button, p, h2 { color: rgb(255, 0, 0) !important; font-size: 40px !important; }";
 
 impl HostPage {
     /// Serves the page for the service at `service` (its origin), mounting the widget with
@@ -292,8 +305,7 @@ impl HostPage {
         let service = service.to_owned();
         let server = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let config = shared.lock().unwrap().clone();
-                tokio::spawn(answer(stream, service.clone(), config));
+                tokio::spawn(answer(stream, service.clone(), Arc::clone(&shared)));
             }
         });
         HostPage {
@@ -313,7 +325,7 @@ impl HostPage {
     }
 }
 
-async fn answer(mut stream: TcpStream, service: String, config: Value) {
+async fn answer(mut stream: TcpStream, service: String, config: Arc<Mutex<Value>>) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -322,6 +334,9 @@ async fn answer(mut stream: TcpStream, service: String, config: Value) {
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
+    // Read when the request arrives, not when the connection opened: Chromium opens
+    // connections ahead of the requests it expects.
+    let config = config.lock().unwrap().clone();
     let request = String::from_utf8_lossy(&buffer);
     let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let path = path.split('?').next().unwrap_or("/");

@@ -50,12 +50,21 @@ async fn a_backend_opens_the_card_update_page_for_a_customer() {
     .await;
     assert_eq!(status, 200, "{body}");
     let url = body["url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/p/session/bps_", stripe.base_url())), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/p/session/bps_", stripe.base_url())),
+        "{url}"
+    );
     let sent = stripe.requests_to("POST", "/v1/billing_portal/sessions");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].param("customer"), Some("cus_1"));
-    assert_eq!(sent[0].param("flow_data[type]"), Some("payment_method_update"));
-    assert_eq!(sent[0].param("return_url"), Some("https://app.example.com/account"));
+    assert_eq!(
+        sent[0].param("flow_data[type]"),
+        Some("payment_method_update")
+    );
+    assert_eq!(
+        sent[0].param("return_url"),
+        Some("https://app.example.com/account")
+    );
     assert!(sent[0].header("idempotency-key").is_some());
 
     // The rules, each a 422 that sends nothing to Stripe.
@@ -65,24 +74,50 @@ async fn a_backend_opens_the_card_update_page_for_a_customer() {
         "The stripe customer id field is required.",
     )
     .await;
-    for url in ["javascript:alert(1)", "http://app.example.com/", "/account", "https://a b/"] {
+    for url in [
+        "javascript:alert(1)",
+        "http://app.example.com/",
+        "/account",
+        "https://a b/",
+    ] {
         let (status, body) = parts(
-            app.post(PATH, &json!({"stripe_customer_id": "cus_1", "return_url": url}))
-                .await,
+            app.post(
+                PATH,
+                &json!({"stripe_customer_id": "cus_1", "return_url": url}),
+            )
+            .await,
         )
         .await;
         assert_eq!(status, 422, "{url}: {body}");
         assert!(body["errors"]["return_url"].is_array(), "{body}");
     }
-    assert_eq!(stripe.requests_to("POST", "/v1/billing_portal/sessions").len(), 1);
+    assert_eq!(
+        stripe
+            .requests_to("POST", "/v1/billing_portal/sessions")
+            .len(),
+        1
+    );
 
     // Stripe's refusal (an unknown customer) and its outage are 422s with Stripe's reason.
-    let (status, body) =
-        parts(app.post(PATH, &json!({"stripe_customer_id": "cus_nobody"})).await).await;
+    let (status, body) = parts(
+        app.post(PATH, &json!({"stripe_customer_id": "cus_nobody"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("card update page"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("card update page"),
+        "{body}"
+    );
     stripe.fail_next(1, Fault::Status(500));
-    let (status, _) = parts(app.post(PATH, &json!({"stripe_customer_id": "cus_1"})).await).await;
+    let (status, _) = parts(
+        app.post(PATH, &json!({"stripe_customer_id": "cus_1"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422);
 }
 
@@ -95,9 +130,18 @@ async fn a_session_opens_it_only_for_its_own_customer_and_own_pages() {
     )
     .await;
     assert_eq!(status, 200);
-    let token = session(&app, json!({"user_email": "ann@example.com", "stripe_customer_id": "cus_1"})).await;
+    let token = session(
+        &app,
+        json!({"user_email": "ann@example.com", "stripe_customer_id": "cus_1"}),
+    )
+    .await;
     let (status, body) = parts(
-        post_bearer(&app, &token, json!({"return_url": "https://app.example.com/billing"})).await,
+        post_bearer(
+            &app,
+            &token,
+            json!({"return_url": "https://app.example.com/billing"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -110,7 +154,12 @@ async fn a_session_opens_it_only_for_its_own_customer_and_own_pages() {
         parts(post_bearer(&app, &token, json!({"stripe_customer_id": "cus_2"})).await).await;
     assert_eq!(status, 403);
     let (status, body) = parts(
-        post_bearer(&app, &token, json!({"return_url": "https://evil.example.net/"})).await,
+        post_bearer(
+            &app,
+            &token,
+            json!({"return_url": "https://evil.example.net/"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 422, "{body}");
@@ -122,14 +171,22 @@ async fn a_session_opens_it_only_for_its_own_customer_and_own_pages() {
     let email_only = session(&app, json!({"user_email": "bob@example.com"})).await;
     let (status, body) = parts(post_bearer(&app, &email_only, json!({})).await).await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(stripe.requests_to("POST", "/v1/billing_portal/sessions").len(), 1);
+    assert_eq!(
+        stripe
+            .requests_to("POST", "/v1/billing_portal/sessions")
+            .len(),
+        1
+    );
 }
 
 #[actix_web::test]
 async fn without_a_stripe_key_there_is_no_page_to_open() {
     let app = TestApp::spawn().await;
-    let (status, body) =
-        parts(app.post(PATH, &json!({"stripe_customer_id": "cus_1"})).await).await;
+    let (status, body) = parts(
+        app.post(PATH, &json!({"stripe_customer_id": "cus_1"}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("not configured"));
 }

@@ -20,16 +20,19 @@ const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 async fn the_widget_is_served_cacheable_with_an_etag_and_gzipped_within_budget() {
     let app = TestApp::spawn().await;
     let url = format!("{}/embed/v1/saveloops.js", app.address);
-    let plain = reqwest::Client::builder()
-        .no_gzip()
-        .build()
-        .unwrap();
+    let plain = reqwest::Client::builder().no_gzip().build().unwrap();
     let response = plain.get(&url).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
-    assert_eq!(headers["access-control-allow-origin"], "*", "SRI from another origin needs CORS");
-    assert!(headers["cache-control"].to_str().unwrap().contains("max-age="));
+    assert_eq!(
+        headers["access-control-allow-origin"], "*",
+        "SRI from another origin needs CORS"
+    );
+    assert!(headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let etag = headers["etag"].to_str().unwrap().to_owned();
     assert!(etag.starts_with('"') && etag.len() > 10, "{etag}");
@@ -117,13 +120,17 @@ impl Scene {
         let app = TestApp::spawn_with(settings).await;
         app.set_stripe_key(STRIPE_KEY).await;
         let discount = app
-            .offer(json!({"type": "discount", "value": 20, "label": "20% off for 3 months",
+            .offer(
+                json!({"type": "discount", "value": 20, "label": "20% off for 3 months",
                           "target_id": "cancel", "priority": 10,
-                          "config": {"duration": "repeating", "duration_in_months": 3}}))
+                          "config": {"duration": "repeating", "duration_in_months": 3}}),
+            )
             .await;
         let pause = app
-            .offer(json!({"type": "pause", "value": 1, "label": "Pause for a month",
-                          "target_id": "cancel", "priority": 5}))
+            .offer(
+                json!({"type": "pause", "value": 1, "label": "Pause for a month",
+                          "target_id": "cancel", "priority": 5}),
+            )
             .await;
         let (status, _) = parts(app.post("/api/v1/signing-secrets", &json!({})).await).await;
         assert_eq!(status, 201);
@@ -191,7 +198,11 @@ impl Scene {
             if rows.len() >= n {
                 return rows.into_iter().map(|r| r.trigger).collect();
             }
-            assert!(started.elapsed() < Duration::from_secs(15), "{} impressions", rows.len());
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{} impressions",
+                rows.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -221,12 +232,20 @@ fn set(key: &'static str, value: Value) -> impl FnOnce(&mut Value) {
 
 #[actix_web::test]
 async fn a_click_holds_the_cancel_reads_the_reason_and_applies_the_discount() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     scene.click_cancel().await;
     let dialog = b.flow("[data-saveloops=dialog]").await;
-    assert_eq!(dialog.attr("role").await.unwrap().as_deref(), Some("dialog"));
-    assert_eq!(dialog.attr("aria-modal").await.unwrap().as_deref(), Some("true"));
+    assert_eq!(
+        dialog.attr("role").await.unwrap().as_deref(),
+        Some("dialog")
+    );
+    assert_eq!(
+        dialog.attr("aria-modal").await.unwrap().as_deref(),
+        Some("true")
+    );
     assert_eq!(b.path().await, "/", "the host's cancel action is held");
     b.flow("[data-saveloops=step-reason]").await;
     b.flow_all("[data-saveloops=reason-choice]").await[0]
@@ -246,9 +265,14 @@ async fn a_click_holds_the_cancel_reads_the_reason_and_applies_the_discount() {
         Some(scene.discount.to_string())
     );
     assert!(offer.text().await.unwrap().contains("20% off for 3 months"));
-    b.click_flow("[data-saveloops=offer] [data-saveloops=accept]").await;
+    b.click_flow("[data-saveloops=offer] [data-saveloops=accept]")
+        .await;
     let done = b.flow("[data-saveloops=step-done]").await;
-    assert!(done.text().await.unwrap().contains("20% off for 3 months"), "{}", done.text().await.unwrap());
+    assert!(
+        done.text().await.unwrap().contains("20% off for 3 months"),
+        "{}",
+        done.text().await.unwrap()
+    );
     // Applied in Stripe, to the token's subscription.
     let sub = scene.stripe.subscription("sub_1");
     assert_eq!(sub["discounts"].as_array().map(Vec::len), Some(1), "{sub}");
@@ -259,13 +283,19 @@ async fn a_click_holds_the_cancel_reads_the_reason_and_applies_the_discount() {
     assert_eq!(scene.triggers(1).await, vec![Some("click".to_owned())]);
     b.click_flow("[data-saveloops=done]").await;
     assert!(!b.flow_is_open().await);
-    assert_eq!(b.path().await, "/", "a saved customer's cancellation does not go on");
+    assert_eq!(
+        b.path().await,
+        "/",
+        "a saved customer's cancellation does not go on"
+    );
     scene.finish().await;
 }
 
 #[actix_web::test]
 async fn declining_records_the_outcome_and_the_hosts_cancellation_proceeds() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=skip]").await;
@@ -280,7 +310,10 @@ async fn declining_records_the_outcome_and_the_hosts_cancellation_proceeds() {
     };
     assert_eq!(
         ids,
-        vec![Some(scene.discount.to_string()), Some(scene.pause.to_string())]
+        vec![
+            Some(scene.discount.to_string()),
+            Some(scene.pause.to_string())
+        ]
     );
     b.click_flow("[data-saveloops=decline]").await;
     b.until_path("/cancelled").await;
@@ -298,7 +331,9 @@ async fn declining_records_the_outcome_and_the_hosts_cancellation_proceeds() {
 
 #[actix_web::test]
 async fn continue_to_cancel_is_one_click_away_on_every_step() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     // On the reason step.
     scene.click_cancel().await;
@@ -313,13 +348,14 @@ async fn continue_to_cancel_is_one_click_away_on_every_step() {
     b.click_flow("[data-saveloops=continue-cancel]").await;
     b.until_path("/cancelled").await;
     // With onCancel, the host takes over instead of the held click.
-    scene
-        .reload(set("hostOnCancel", json!(true)))
-        .await;
+    scene.reload(set("hostOnCancel", json!(true))).await;
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=continue-cancel]").await;
-    b.until("onCancel called", "return window.saveloopsEvents.length > 0")
-        .await;
+    b.until(
+        "onCancel called",
+        "return window.saveloopsEvents.length > 0",
+    )
+    .await;
     assert_eq!(
         b.events().await,
         json!([{"kind": "cancel", "reason": "declined", "trigger": "click"}])
@@ -335,9 +371,15 @@ async fn api_calls(b: &Browser) -> Vec<String> {
 
 #[actix_web::test]
 async fn exit_intent_opens_once_per_page_view() {
-    let Some(scene) = Scene::start(&["exit_intent"]).await else { return };
+    let Some(scene) = Scene::start(&["exit_intent"]).await else {
+        return;
+    };
     let b = &scene.browser;
-    b.until("the widget is bound", "return document.readyState === 'complete'").await;
+    b.until(
+        "the widget is bound",
+        "return document.readyState === 'complete'",
+    )
+    .await;
     // The pointer leaves through the top of the viewport (towards the tab bar: no element is
     // entered, clientY ≤ 0). The widget calls intercept during the event itself, so the
     // calls are counted right after it.
@@ -356,13 +398,20 @@ async fn exit_intent_opens_once_per_page_view() {
     b.run(&leave(300, -2)).await;
     assert_eq!(api_calls(b).await, vec!["/api/v1/intercept"]);
     assert!(!b.flow_is_open().await);
-    assert_eq!(scene.triggers(1).await, vec![Some("exit_intent".to_owned())]);
+    assert_eq!(
+        scene.triggers(1).await,
+        vec![Some("exit_intent".to_owned())]
+    );
     // The cancel link is not bound when click is not a trigger.
     scene.click_cancel().await;
     b.until_path("/cancelled").await;
     // A new page view may show it again.
     b.goto(&scene.host.url()).await;
-    b.until("the widget is bound", "return document.readyState === 'complete'").await;
+    b.until(
+        "the widget is bound",
+        "return document.readyState === 'complete'",
+    )
+    .await;
     b.run(&leave(300, -2)).await;
     b.flow("[data-saveloops=step-reason]").await;
     scene.finish().await;
@@ -371,9 +420,15 @@ async fn exit_intent_opens_once_per_page_view() {
 #[actix_web::test]
 async fn hover_opens_after_a_dwell() {
     use fantoccini::actions::{InputSource, MouseActions, PointerAction};
-    let Some(scene) = Scene::start(&["hover"]).await else { return };
+    let Some(scene) = Scene::start(&["hover"]).await else {
+        return;
+    };
     let b = &scene.browser;
-    b.until("the widget is bound", "return document.readyState === 'complete'").await;
+    b.until(
+        "the widget is bound",
+        "return document.readyState === 'complete'",
+    )
+    .await;
     let link = b
         .client
         .find(fantoccini::Locator::Id("cancel"))
@@ -409,14 +464,19 @@ async fn hover_opens_after_a_dwell() {
         .as_f64()
         .unwrap();
     assert_eq!(b.run("return window.enters.length").await, 2);
-    assert!(after_rest >= 600.0, "opened {after_rest} ms after the pointer came to rest");
+    assert!(
+        after_rest >= 600.0,
+        "opened {after_rest} ms after the pointer came to rest"
+    );
     assert_eq!(scene.triggers(1).await, vec![Some("hover".to_owned())]);
     scene.finish().await;
 }
 
 #[actix_web::test]
 async fn every_offer_type_does_what_it_says() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     let app = &scene.app;
     // Only one offer at a time is live, so that each session sees the one under test.
@@ -464,11 +524,17 @@ async fn every_offer_type_does_what_it_says() {
             }
             "trial_extension" => {
                 let sub = scene.stripe.subscription("sub_1");
-                assert!(sub["trial_end"].as_i64().unwrap() > Utc::now().timestamp(), "{sub}");
+                assert!(
+                    sub["trial_end"].as_i64().unwrap() > Utc::now().timestamp(),
+                    "{sub}"
+                );
             }
             "downgrade" => {
                 let sub = scene.stripe.subscription("sub_1");
-                assert_eq!(sub["items"]["data"][0]["price"]["id"], "price_basic", "{sub}");
+                assert_eq!(
+                    sub["items"]["data"][0]["price"]["id"], "price_basic",
+                    "{sub}"
+                );
             }
             _ => {
                 // No Stripe action: the choice is recorded as a save.
@@ -485,7 +551,10 @@ async fn every_offer_type_does_what_it_says() {
             // Its URL is opened for the end user.
             let started = Instant::now();
             while b.client.windows().await.unwrap().len() < 2 {
-                assert!(started.elapsed() < Duration::from_secs(15), "no window opened");
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "no window opened"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -496,7 +565,9 @@ async fn every_offer_type_does_what_it_says() {
 
 #[actix_web::test]
 async fn a_stripe_outage_shows_that_the_offer_is_being_applied() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     scene.stripe.fail_always(Fault::Status(500));
     scene.click_cancel().await;
@@ -513,7 +584,8 @@ async fn a_stripe_outage_shows_that_the_offer_is_being_applied() {
         done.text().await.unwrap()
     );
     assert_eq!(
-        b.events().await[0]["status"], "pending",
+        b.events().await[0]["status"],
+        "pending",
         "the host hears that it is pending"
     );
     scene.finish().await;
@@ -521,7 +593,9 @@ async fn a_stripe_outage_shows_that_the_offer_is_being_applied() {
 
 #[actix_web::test]
 async fn a_refused_offer_says_why_and_cancelling_stays_open() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     // Stripe refuses the change for good (the subscription is gone).
     scene.stripe.set_subscription_status("sub_1", "canceled");
@@ -547,7 +621,9 @@ async fn a_refused_offer_says_why_and_cancelling_stays_open() {
 
 #[actix_web::test]
 async fn a_refused_session_gets_out_of_the_way() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     let now = Utc::now().timestamp();
     let expired = {
@@ -563,7 +639,10 @@ async fn a_refused_session_gets_out_of_the_way() {
         )
         .unwrap()
     };
-    for (what, token) in [("expired and forged", expired), ("garbage", "not-a-token".to_owned())] {
+    for (what, token) in [
+        ("expired and forged", expired),
+        ("garbage", "not-a-token".to_owned()),
+    ] {
         scene.reload(set("session", json!(token))).await;
         scene.click_cancel().await;
         b.until_path("/cancelled").await;
@@ -596,7 +675,9 @@ async fn a_refused_session_gets_out_of_the_way() {
 
 #[actix_web::test]
 async fn a_down_or_slow_service_gets_out_of_the_way() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     // Down: nothing listens.
     let closed = {
@@ -624,41 +705,60 @@ async fn a_down_or_slow_service_gets_out_of_the_way() {
     scene.click_cancel().await;
     b.until_path("/cancelled").await;
     let waited = clicked.elapsed();
-    assert!(waited >= Duration::from_millis(2900), "gave up after {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "gave up after {waited:?}"
+    );
     held.abort();
     scene.finish().await;
 }
 
 #[actix_web::test]
 async fn the_flow_works_by_keyboard_alone_and_keeps_focus_inside() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     // Tab to the cancel link and press Enter.
-    b.until("the page is ready", "return !!window.saveloopsFlow").await;
+    b.until("the page is ready", "return !!window.saveloopsFlow")
+        .await;
     let started = Instant::now();
     while b.run("return document.activeElement.id").await != "cancel" {
-        assert!(started.elapsed() < Duration::from_secs(10), "never reached the cancel link");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never reached the cancel link"
+        );
         b.press(TAB).await;
     }
     b.press(ENTER).await;
     b.flow("[data-saveloops=step-reason]").await;
-    assert_eq!(b.focused_in_flow().await, "reason-choice", "focus moves into the dialog");
+    assert_eq!(
+        b.focused_in_flow().await,
+        "reason-choice",
+        "focus moves into the dialog"
+    );
     b.press(SPACE).await; // the first reason
     b.press(TAB).await; // to the free text
     assert_eq!(b.focused_in_flow().await, "reason");
     b.client
         .perform_actions({
             use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-            "too pricey".chars().fold(KeyActions::new("typing".into()), |keys, c| {
-                keys.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c })
-            })
+            "too pricey"
+                .chars()
+                .fold(KeyActions::new("typing".into()), |keys, c| {
+                    keys.then(KeyAction::Down { value: c })
+                        .then(KeyAction::Up { value: c })
+                })
         })
         .await
         .unwrap();
     // Focus never leaves the dialog, however far one tabs, forwards or back.
     for _ in 0..12 {
         b.press(TAB).await;
-        assert!(!b.focused_in_flow().await.is_null(), "focus escaped the dialog");
+        assert!(
+            !b.focused_in_flow().await.is_null(),
+            "focus escaped the dialog"
+        );
     }
     while b.focused_in_flow().await != "next" {
         b.press(TAB).await;
@@ -676,31 +776,61 @@ async fn the_flow_works_by_keyboard_alone_and_keeps_focus_inside() {
 
 // ------------------------------------------------------------------ the page it lives in
 
+/// The red, green and blue of a computed colour, `rgb(…)` or `rgba(…, 1)` alike.
+fn rgb(color: &str) -> [u8; 3] {
+    let parts: Vec<u8> = color
+        .trim_start_matches("rgba(")
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .take(3)
+        .map(|part| {
+            part.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("a colour: {color}"))
+        })
+        .collect();
+    [parts[0], parts[1], parts[2]]
+}
+
 #[actix_web::test]
 async fn it_runs_under_a_strict_csp_isolated_from_the_hosts_styles_and_themable() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     scene
-        .reload(set("theme", json!({"accent": "rgb(0, 128, 0)", "radius": "2px"})))
+        .reload(set(
+            "theme",
+            json!({"accent": "rgb(0, 128, 0)", "radius": "2px"}),
+        ))
         .await;
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=skip]").await;
     let accept = b.flow("[data-saveloops=accept]").await;
     // The host styles every button red at 40px, !important: not the widget's.
-    assert_eq!(accept.css_value("color").await.unwrap(), "rgb(255, 255, 255)");
+    assert_eq!(
+        rgb(&accept.css_value("color").await.unwrap()),
+        [255, 255, 255]
+    );
     assert_ne!(accept.css_value("font-size").await.unwrap(), "40px");
     // The theme's custom property reaches the widget.
     assert_eq!(
-        accept.css_value("background-color").await.unwrap(),
-        "rgb(0, 128, 0)"
+        rgb(&accept.css_value("background-color").await.unwrap()),
+        [0, 128, 0]
     );
     // The host page's own elements keep the host's styles.
-    let other = b.client.find(fantoccini::Locator::Id("other")).await.unwrap();
-    assert_eq!(other.css_value("color").await.unwrap(), "rgb(255, 0, 0)");
+    let other = b
+        .client
+        .find(fantoccini::Locator::Id("other"))
+        .await
+        .unwrap();
+    assert_eq!(rgb(&other.css_value("color").await.unwrap()), [255, 0, 0]);
     // Nothing the strict policy had to block.
     assert_eq!(b.run("return window.cspViolations").await, json!([]));
     assert_eq!(
-        b.run("return document.querySelector('saveloops-flow').shadowRoot.mode").await,
+        b.run("return document.querySelector('saveloops-flow').shadowRoot.mode")
+            .await,
         "open"
     );
     scene.finish().await;
@@ -708,7 +838,9 @@ async fn it_runs_under_a_strict_csp_isolated_from_the_hosts_styles_and_themable(
 
 #[actix_web::test]
 async fn it_speaks_german_french_and_spanish_and_any_string_can_be_replaced() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     for (locale, cancel) in [
         ("de", "Weiter zur Kündigung"),
@@ -739,7 +871,9 @@ async fn it_speaks_german_french_and_spanish_and_any_string_can_be_replaced() {
 
 #[actix_web::test]
 async fn a_failed_payment_opens_stripes_card_update_page() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     let flagged = scene
         .app
@@ -756,21 +890,32 @@ async fn a_failed_payment_opens_stripes_card_update_page() {
         if url.path().starts_with("/p/session/") {
             break url;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "still at {url}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still at {url}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(
-        url.origin().ascii_serialization(),
-        scene.stripe.base_url()
-    );
-    let portal = scene.stripe.requests_to("POST", "/v1/billing_portal/sessions");
+    assert_eq!(url.origin().ascii_serialization(), scene.stripe.base_url());
+    let portal = scene
+        .stripe
+        .requests_to("POST", "/v1/billing_portal/sessions");
     assert_eq!(portal.len(), 1);
     assert_eq!(portal[0].param("customer"), Some("cus_1"));
-    assert_eq!(portal[0].param("flow_data[type]"), Some("payment_method_update"));
-    assert_eq!(portal[0].param("return_url"), Some(scene.host.url().as_str()));
+    assert_eq!(
+        portal[0].param("flow_data[type]"),
+        Some("payment_method_update")
+    );
+    assert_eq!(
+        portal[0].param("return_url"),
+        Some(scene.host.url().as_str())
+    );
     // A host may send its own page instead; "not now" goes on to the reason.
     scene
-        .reload(set("updateCardUrl", json!(format!("{}/cancelled", scene.host.origin))))
+        .reload(set(
+            "updateCardUrl",
+            json!(format!("{}/cancelled", scene.host.origin)),
+        ))
         .await;
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=not-now]").await;
@@ -779,13 +924,21 @@ async fn a_failed_payment_opens_stripes_card_update_page() {
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=update-card]").await;
     b.until_path("/cancelled").await;
-    assert_eq!(scene.stripe.requests_to("POST", "/v1/billing_portal/sessions").len(), 1);
+    assert_eq!(
+        scene
+            .stripe
+            .requests_to("POST", "/v1/billing_portal/sessions")
+            .len(),
+        1
+    );
     scene.finish().await;
 }
 
 #[actix_web::test]
 async fn axe_core_finds_no_violations_on_any_step() {
-    let Some(scene) = Scene::start(&["click"]).await else { return };
+    let Some(scene) = Scene::start(&["click"]).await else {
+        return;
+    };
     let b = &scene.browser;
     scene
         .app
@@ -797,14 +950,23 @@ async fn axe_core_finds_no_violations_on_any_step() {
             .client
             .execute_async(
                 "const done = arguments[arguments.length - 1];
-                 axe.run(document, {resultTypes: ['violations']})
-                   .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.map(n => JSON.stringify(n.target)).join(' '))))
-                   .catch(e => done(['axe failed: ' + e]));",
+                 axe.run(document)
+                   .then(r => done({
+                     passes: r.passes.map(p => p.id),
+                     violations: r.violations.map(v => v.id + ': ' + v.help + ' @ ' + v.nodes.map(n => JSON.stringify(n.target)).join(' '))
+                   }))
+                   .catch(e => done({passes: [], violations: ['axe failed: ' + e]}));",
                 vec![],
             )
             .await
             .unwrap();
-        assert_eq!(violations, json!([]), "on the {step} step");
+        assert_eq!(violations["violations"], json!([]), "on the {step} step");
+        // The scan saw the dialog: the rules about it ran and passed.
+        let passes = violations["passes"].as_array().unwrap();
+        assert!(
+            passes.iter().any(|rule| rule == "aria-dialog-name"),
+            "on the {step} step, axe did not check the dialog: {passes:?}"
+        );
     };
     scene.click_cancel().await;
     b.flow("[data-saveloops=step-card]").await;

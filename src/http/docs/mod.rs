@@ -26,7 +26,8 @@ mod tickets;
 
 pub use applications::{Application, ApplicationQueued, ApplicationStatus, ApplyOfferRequest};
 pub use cancel_flow::{
-    CardUpdatePage, CardUpdateRequest, InterceptRequest, InterceptResponse, OutcomeRequest, OutcomeStatusDoc, ShownOffer, TriggerDoc,
+    CardUpdatePage, CardUpdateRequest, InterceptRequest, InterceptResponse, OutcomeRequest,
+    OutcomeStatusDoc, ShownOffer, TriggerDoc,
 };
 pub use dunning::{DunningRequest, SuccessRecorded, SuccessSignalRequest};
 pub use error_responses::{

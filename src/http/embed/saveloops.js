@@ -161,6 +161,7 @@ button[disabled] { opacity: .6; cursor: progress; }
   }
 
   function safeUrl(raw) {
+    if (typeof raw !== 'string' || !raw) return null;
     try {
       const url = new URL(raw, location.href);
       return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : null;

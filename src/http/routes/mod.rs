@@ -2,8 +2,8 @@
 pub mod admin;
 pub mod analytics;
 pub mod applications;
-pub mod card_update;
 pub mod cancel_flow;
+pub mod card_update;
 pub mod dunning;
 pub mod experiments;
 pub mod health;

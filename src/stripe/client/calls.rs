@@ -174,7 +174,10 @@ impl StripeClient {
 
     /// `POST /v1/billing_portal/sessions` with `flow_data[type]=payment_method_update`: a
     /// short-lived page of Stripe's where the customer updates their card. Answers its URL.
-    #[tracing::instrument(name = "stripe.create_billing_portal_session", skip(self, key, return_url))]
+    #[tracing::instrument(
+        name = "stripe.create_billing_portal_session",
+        skip(self, key, return_url)
+    )]
     pub async fn create_card_update_session(
         &self,
         key: &SecretKey,
@@ -183,7 +186,10 @@ impl StripeClient {
         idempotency_key: &str,
     ) -> Result<String, StripeError> {
         let mut form = vec![
-            ("customer".to_owned(), non_empty(customer, "customer id")?.to_owned()),
+            (
+                "customer".to_owned(),
+                non_empty(customer, "customer id")?.to_owned(),
+            ),
             (
                 "flow_data[type]".to_owned(),
                 "payment_method_update".to_owned(),
