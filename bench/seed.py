@@ -275,7 +275,6 @@ def main():
     t.add_argument("--secret", required=True)
     t.add_argument("--users", type=int, required=True)
     t.add_argument("--count", type=int, default=2000)
-    t.set_defaults(func=cmd_tokens)
     r = sub.add_parser("redis-jobs")
     r.add_argument("--from", dest="first", type=int, required=True)
     r.add_argument("--to", dest="last", type=int, required=True)
@@ -289,7 +288,7 @@ def main():
     d.add_argument("--timeout", type=float, default=120)
     a = p.parse_args()
     {"offers": cmd_offers, "users": cmd_users, "applications": cmd_applications,
-     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain}[a.cmd](a)
+     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain, "tokens": cmd_tokens}[a.cmd](a)
 
 
 if __name__ == "__main__":

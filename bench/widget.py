@@ -77,7 +77,8 @@ def webdriver(base, method, path, body=None):
 
 
 def host_server(service, token, integrity):
-    config = json.dumps({"apiBase": service, "session": token, "targetId": "cancel-btn"})
+    config = json.dumps({"apiBase": service, "session": token, "targetId": "cancel-btn",
+                         "selector": "#cancel"})
     page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Account</title>
 <script id="saveloops-config" type="application/json">{config}</script>
 <script src="{service}/embed/v1/saveloops.js" integrity="{integrity}" crossorigin="anonymous"></script>

@@ -131,7 +131,7 @@ pub fn start_actors(
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let commits_in_flight = settings.database.postgres_commits_in_flight;
     let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
-    let dunning = DunningTracker::with_ttl(db.clone(), turns, ttl, commits_in_flight)
+    let dunning = DunningTracker::with_ttl(db.clone(), turns.clone(), ttl, commits_in_flight)
         .remembering(settings.cache.max_end_users)
         .announced_changes(
             settings.database.url.clone(),
@@ -149,7 +149,9 @@ pub fn start_actors(
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
     let analytics = Analytics::new(db.clone()).start();
-    let sessions = SessionDesk::new(db.clone(), applier.secrets.clone(), ttl).start();
+    let session_desk = SessionDesk::new(db.clone(), turns.clone(), applier.secrets.clone(), ttl);
+    let known_signing_keys = session_desk.known_signing_keys();
+    let sessions = session_desk.start();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
@@ -169,6 +171,7 @@ pub fn start_actors(
     Actors {
         keys,
         known_keys,
+        known_signing_keys,
         sessions,
         offers,
         outcomes,

@@ -47,6 +47,8 @@ pub struct Actors {
     pub keys: actix::Addr<key_verifier::KeyVerifier>,
     /// KeyVerifier's cache, read by the HTTP workers.
     pub known_keys: key_verifier::KnownKeys,
+    /// Signing secrets the SessionDesk has loaded, read by every HTTP worker.
+    pub known_signing_keys: session_desk::KnownSigningKeys,
     /// End-user sessions and organizations' signing secrets.
     pub sessions: actix::Addr<session_desk::SessionDesk>,
     pub offers: actix::Addr<offer_selector::OfferSelector>,

@@ -2,7 +2,7 @@
 //! the cache TTL, so that a revocation elsewhere holds within it), manages organizations'
 //! signing secrets, and keeps what a session was shown and which offer it applied.
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::{guard, guard_act, Failure, MAILBOX_CAPACITY};
 use crate::domain::session::{self, Session, SessionRefused};
+use crate::store::database::WriteTurns;
 use crate::store::secrets::SecretBox;
 use crate::store::sessions::{self as store, SecretRefused, Shown, ShownOffers, SigningKey};
 
@@ -21,20 +22,113 @@ const MAX_CACHED_SECRETS: usize = 10_000;
 pub struct SessionDesk {
     db: DatabaseConnection,
     secrets: SecretBox,
-    ttl: Duration,
-    /// `kid` → its secret (None: no such secret), as loaded at that instant.
-    known: HashMap<String, (Option<SigningKey>, Instant)>,
+    known: KnownSigningKeys,
     shown: Arc<ShownOffers>,
+    recent: RecentlyShown,
+}
+
+/// Offers shown through this process lately, by session: what an outcome or application that
+/// follows finds at once, while the write is in flight. Bounded; the database stays the
+/// record (and what other processes read).
+#[derive(Default)]
+struct RecentlyShown {
+    sessions: HashMap<String, (Vec<i64>, Instant)>,
+}
+
+/// Sessions remembered at most, and for how long.
+const RECENT_SESSIONS: usize = 100_000;
+const RECENT_FOR: Duration = Duration::from_secs(600);
+
+impl RecentlyShown {
+    fn note(&mut self, session_id: &str, offer_ids: &[i64]) {
+        if self.sessions.len() >= RECENT_SESSIONS && !self.sessions.contains_key(session_id) {
+            self.sessions.retain(|_, (_, at)| at.elapsed() < RECENT_FOR);
+            if self.sessions.len() >= RECENT_SESSIONS {
+                self.sessions.clear();
+            }
+        }
+        let (offers, at) = self
+            .sessions
+            .entry(session_id.to_owned())
+            .or_insert_with(|| (Vec::new(), Instant::now()));
+        *at = Instant::now();
+        for id in offer_ids {
+            if !offers.contains(id) {
+                offers.push(*id);
+            }
+        }
+    }
+
+    fn has(&self, session_id: &str, offer_id: i64) -> bool {
+        self.sessions
+            .get(session_id)
+            .is_some_and(|(offers, at)| at.elapsed() < RECENT_FOR && offers.contains(&offer_id))
+    }
+}
+
+/// Signing secrets by `kid` (None: no such secret), as loaded at that instant and kept for the
+/// cache TTL. Shared with the HTTP workers, which open a token whose secret is cached
+/// themselves, without a message: checking a signature then costs the actors' thread nothing.
+#[derive(Clone)]
+pub struct KnownSigningKeys {
+    ttl: Duration,
+    entries: Arc<RwLock<HashMap<String, (Option<SigningKey>, Instant)>>>,
+}
+
+impl KnownSigningKeys {
+    fn new(ttl: Duration) -> Self {
+        KnownSigningKeys {
+            ttl,
+            entries: Arc::new(RwLock::new(HashMap::new())),
+        }
+    }
+
+    /// Opens the token if its `kid`'s secret (or its absence) is cached and fresh; None when
+    /// the SessionDesk must look the secret up (`OpenSession`).
+    pub fn open(&self, token: &str) -> Option<Result<OpenedSession, SessionRefused>> {
+        let kid = match session::signing_kid(token) {
+            Ok(kid) => kid,
+            Err(refused) => return Some(Err(refused)),
+        };
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (key, loaded_at) = entries.get(&kid)?;
+        (loaded_at.elapsed() < self.ttl).then(|| open(token, key.as_ref()))
+    }
+
+    fn remember(&self, kid: String, key: Option<SigningKey>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_SECRETS {
+            entries.clear();
+        }
+        entries.insert(kid, (key, Instant::now()));
+    }
+
+    fn forget(&self, kid: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(kid);
+    }
 }
 
 impl SessionDesk {
-    pub fn new(db: DatabaseConnection, secrets: SecretBox, ttl: Duration) -> Self {
+    /// The signing secrets this desk has loaded, for the HTTP workers.
+    pub fn known_signing_keys(&self) -> KnownSigningKeys {
+        self.known.clone()
+    }
+
+    pub fn new(
+        db: DatabaseConnection,
+        turns: WriteTurns,
+        secrets: SecretBox,
+        ttl: Duration,
+    ) -> Self {
         SessionDesk {
-            shown: Arc::new(ShownOffers::start(db.clone())),
+            shown: Arc::new(ShownOffers::start(db.clone(), turns)),
             db,
             secrets,
-            ttl,
-            known: HashMap::new(),
+            known: KnownSigningKeys::new(ttl),
+            recent: RecentlyShown::default(),
         }
     }
 }
@@ -74,24 +168,19 @@ impl Handler<OpenSession> for SessionDesk {
     type Result = ResponseActFuture<Self, Result<Result<OpenedSession, SessionRefused>, Failure>>;
 
     fn handle(&mut self, OpenSession(token): OpenSession, _: &mut Self::Context) -> Self::Result {
+        if let Some(opened) = self.known.open(&token) {
+            return guard_act(fut::ready(Ok(opened)));
+        }
         let kid = match session::signing_kid(&token) {
             Ok(kid) => kid,
             Err(refused) => return guard_act(fut::ready(Ok(Err(refused)))),
         };
-        if let Some((key, loaded_at)) = self.known.get(&kid) {
-            if loaded_at.elapsed() < self.ttl {
-                return guard_act(fut::ready(Ok(open(&token, key.as_ref()))));
-            }
-        }
         let (db, secrets, wanted) = (self.db.clone(), self.secrets.clone(), kid.clone());
         let load = async move { store::find_key(&db, &secrets, &wanted).await };
         guard_act(fut::wrap_future(load).map(move |key, act: &mut Self, _| {
             let key = key?;
             let answer = open(&token, key.as_ref());
-            if act.known.len() >= MAX_CACHED_SECRETS {
-                act.known.clear();
-            }
-            act.known.insert(kid, (key, Instant::now()));
+            act.known.remember(kid, key);
             Ok(answer)
         }))
     }
@@ -150,7 +239,7 @@ impl Handler<ManageSigningSecrets> for SessionDesk {
                     })
                     .map(move |result, act: &mut Self, _| {
                         // Revocations through this process hold at once.
-                        act.known.remove(&forget);
+                        act.known.forget(&forget);
                         result
                     }),
                 )
@@ -219,26 +308,42 @@ impl Handler<SessionOffer> for SessionDesk {
     type Result = ResponseFuture<Result<bool, Failure>>;
 
     fn handle(&mut self, msg: SessionOffer, _: &mut Self::Context) -> Self::Result {
+        match msg {
+            // Noted here at once, and written in the background: the answer does not wait for
+            // the write (it lands within a batch, milliseconds, long before the end user's next
+            // click, which another process reads from the database).
+            SessionOffer::Shown {
+                organization_id,
+                session_id,
+                expires_at,
+                offer_ids,
+            } => {
+                self.recent.note(&session_id, &offer_ids);
+                let shown = self.shown.clone();
+                actix::spawn(async move {
+                    let write = shown.remember(Shown {
+                        organization_id,
+                        session_id,
+                        expires_at,
+                        offer_ids,
+                    });
+                    if let Err(error) = write.await {
+                        tracing::warn!(error = %format!("{error:#}"), "the offers a session was shown were not stored");
+                    }
+                });
+                return guard(async { Ok(true) });
+            }
+            SessionOffer::WasShown {
+                ref session_id,
+                offer_id,
+            } if self.recent.has(session_id, offer_id) => return guard(async { Ok(true) }),
+            _ => {}
+        }
         let db = self.db.clone();
-        let shown = self.shown.clone();
         guard(async move {
             Ok(match msg {
-                SessionOffer::Shown {
-                    organization_id,
-                    session_id,
-                    expires_at,
-                    offer_ids,
-                } => {
-                    shown
-                        .remember(Shown {
-                            organization_id,
-                            session_id,
-                            expires_at,
-                            offer_ids,
-                        })
-                        .await?;
-                    true
-                }
+                // Answered above.
+                SessionOffer::Shown { .. } => true,
                 SessionOffer::WasShown {
                     session_id,
                     offer_id,

@@ -79,11 +79,13 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let actors = actors
                 .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("actors not configured")))?;
-            let opened = actors
-                .sessions
-                .send(OpenSession(token))
-                .await??
-                .map_err(ApiError::SessionRefused)?;
+            // A token whose secret is cached is opened here, on this worker; the SessionDesk
+            // is asked only to load a secret.
+            let opened = match actors.known_signing_keys.open(&token) {
+                Some(opened) => opened,
+                None => actors.sessions.send(OpenSession(token)).await??,
+            }
+            .map_err(ApiError::SessionRefused)?;
             // A session has a bucket of its own, and an organization's sessions share one, so
             // that neither one browser nor a crowd of them can starve the organization's key.
             if let Some(limiter) = limiter {

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 
 use crate::domain::session::KID_PREFIX;
 use crate::store::coalescer::Coalescer;
+use sea_orm::sqlx;
+use crate::store::database::{sqlite_time, sqlite_transaction, sqlx_failure, WriteTurns};
 use crate::store::secrets::SecretBox;
 
 /// Active secrets an organization may hold at once: one in use and one being rotated in.
@@ -175,25 +177,24 @@ pub struct Shown {
 
 /// Calls waiting together in one batch, at most.
 const SHOWN_BATCH: usize = 256;
-/// Rows in one statement, at most: four parameters each stay far below SQLite's 32,766.
-const SHOWN_ROWS_PER_STATEMENT: usize = 2_000;
 
 /// The offers sessions were shown, written in batches: what intercepts and reasons show
 /// while a write is in flight goes into the next one, so that many requests cost one
-/// statement (one row each per request made intercepts from a browser wait for SQLite's
-/// single writer in turn).
+/// statement. Written like the impressions they go with: on SQLite in the writers' turn (a
+/// statement of its own outside the turns would wait for SQLite's lock), on PostgreSQL on the
+/// impressions' pool, which does not wait for the WAL flush unless impressions are durable.
 pub struct ShownOffers {
     batches: Coalescer<Shown, Result<(), String>>,
 }
 
 impl ShownOffers {
     /// Starts the batcher on the current runtime.
-    pub fn start(db: DatabaseConnection) -> Self {
+    pub fn start(db: DatabaseConnection, turns: WriteTurns) -> Self {
         ShownOffers {
             batches: Coalescer::start("shown offers", SHOWN_BATCH, 1, move |batch: Vec<Shown>| {
-                let db = db.clone();
+                let (db, turns) = (db.clone(), turns.clone());
                 async move {
-                    let written = remember_shown(&db, &batch)
+                    let written = remember_shown(&db, &turns, &batch)
                         .await
                         .map_err(|e| format!("{e:#}"));
                     vec![written; batch.len()]
@@ -215,39 +216,56 @@ impl ShownOffers {
     }
 }
 
-/// Notes the offers sessions were shown (idempotent).
+/// Notes the offers sessions were shown (idempotent), in one statement of fixed text.
 #[tracing::instrument(skip_all, fields(sessions = batch.len()))]
-async fn remember_shown(db: &DatabaseConnection, batch: &[Shown]) -> Result<(), DbErr> {
-    let rows: Vec<(&Shown, i64)> = batch
+async fn remember_shown(
+    db: &DatabaseConnection,
+    turns: &WriteTurns,
+    batch: &[Shown],
+) -> Result<(), DbErr> {
+    let rows = batch
         .iter()
-        .flat_map(|shown| shown.offer_ids.iter().map(move |id| (shown, *id)))
-        .collect();
-    for chunk in rows.chunks(SHOWN_ROWS_PER_STATEMENT) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(SessionOffers::Table)
-            .columns([
-                SessionOffers::SessionId,
-                SessionOffers::OfferId,
-                SessionOffers::OrganizationId,
-                SessionOffers::ExpiresAt,
-            ])
-            .on_conflict(
-                OnConflict::columns([SessionOffers::SessionId, SessionOffers::OfferId])
-                    .do_nothing()
-                    .to_owned(),
-            );
-        for (shown, offer_id) in chunk {
-            insert.values_panic([
-                shown.session_id.clone().into(),
-                (*offer_id).into(),
-                shown.organization_id.into(),
-                shown.expires_at.into(),
-            ]);
+        .flat_map(|shown| shown.offer_ids.iter().map(move |id| (shown, *id)));
+    if let Some(pool) = turns.impression_pool() {
+        let (mut sessions, mut offers, mut organizations, mut expiries) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (shown, offer_id) in rows {
+            sessions.push(shown.session_id.clone());
+            offers.push(offer_id);
+            organizations.push(shown.organization_id);
+            expiries.push(shown.expires_at);
         }
-        db.execute(&insert).await?;
+        sqlx::query(
+            "INSERT INTO session_offers (session_id, offer_id, organization_id, expires_at) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
+             ON CONFLICT (session_id, offer_id) DO NOTHING",
+        )
+        .bind(sessions)
+        .bind(offers)
+        .bind(organizations)
+        .bind(expiries)
+        .execute(pool)
+        .await
+        .map_err(sqlx_failure)?;
+        return Ok(());
     }
-    Ok(())
+    let rows: Vec<Value> = rows
+        .map(|(shown, offer_id)| {
+            json!([
+                shown.session_id,
+                offer_id,
+                shown.organization_id,
+                sqlite_time(shown.expires_at)
+            ])
+        })
+        .collect();
+    let statement = sqlx::query(
+        "INSERT INTO session_offers (session_id, offer_id, organization_id, expires_at) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1) WHERE true \
+         ON CONFLICT (session_id, offer_id) DO NOTHING",
+    )
+    .bind(Value::Array(rows).to_string());
+    sqlite_transaction(db, turns, statement).await
 }
 
 /// Whether the session was shown this offer.
@@ -326,13 +344,12 @@ pub async fn release_application(
     Ok(())
 }
 
+/// Read with SeaQuery; written by the hand-made statements of `remember_shown`.
 #[derive(sea_orm::DeriveIden)]
 enum SessionOffers {
     Table,
     SessionId,
     OfferId,
-    OrganizationId,
-    ExpiresAt,
 }
 
 #[derive(sea_orm::DeriveIden)]

@@ -3,21 +3,10 @@
 //! the organization's own pages.
 use serde_json::json;
 
-use crate::fake_stripe::{FakeStripe, Fault};
-use crate::helpers::{assert_invalid, parts, test_settings, TestApp};
+use crate::fake_stripe::Fault;
+use crate::helpers::{assert_invalid, parts, TestApp};
 
-const STRIPE_KEY: &str = "sk_test_saveloops_4eC39HqLyjWDarjtT1zdp7dc";
 const PATH: &str = "/api/v1/intercept/update-card";
-
-async fn app_with_stripe() -> (TestApp, FakeStripe) {
-    let stripe = FakeStripe::start().await;
-    stripe.add_subscription("sub_1", "cus_1", "si_1", "price_pro", None);
-    let mut settings = test_settings().await;
-    settings.stripe.api_base = stripe.base_url();
-    let app = TestApp::spawn_with(settings).await;
-    app.set_stripe_key(STRIPE_KEY).await;
-    (app, stripe)
-}
 
 async fn session(app: &TestApp, claims: serde_json::Value) -> String {
     let (status, _) = parts(app.post("/api/v1/signing-secrets", &json!({})).await).await;
@@ -39,7 +28,7 @@ async fn post_bearer(app: &TestApp, token: &str, body: serde_json::Value) -> req
 
 #[actix_web::test]
 async fn a_backend_opens_the_card_update_page_for_a_customer() {
-    let (app, stripe) = app_with_stripe().await;
+    let (app, stripe) = TestApp::with_stripe().await;
     let (status, body) = parts(
         app.post(
             PATH,
@@ -123,7 +112,7 @@ async fn a_backend_opens_the_card_update_page_for_a_customer() {
 
 #[actix_web::test]
 async fn a_session_opens_it_only_for_its_own_customer_and_own_pages() {
-    let (app, stripe) = app_with_stripe().await;
+    let (app, stripe) = TestApp::with_stripe().await;
     let (status, _) = parts(
         app.patch_settings(json!({"allowed_origins": ["https://app.example.com"]}))
             .await,

@@ -108,9 +108,24 @@ pub async fn test_redis_url() -> Option<String> {
     None
 }
 
+/// The Stripe key tests store for an organization (a test-mode key's shape).
+pub const TEST_STRIPE_KEY: &str = "sk_test_saveloops_4eC39HqLyjWDarjtT1zdp7dc";
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(test_settings().await).await
+    }
+
+    /// The app with the fake Stripe behind it, the organization's Stripe key stored, and one
+    /// subscription in Stripe: `sub_1` of customer `cus_1`.
+    pub async fn with_stripe() -> (TestApp, crate::fake_stripe::FakeStripe) {
+        let stripe = crate::fake_stripe::FakeStripe::start().await;
+        stripe.add_subscription("sub_1", "cus_1", "si_1", "price_pro", None);
+        let mut settings = test_settings().await;
+        settings.stripe.api_base = stripe.base_url();
+        let app = TestApp::spawn_with(settings).await;
+        app.set_stripe_key(TEST_STRIPE_KEY).await;
+        (app, stripe)
     }
 
     pub async fn spawn_with(settings: Settings) -> TestApp {

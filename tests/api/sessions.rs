@@ -7,10 +7,8 @@ use reqwest::Response;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{json, Value};
 
-use crate::fake_stripe::FakeStripe;
-use crate::helpers::{parts, test_settings, TestApp};
+use crate::helpers::{parts, TestApp};
 
-const STRIPE_KEY: &str = "sk_test_saveloops_4eC39HqLyjWDarjtT1zdp7dc";
 
 struct Secret {
     kid: String,
@@ -401,12 +399,7 @@ async fn the_service_signs_sessions_for_teams_without_a_jwt_library() {
 
 #[actix_web::test]
 async fn a_session_applies_one_shown_offer_to_its_own_subscription() {
-    let stripe = FakeStripe::start().await;
-    stripe.add_subscription("sub_1", "cus_1", "si_1", "price_pro", None);
-    let mut settings = test_settings().await;
-    settings.stripe.api_base = stripe.base_url();
-    let app = TestApp::spawn_with(settings).await;
-    app.set_stripe_key(STRIPE_KEY).await;
+    let (app, stripe) = TestApp::with_stripe().await;
     let discount = app.discount_offer().await;
     let pause = app
         .offer(json!({"type": "pause", "value": 1, "label": "Pause a month"}))

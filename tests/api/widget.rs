@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 
 use crate::browser::{chromedriver, Browser, HostPage, ENTER, ESCAPE, SPACE, TAB};
 use crate::fake_stripe::{FakeStripe, Fault};
-use crate::helpers::{parts, test_settings, TestApp};
+use crate::helpers::{parts, TestApp};
 
-const STRIPE_KEY: &str = "sk_test_saveloops_4eC39HqLyjWDarjtT1zdp7dc";
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
 // ------------------------------------------------------------------ served over HTTP
@@ -113,12 +112,7 @@ impl Scene {
     /// None when Chromium is not installed (outside CI).
     async fn start(triggers: &[&str]) -> Option<Scene> {
         let driver = chromedriver()?;
-        let stripe = FakeStripe::start().await;
-        stripe.add_subscription("sub_1", "cus_1", "si_1", "price_pro", None);
-        let mut settings = test_settings().await;
-        settings.stripe.api_base = stripe.base_url();
-        let app = TestApp::spawn_with(settings).await;
-        app.set_stripe_key(STRIPE_KEY).await;
+        let (app, stripe) = TestApp::with_stripe().await;
         let discount = app
             .offer(
                 json!({"type": "discount", "value": 20, "label": "20% off for 3 months",
@@ -375,11 +369,7 @@ async fn exit_intent_opens_once_per_page_view() {
         return;
     };
     let b = &scene.browser;
-    b.until(
-        "the widget is bound",
-        "return document.readyState === 'complete'",
-    )
-    .await;
+    b.until_loaded().await;
     // The pointer leaves through the top of the viewport (towards the tab bar: no element is
     // entered, clientY ≤ 0). The widget calls intercept during the event itself, so the
     // calls are counted right after it.
@@ -407,11 +397,7 @@ async fn exit_intent_opens_once_per_page_view() {
     b.until_path("/cancelled").await;
     // A new page view may show it again.
     b.goto(&scene.host.url()).await;
-    b.until(
-        "the widget is bound",
-        "return document.readyState === 'complete'",
-    )
-    .await;
+    b.until_loaded().await;
     b.run(&leave(300, -2)).await;
     b.flow("[data-saveloops=step-reason]").await;
     scene.finish().await;
@@ -424,11 +410,7 @@ async fn hover_opens_after_a_dwell() {
         return;
     };
     let b = &scene.browser;
-    b.until(
-        "the widget is bound",
-        "return document.readyState === 'complete'",
-    )
-    .await;
+    b.until_loaded().await;
     let link = b
         .client
         .find(fantoccini::Locator::Id("cancel"))
