@@ -24,8 +24,10 @@ use crate::actors::reason_classifier::ReasonReader;
 use crate::actors::sentiment_analyzer::SentimentAnalyzer;
 use crate::actors::session_desk::SessionDesk;
 use crate::actors::stripe_applier::StripeApplier;
+use crate::actors::stripe_inbox::{EffectActors, StripeInbox};
 use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
+use crate::clock::Clock;
 use crate::config::{QueueBackend, Settings};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{extract, middleware, routes};
@@ -129,6 +131,7 @@ pub fn start_actors(
     redis: Option<ConnectionManager>,
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
+    let clock = Clock::default();
     let commits_in_flight = settings.database.postgres_commits_in_flight;
     let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
     let dunning = DunningTracker::with_ttl(db.clone(), turns, ttl, commits_in_flight)
@@ -150,6 +153,7 @@ pub fn start_actors(
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
     let analytics = Analytics::new(db.clone()).start();
     let sessions = SessionDesk::new(db.clone(), applier.secrets.clone(), ttl).start();
+    let applier_secrets = applier.secrets.clone();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
@@ -166,6 +170,18 @@ pub fn start_actors(
         tickets.clone(),
     )
     .start();
+    let stripe_inbox = StripeInbox::new(
+        db.clone(),
+        applier_secrets,
+        ttl,
+        clock.clone(),
+        EffectActors {
+            dunning: dunning.clone(),
+            sentiment: sentiment.clone(),
+            reasons: reasons.clone(),
+        },
+    )
+    .start();
     Actors {
         keys,
         known_keys,
@@ -180,6 +196,8 @@ pub fn start_actors(
         tickets,
         admin,
         analytics,
+        stripe_inbox,
+        clock,
     }
 }
 

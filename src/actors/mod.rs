@@ -12,6 +12,7 @@ pub mod reason_classifier;
 pub mod sentiment_analyzer;
 pub mod session_desk;
 pub mod stripe_applier;
+pub mod stripe_inbox;
 pub mod ticket_desk;
 
 pub use guard::{guard, guard_act};
@@ -59,4 +60,8 @@ pub struct Actors {
     pub tickets: actix::Addr<ticket_desk::TicketDesk>,
     pub admin: actix::Addr<admin_desk::AdminDesk>,
     pub analytics: actix::Addr<analytics::Analytics>,
+    /// Stripe's webhook events, and organizations' webhook endpoints and secrets.
+    pub stripe_inbox: actix::Addr<stripe_inbox::StripeInbox>,
+    /// The service's clock (moved forward by tests).
+    pub clock: crate::clock::Clock,
 }

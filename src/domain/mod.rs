@@ -15,6 +15,8 @@ pub mod payment_event;
 pub mod session;
 pub mod settings_draft;
 pub mod stats;
+pub mod stripe_event;
+pub mod stripe_signature;
 pub mod ticket;
 pub mod trigger;
 pub mod validation;
