@@ -141,7 +141,9 @@ pub fn start_actors(
             Duration::from_secs(settings.cache.announced_ttl_seconds),
         )
         .start();
-    let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
+    let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone())
+        .with_clock(clock.clone())
+        .start();
     let verifier = KeyVerifier::new(db.clone(), ttl);
     let known_keys = verifier.known_keys();
     let keys = verifier.start();
@@ -151,7 +153,7 @@ pub fn start_actors(
     }
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
-    let analytics = Analytics::new(db.clone()).start();
+    let analytics = Analytics::new(db.clone(), clock.clone()).start();
     let sessions = SessionDesk::new(db.clone(), applier.secrets.clone(), ttl).start();
     let applier_secrets = applier.secrets.clone();
     let stripe = StripeApplier::new(

@@ -9,6 +9,7 @@ pub mod offer_selector;
 pub mod outcome_recorder;
 pub mod readiness;
 pub mod reason_classifier;
+pub mod save_validation;
 pub mod sentiment_analyzer;
 pub mod session_desk;
 pub mod stripe_applier;

@@ -12,6 +12,7 @@ pub mod offer_draft;
 pub mod origin;
 pub mod paging;
 pub mod payment_event;
+pub mod save_validation;
 pub mod session;
 pub mod settings_draft;
 pub mod stats;

@@ -24,3 +24,4 @@ mod rate_limit;
 mod readiness;
 mod sentiment;
 mod sessions;
+mod stripe_webhooks;
