@@ -31,7 +31,9 @@ impl MigrationTrait for Migration {
                     .col(string_len_uniq(StripeWebhookSecrets::SecretId, 64))
                     .col(text(StripeWebhookSecrets::SecretCiphertext))
                     .col(timestamp_with_time_zone(StripeWebhookSecrets::CreatedAt))
-                    .col(timestamp_with_time_zone_null(StripeWebhookSecrets::RevokedAt))
+                    .col(timestamp_with_time_zone_null(
+                        StripeWebhookSecrets::RevokedAt,
+                    ))
                     .to_owned(),
             )
             .await?;

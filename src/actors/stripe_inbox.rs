@@ -101,58 +101,73 @@ impl Handler<FindEndpoint> for StripeInbox {
 #[rtype(result = "Result<Value, Failure>")]
 pub enum ManageStripeWebhook {
     /// The endpoint id (created on first request): `{"endpoint_id": …}`.
-    Endpoint { organization_id: i64 },
-    AddSecret { organization_id: i64, secret: String },
-    ListSecrets { organization_id: i64 },
-    RevokeSecret { organization_id: i64, id: String },
+    Endpoint {
+        organization_id: i64,
+    },
+    AddSecret {
+        organization_id: i64,
+        secret: String,
+    },
+    ListSecrets {
+        organization_id: i64,
+    },
+    RevokeSecret {
+        organization_id: i64,
+        id: String,
+    },
 }
 
 impl Handler<ManageStripeWebhook> for StripeInbox {
     type Result = ResponseActFuture<Self, Result<Value, Failure>>;
 
     fn handle(&mut self, msg: ManageStripeWebhook, _: &mut Self::Context) -> Self::Result {
-        let (db, secrets) = (self.db.clone(), self.secrets.clone());
-        let work = async move {
-            match msg {
-                ManageStripeWebhook::Endpoint { organization_id } => {
-                    let id = store::endpoint_id(&db, organization_id).await?;
-                    Ok(serde_json::json!({ "endpoint_id": id }))
-                }
-                ManageStripeWebhook::AddSecret {
-                    organization_id,
-                    secret,
-                } => {
-                    // The endpoint exists once it has a secret, so Stripe can be pointed at it.
-                    store::endpoint_id(&db, organization_id).await?;
-                    store::add_secret(&db, &secrets, organization_id, &secret)
-                        .await
-                        .map_err(|e| match e {
-                            SecretRefused::TooMany => Failure::Refused(e.to_string()),
-                            SecretRefused::Unexpected(e) => Failure::Unexpected(e),
-                        })
-                }
-                ManageStripeWebhook::ListSecrets { organization_id } => {
-                    Ok(store::list_secrets(&db, organization_id).await?)
-                }
-                ManageStripeWebhook::RevokeSecret {
-                    organization_id,
-                    id,
-                } => {
-                    if store::revoke_secret(&db, organization_id, &id).await? {
-                        Ok(serde_json::json!({"message": "Revoked."}))
-                    } else {
-                        Err(Failure::NotFound(format!(
-                            "No active webhook signing secret {id}."
-                        )))
-                    }
-                }
-            }
-        };
+        let work = manage(self.db.clone(), self.secrets.clone(), msg);
         guard_act(fut::wrap_future(work).map(|result, act: &mut Self, _| {
             // Secrets added or revoked through this process hold at once.
             act.known.clear();
             result
         }))
+    }
+}
+
+async fn manage(
+    db: DatabaseConnection,
+    secrets: SecretBox,
+    msg: ManageStripeWebhook,
+) -> Result<Value, Failure> {
+    match msg {
+        ManageStripeWebhook::Endpoint { organization_id } => {
+            let id = store::endpoint_id(&db, organization_id).await?;
+            Ok(serde_json::json!({ "endpoint_id": id }))
+        }
+        ManageStripeWebhook::AddSecret {
+            organization_id,
+            secret,
+        } => {
+            // The endpoint exists once it has a secret, so Stripe can be pointed at it.
+            store::endpoint_id(&db, organization_id).await?;
+            store::add_secret(&db, &secrets, organization_id, &secret)
+                .await
+                .map_err(|e| match e {
+                    SecretRefused::TooMany => Failure::Refused(e.to_string()),
+                    SecretRefused::Unexpected(e) => Failure::Unexpected(e),
+                })
+        }
+        ManageStripeWebhook::ListSecrets { organization_id } => {
+            Ok(store::list_secrets(&db, organization_id).await?)
+        }
+        ManageStripeWebhook::RevokeSecret {
+            organization_id,
+            id,
+        } => {
+            if store::revoke_secret(&db, organization_id, &id).await? {
+                Ok(serde_json::json!({"message": "Revoked."}))
+            } else {
+                Err(Failure::NotFound(format!(
+                    "No active webhook signing secret {id}."
+                )))
+            }
+        }
     }
 }
 
@@ -196,8 +211,7 @@ impl Handler<ReceiveEvent> for StripeInbox {
             } = msg;
             let delivery = match store::store_event(&db, organization_id, &event, now).await? {
                 Stored::Duplicate => Delivery::Duplicate,
-                Stored::Claimed(row) => match apply(&db, &effects, organization_id, &event).await
-                {
+                Stored::Claimed(row) => match apply(&db, &effects, organization_id, &event).await {
                     Ok(delivery) => {
                         store::mark_applied(&db, row, now).await?;
                         delivery
@@ -230,14 +244,24 @@ async fn apply(
     organization_id: i64,
     event: &StripeEvent,
 ) -> Result<Delivery, Failure> {
-    let Some(who) = event.end_user().filter(|_| event.effect != Effect::Unhandled) else {
+    let Some(who) = event
+        .end_user()
+        .filter(|_| event.effect != Effect::Unhandled)
+    else {
         return Ok(Delivery::Applied);
     };
     let newer = |effect: Effect, inclusive: bool| async move {
         match &event.customer {
             Some(customer) => {
-                store::newer_event(db, organization_id, customer, effect, event.created, inclusive)
-                    .await
+                store::newer_event(
+                    db,
+                    organization_id,
+                    customer,
+                    effect,
+                    event.created,
+                    inclusive,
+                )
+                .await
             }
             None => Ok(false),
         }

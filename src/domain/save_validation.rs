@@ -43,8 +43,19 @@ mod tests {
         let day = Duration::days(1);
         assert_eq!(standing(saved, &[], 30, saved + day), Standing::Pending);
         assert_eq!(standing(saved, &[], 30, saved + day * 30), Standing::Held);
-        assert_eq!(standing(saved, &[saved + day * 29], 30, saved + day), Standing::Lost);
+        assert_eq!(
+            standing(saved, &[saved + day * 29], 30, saved + day),
+            Standing::Lost
+        );
         // Before the save, or after its window: not this save's loss.
-        assert_eq!(standing(saved, &[saved - day, saved + day * 31], 30, saved + day * 40), Standing::Held);
+        assert_eq!(
+            standing(
+                saved,
+                &[saved - day, saved + day * 31],
+                30,
+                saved + day * 40
+            ),
+            Standing::Held
+        );
     }
 }

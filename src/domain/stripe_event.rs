@@ -187,12 +187,12 @@ fn effect_of(kind: &str, object: &Map<String, Value>, previous: &Map<String, Val
             let cancel_changed =
                 previous.contains_key("cancel_at_period_end") || previous.contains_key("cancel_at");
             let cancelling = is_set(object, "cancel_at_period_end") || is_set(object, "cancel_at");
-            let was_cancelling = ["cancel_at_period_end", "cancel_at"]
-                .iter()
-                .any(|field| match previous.get(*field) {
+            let was_cancelling = ["cancel_at_period_end", "cancel_at"].iter().any(|field| {
+                match previous.get(*field) {
                     Some(before) => !matches!(before, Value::Null | Value::Bool(false)),
                     None => is_set(object, field),
-                });
+                }
+            });
             if cancel_changed && cancelling != was_cancelling {
                 return if cancelling {
                     Effect::CancellationScheduled
@@ -252,21 +252,35 @@ mod tests {
             json!({"object": "subscription", "id": "sub_1", "customer": {"id": "cus_1"},
                    "cancel_at_period_end": cancel, "cancel_at": null, "pause_collection": pause})
         };
-        let on = event("customer.subscription.updated", sub(true, Value::Null),
-                       Some(json!({"cancel_at_period_end": false})));
+        let on = event(
+            "customer.subscription.updated",
+            sub(true, Value::Null),
+            Some(json!({"cancel_at_period_end": false})),
+        );
         assert_eq!(on.effect, Effect::CancellationScheduled);
         assert_eq!(on.customer.as_deref(), Some("cus_1"));
-        let off = event("customer.subscription.updated", sub(false, Value::Null),
-                        Some(json!({"cancel_at_period_end": true})));
+        let off = event(
+            "customer.subscription.updated",
+            sub(false, Value::Null),
+            Some(json!({"cancel_at_period_end": true})),
+        );
         assert_eq!(off.effect, Effect::CancellationReversed);
-        let paused = event("customer.subscription.updated",
-                           sub(false, json!({"behavior": "void"})),
-                           Some(json!({"pause_collection": null})));
+        let paused = event(
+            "customer.subscription.updated",
+            sub(false, json!({"behavior": "void"})),
+            Some(json!({"pause_collection": null})),
+        );
         assert_eq!(paused.effect, Effect::PauseSet);
-        let price = event("customer.subscription.updated", sub(false, Value::Null),
-                          Some(json!({"items": {}})));
+        let price = event(
+            "customer.subscription.updated",
+            sub(false, Value::Null),
+            Some(json!({"items": {}})),
+        );
         assert_eq!(price.effect, Effect::Nothing);
-        assert_eq!(event("charge.refunded", json!({"object": "charge"}), None).effect, Effect::Unhandled);
+        assert_eq!(
+            event("charge.refunded", json!({"object": "charge"}), None).effect,
+            Effect::Unhandled
+        );
     }
 
     #[test]

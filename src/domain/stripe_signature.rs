@@ -15,7 +15,9 @@ use super::validation::ValidationErrors;
 pub fn is_signing_secret(secret: &str) -> bool {
     secret.len() > "whsec_".len()
         && secret.starts_with("whsec_")
-        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The signing secret of a `POST /stripe/webhook-secrets` body.
@@ -42,7 +44,9 @@ pub const TOLERANCE_SECONDS: i64 = 300;
 pub enum SignatureRefused {
     #[error("The Stripe-Signature header is missing.")]
     Missing,
-    #[error("The Stripe-Signature header cannot be read: it needs t=<timestamp> and v1=<signature>.")]
+    #[error(
+        "The Stripe-Signature header cannot be read: it needs t=<timestamp> and v1=<signature>."
+    )]
     Unparsable,
     #[error("No v1 signature of the Stripe-Signature header matches an active signing secret.")]
     NoMatch,
@@ -118,10 +122,9 @@ pub fn verify(
     let matched = secrets.iter().position(|secret| {
         let expected = mac(secret, header.timestamp, body);
         // Every candidate is compared, in constant time each, so timing tells nothing of which.
-        header
-            .signatures
-            .iter()
-            .fold(false, |found, given| found | bool::from(given.ct_eq(&expected)))
+        header.signatures.iter().fold(false, |found, given| {
+            found | bool::from(given.ct_eq(&expected))
+        })
     });
     let matched = matched.ok_or(SignatureRefused::NoMatch)?;
     if (now.timestamp() - header.timestamp).abs() > TOLERANCE_SECONDS {
@@ -145,10 +148,19 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let header = format!("t=1700000000,v1={}", sign(SECRET, 1_700_000_000, body));
         let secrets = vec!["whsec_old".to_owned(), SECRET.to_owned()];
-        assert_eq!(verify(Some(&header), body, &secrets, at(1_700_000_100)), Ok(1));
+        assert_eq!(
+            verify(Some(header.as_str()), body, &secrets, at(1_700_000_100)),
+            Ok(1)
+        );
         // Several v1 (Stripe sends one per active secret while its own secret rolls).
-        let header = format!("t=1700000000,v1=00ff,v0=abc,v1={}", sign(SECRET, 1_700_000_000, body));
-        assert_eq!(verify(Some(&header), body, &secrets, at(1_700_000_000)), Ok(1));
+        let header = format!(
+            "t=1700000000,v1=00ff,v0=abc,v1={}",
+            sign(SECRET, 1_700_000_000, body)
+        );
+        assert_eq!(
+            verify(Some(header.as_str()), body, &secrets, at(1_700_000_000)),
+            Ok(1)
+        );
     }
 
     #[test]
@@ -158,18 +170,26 @@ mod tests {
         let secrets = vec![SECRET.to_owned()];
         let now = at(1_700_000_000);
         assert_eq!(
-            verify(Some(&header), br#"{"id": "evt_1"}"#, &secrets, now),
+            verify(Some(header.as_str()), br#"{"id": "evt_1"}"#, &secrets, now),
             Err(SignatureRefused::NoMatch)
         );
         assert_eq!(
-            verify(Some(&header), body, &["whsec_other".to_owned()], now),
+            verify(
+                Some(header.as_str()),
+                body,
+                &["whsec_other".to_owned()],
+                now
+            ),
             Err(SignatureRefused::NoMatch)
         );
         assert_eq!(
-            verify(Some(&header), body, &secrets, at(1_700_000_301)),
+            verify(Some(header.as_str()), body, &secrets, at(1_700_000_301)),
             Err(SignatureRefused::Stale)
         );
-        assert_eq!(verify(None, body, &secrets, now), Err(SignatureRefused::Missing));
+        assert_eq!(
+            verify(None, body, &secrets, now),
+            Err(SignatureRefused::Missing)
+        );
         for bad in ["", "t=abc,v1=00", "v1=00", "t=1700000000", "t=1,t=2,v1=00"] {
             assert_eq!(
                 verify(Some(bad), body, &secrets, now),

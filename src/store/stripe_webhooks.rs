@@ -7,7 +7,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde_json::{json, Value};
 
-use crate::domain::stripe_event::{Effect, StripeEvent};
+use crate::domain::stripe_event::{Effect, StripeEvent, CANCELLING_EFFECTS};
 use crate::store::database::stored_time;
 use crate::store::secrets::SecretBox;
 
@@ -30,13 +30,21 @@ pub async fn endpoint_id(db: &DatabaseConnection, organization_id: i64) -> Resul
     let backend = db.get_database_backend();
     let insert = Query::insert()
         .into_table(Endpoints::Table)
-        .columns([Endpoints::OrganizationId, Endpoints::EndpointId, Endpoints::CreatedAt])
+        .columns([
+            Endpoints::OrganizationId,
+            Endpoints::EndpointId,
+            Endpoints::CreatedAt,
+        ])
         .values_panic([
             organization_id.into(),
             format!("we_{}", random_hex::<16>()).into(),
             stored_time(backend, Utc::now()).into(),
         ])
-        .on_conflict(OnConflict::column(Endpoints::OrganizationId).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(Endpoints::OrganizationId)
+                .do_nothing()
+                .to_owned(),
+        )
         .to_owned();
     db.execute(&insert).await?;
     let query = Query::select()
@@ -260,7 +268,11 @@ pub async fn store_event(
 }
 
 /// The event is applied: later deliveries change nothing.
-pub async fn mark_applied(db: &DatabaseConnection, id: i64, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn mark_applied(
+    db: &DatabaseConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let update = Query::update()
         .table(Events::Table)
@@ -275,7 +287,8 @@ pub async fn mark_applied(db: &DatabaseConnection, id: i64, now: DateTime<Utc>) 
 pub async fn release(db: &DatabaseConnection, id: i64) -> Result<(), DbErr> {
     let update = Query::update()
         .table(Events::Table)
-        .value(Events::ClaimedAt, Option::<String>::None)
+        // An untyped NULL: a NULL bound as text would not go into PostgreSQL's timestamptz.
+        .value(Events::ClaimedAt, Expr::cust("NULL"))
         .and_where(Expr::col(Events::Id).eq(id))
         .to_owned();
     db.execute(&update).await?;
@@ -302,7 +315,11 @@ pub async fn newer_event(
         .and_where(Expr::col(Events::OrganizationId).eq(organization_id))
         .and_where(Expr::col(Events::StripeCustomerId).eq(customer))
         .and_where(Expr::col(Events::Effect).eq(effect.as_str()))
-        .and_where(if inclusive { created.gte(since) } else { created.gt(since) })
+        .and_where(if inclusive {
+            created.gte(since)
+        } else {
+            created.gt(since)
+        })
         .limit(1)
         .to_owned();
     Ok(db.query_one(&query).await?.is_some())
@@ -329,10 +346,10 @@ pub async fn cancellations(
                 ),
         )
         .and_where(Expr::col((Events::Table, Events::OrganizationId)).eq(organization_id))
-        .and_where(Expr::col((Events::Table, Events::Effect)).is_in([
-            Effect::Churned.as_str(),
-            Effect::CancellationScheduled.as_str(),
-        ]))
+        .and_where(
+            Expr::col((Events::Table, Events::Effect))
+                .is_in(CANCELLING_EFFECTS.map(Effect::as_str)),
+        )
         .to_owned();
     db.query_all(&query)
         .await?

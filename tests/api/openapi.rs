@@ -422,8 +422,14 @@ async fn answers_of_every_route_validate_against_the_description() {
     let body = Body::Json(json!({ "secret": secret }));
     let (status, stored) = c.check("post", route, route, Key, body).await;
     assert_eq!(status, 201);
-    c.check("post", route, route, Key, Body::Json(json!({"secret": "sk_test_1"})))
-        .await;
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"secret": "sk_test_1"})),
+    )
+    .await;
     c.check("get", route, route, Key, Body::Empty).await;
     let hook = "/api/v1/stripe/webhooks/{endpoint_id}";
     let path = endpoint["path"].as_str().unwrap().to_owned();
@@ -435,27 +441,49 @@ async fn answers_of_every_route_validate_against_the_description() {
         let header = format!("t={now},v1={}", hex::encode(mac.finalize().into_bytes()));
         Body::Signed(header, body.to_owned())
     };
-    let event = json!({"id": "evt_openapi", "object": "event", "type": "invoice.paid", "created": now,
+    let event =
+        json!({"id": "evt_openapi", "object": "event", "type": "invoice.paid", "created": now,
                        "data": {"object": {"object": "invoice", "customer": "cus_openapi"}}})
-    .to_string();
+        .to_string();
     let (status, _) = c.check("post", hook, &path, Nobody, signed(&event)).await;
     assert_eq!(status, 200);
     let (status, _) = c.check("post", hook, &path, Nobody, signed("{}")).await;
     assert_eq!(status, 422);
     let (status, _) = c
-        .check("post", hook, &path, Nobody, Body::Json(json!({"id": "evt_1"})))
+        .check(
+            "post",
+            hook,
+            &path,
+            Nobody,
+            Body::Json(json!({"id": "evt_1"})),
+        )
         .await;
     assert_eq!(status, 400, "no signature");
     let (status, _) = c
-        .check("post", hook, &path, Nobody, Body::Raw("text/plain", "{}".into()))
+        .check(
+            "post",
+            hook,
+            &path,
+            Nobody,
+            Body::Raw("text/plain", "{}".into()),
+        )
         .await;
     assert_eq!(status, 415);
     let (status, _) = c
-        .check("post", hook, "/api/v1/stripe/webhooks/we_x", Nobody, Body::Json(json!({})))
+        .check(
+            "post",
+            hook,
+            "/api/v1/stripe/webhooks/we_x",
+            Nobody,
+            Body::Json(json!({})),
+        )
         .await;
     assert_eq!(status, 404);
     let route = "/api/v1/stripe/webhook-secrets/{id}";
-    let revoke = format!("/api/v1/stripe/webhook-secrets/{}", stored["id"].as_str().unwrap());
+    let revoke = format!(
+        "/api/v1/stripe/webhook-secrets/{}",
+        stored["id"].as_str().unwrap()
+    );
     let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
     assert_eq!(status, 200);
     let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;

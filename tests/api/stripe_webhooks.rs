@@ -30,8 +30,11 @@ fn signature(secret: &str, t: i64, body: &str) -> String {
 
 async fn add_secret(app: &TestApp, secret: &str) -> (u16, Value) {
     parts(
-        app.post("/api/v1/stripe/webhook-secrets", &json!({ "secret": secret }))
-            .await,
+        app.post(
+            "/api/v1/stripe/webhook-secrets",
+            &json!({ "secret": secret }),
+        )
+        .await,
     )
     .await
 }
@@ -57,7 +60,10 @@ impl<'a> Stripe<'a> {
             .client
             .post(format!("{}{}", self.app.address, self.path))
             .header("Content-Type", "application/json; charset=utf-8")
-            .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)");
+            .header(
+                "User-Agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            );
         if let Some(header) = header {
             request = request.header("Stripe-Signature", header);
         }
@@ -144,7 +150,10 @@ async fn the_endpoint_and_its_secrets_are_managed_and_secrets_never_shown_again(
     assert_eq!(first, again, "one endpoint per organization");
     let id = first["endpoint_id"].as_str().unwrap();
     assert!(id.starts_with("we_") && id.len() == 35, "{id}");
-    assert!(first["url"].as_str().unwrap().ends_with(&format!("/api/v1/stripe/webhooks/{id}")));
+    assert!(first["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/api/v1/stripe/webhooks/{id}")));
     let (_, key) = app.second_organization().await;
     let (_, other) = parts(app.get_as(&key, "/api/v1/stripe/webhook-endpoint").await).await;
     assert_ne!(other["endpoint_id"], first["endpoint_id"]);
@@ -210,9 +219,16 @@ async fn only_signatures_stripe_would_make_are_accepted_and_refusals_change_noth
         Some("garbage".to_owned()),
         Some(format!("t={now}")),
         Some(format!("t=soon,v1={good}")),
-        Some(format!("t={now},v1={}", signature(&new_secret(), now, &body))),
+        Some(format!(
+            "t={now},v1={}",
+            signature(&new_secret(), now, &body)
+        )),
         // Stale: signed 301 s ago.
-        Some(format!("t={},v1={}", now - 301, signature(&stripe.secret, now - 301, &body))),
+        Some(format!(
+            "t={},v1={}",
+            now - 301,
+            signature(&stripe.secret, now - 301, &body)
+        )),
     ];
     for header in refused {
         let (status, answer) = stripe.post_raw(body.clone(), header.clone()).await;
@@ -237,26 +253,44 @@ async fn only_signatures_stripe_would_make_are_accepted_and_refusals_change_noth
     // Several v1 (one per secret while Stripe rolls its secret): one match is enough.
     let header = format!("t={now},v1={},v1={good}", "ab".repeat(32));
     let (status, answer) = stripe.post_raw(body, Some(header)).await;
-    assert_eq!((status, answer), (200, json!({"received": true, "duplicate": false})));
+    assert_eq!(
+        (status, answer),
+        (200, json!({"received": true, "duplicate": false}))
+    );
     assert!(update_card_shown(&app, "cus_sig").await);
 
     // Rotation: a second secret works beside the first; once the first is revoked, only it.
     let rolled = new_secret();
     assert_eq!(add_secret(&app, &rolled).await.0, 201);
-    let second = event("evt_sig_2", "invoice.paid", now + 1, invoice("cus_sig", "sig@example.com", "paid"), None);
+    let second = event(
+        "evt_sig_2",
+        "invoice.paid",
+        now + 1,
+        invoice("cus_sig", "sig@example.com", "paid"),
+        None,
+    );
     assert_eq!(stripe.deliver_signed(&second, &rolled, 0).await.0, 200);
     assert!(!update_card_shown(&app, "cus_sig").await);
     let (_, list) = parts(app.get("/api/v1/stripe/webhook-secrets").await).await;
     let old = list["data"][1]["id"].as_str().unwrap();
     let response = app
         .client
-        .delete(format!("{}/api/v1/stripe/webhook-secrets/{old}", app.address))
+        .delete(format!(
+            "{}/api/v1/stripe/webhook-secrets/{old}",
+            app.address
+        ))
         .header("X-Knot-Key", &app.key)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let third = event("evt_sig_3", "invoice.payment_failed", now + 2, invoice("cus_sig", "sig@example.com", "open"), None);
+    let third = event(
+        "evt_sig_3",
+        "invoice.payment_failed",
+        now + 2,
+        invoice("cus_sig", "sig@example.com", "open"),
+        None,
+    );
     assert_eq!(stripe.deliver(&third).await.0, 400, "the revoked secret");
     assert_eq!(stripe.deliver_signed(&third, &rolled, 0).await.0, 200);
 }
@@ -267,10 +301,22 @@ async fn redeliveries_change_nothing_and_events_apply_by_their_time_not_their_ar
     let stripe = Stripe::connect(&app).await;
     let t = app.actors.clock.now().timestamp();
     let failed = |id: &str, customer: &str, at: i64| {
-        event(id, "invoice.payment_failed", at, invoice(customer, &format!("{customer}@example.com"), "open"), None)
+        event(
+            id,
+            "invoice.payment_failed",
+            at,
+            invoice(customer, &format!("{customer}@example.com"), "open"),
+            None,
+        )
     };
     let paid = |id: &str, customer: &str, at: i64| {
-        event(id, "invoice.paid", at, invoice(customer, &format!("{customer}@example.com"), "paid"), None)
+        event(
+            id,
+            "invoice.paid",
+            at,
+            invoice(customer, &format!("{customer}@example.com"), "paid"),
+            None,
+        )
     };
 
     // Twice the same failure: one failure.
@@ -313,7 +359,12 @@ async fn unknown_types_are_acknowledged_and_counted_and_non_events_refused() {
     let app = TestApp::spawn().await;
     let stripe = Stripe::connect(&app).await;
     let labels = [("effect", "unhandled"), ("delivery", "applied")];
-    let before = metric(&scrape(&app).await, "saveloops_stripe_events_total", &labels).unwrap();
+    let before = metric(
+        &scrape(&app).await,
+        "saveloops_stripe_events_total",
+        &labels,
+    )
+    .unwrap();
     let t = app.actors.clock.now().timestamp();
     let refund = event(
         "evt_refund",
@@ -323,7 +374,12 @@ async fn unknown_types_are_acknowledged_and_counted_and_non_events_refused() {
         None,
     );
     assert_eq!(stripe.accepted(&refund).await["duplicate"], false);
-    let after = metric(&scrape(&app).await, "saveloops_stripe_events_total", &labels).unwrap();
+    let after = metric(
+        &scrape(&app).await,
+        "saveloops_stripe_events_total",
+        &labels,
+    )
+    .unwrap();
     assert!(after >= before + 1.0, "{before} → {after}");
     assert_eq!(failures_of(&app, "cus_r").await, 0);
     let users = entity::end_user::Entity::find().all(&app.db).await.unwrap();
@@ -364,7 +420,8 @@ async fn a_deletion_keeps_stripes_feedback_and_its_comment_reaches_the_classifie
     let app = TestApp::spawn().await;
     let stripe = Stripe::connect(&app).await;
     let t = app.actors.clock.now().timestamp();
-    let comment = "Your app has been DOWN all week and support never answered!!! Worst service ever";
+    let comment =
+        "Your app has been DOWN all week and support never answered!!! Worst service ever";
     let deleted = event(
         "evt_del",
         "customer.subscription.deleted",
@@ -391,10 +448,18 @@ async fn a_deletion_keeps_stripes_feedback_and_its_comment_reaches_the_classifie
     );
     assert_eq!(
         stored,
-        ("churned".into(), "cancellation_requested".into(), "too_expensive".into(), comment.into())
+        (
+            "churned".into(),
+            "cancellation_requested".into(),
+            "too_expensive".into(),
+            comment.into()
+        )
     );
     let (_, summary) = parts(app.get("/api/v1/analytics/summary").await).await;
-    assert_eq!(summary["cancellation_reasons"]["total"], 1, "once, though delivered twice");
+    assert_eq!(
+        summary["cancellation_reasons"]["total"], 1,
+        "once, though delivered twice"
+    );
     let (_, tickets) = parts(app.get("/api/v1/tickets").await).await;
     assert_eq!(tickets["data"].as_array().unwrap().len(), 1, "{tickets}");
 }
@@ -407,9 +472,17 @@ async fn saves_hold_when_the_subscription_lasts_the_window_and_are_lost_when_it_
     let t = app.actors.clock.now().timestamp();
     let day = 86_400;
     // Invoices tell which email each Stripe customer has; then each is saved.
-    for (n, customer) in ["cus_stays", "cus_schedules", "cus_late", "cus_reverts"].iter().enumerate() {
-        let paid = event(&format!("evt_inv_{n}"), "invoice.paid", t - day,
-                         invoice(customer, &format!("{customer}@example.com"), "paid"), None);
+    for (n, customer) in ["cus_stays", "cus_schedules", "cus_late", "cus_reverts"]
+        .iter()
+        .enumerate()
+    {
+        let paid = event(
+            &format!("evt_inv_{n}"),
+            "invoice.paid",
+            t - day,
+            invoice(customer, &format!("{customer}@example.com"), "paid"),
+            None,
+        );
         stripe.accepted(&paid).await;
         let (status, _) = parts(
             app.outcome(json!({"offer_id": offer, "status": "saved",
@@ -421,18 +494,38 @@ async fn saves_hold_when_the_subscription_lasts_the_window_and_are_lost_when_it_
     }
     // Set to cancel 10 days later (arriving before the older "updated" that turns it off: the
     // scheduling still counts).
-    let on = event("evt_on", "customer.subscription.updated", t + 10 * day,
-                   subscription("cus_schedules", true, None), Some(json!({"cancel_at_period_end": false})));
+    let on = event(
+        "evt_on",
+        "customer.subscription.updated",
+        t + 10 * day,
+        subscription("cus_schedules", true, None),
+        Some(json!({"cancel_at_period_end": false})),
+    );
     stripe.accepted(&on).await;
     // Deleted 40 days later: outside the window.
-    let late = event("evt_late", "customer.subscription.deleted", t + 40 * day,
-                     subscription("cus_late", false, None), None);
+    let late = event(
+        "evt_late",
+        "customer.subscription.deleted",
+        t + 40 * day,
+        subscription("cus_late", false, None),
+        None,
+    );
     stripe.accepted(&late).await;
     // Scheduled 5 days later, reverted the day after: a reversal does not undo the loss.
-    let reverts_on = event("evt_r_on", "customer.subscription.updated", t + 5 * day,
-                           subscription("cus_reverts", true, None), Some(json!({"cancel_at_period_end": false})));
-    let reverts_off = event("evt_r_off", "customer.subscription.updated", t + 6 * day,
-                            subscription("cus_reverts", false, None), Some(json!({"cancel_at_period_end": true})));
+    let reverts_on = event(
+        "evt_r_on",
+        "customer.subscription.updated",
+        t + 5 * day,
+        subscription("cus_reverts", true, None),
+        Some(json!({"cancel_at_period_end": false})),
+    );
+    let reverts_off = event(
+        "evt_r_off",
+        "customer.subscription.updated",
+        t + 6 * day,
+        subscription("cus_reverts", false, None),
+        Some(json!({"cancel_at_period_end": true})),
+    );
     stripe.accepted(&reverts_off).await;
     stripe.accepted(&reverts_on).await;
 
@@ -449,7 +542,10 @@ async fn saves_hold_when_the_subscription_lasts_the_window_and_are_lost_when_it_
     );
     app.actors.clock.advance(Duration::days(29));
     let (_, summary) = parts(app.get(&period).await).await;
-    assert_eq!(summary["save_validation"]["pending"], 2, "the window has a day left");
+    assert_eq!(
+        summary["save_validation"]["pending"], 2,
+        "the window has a day left"
+    );
     app.actors.clock.advance(Duration::days(2));
     let (_, summary) = parts(app.get(&period).await).await;
     assert_eq!(

@@ -26,9 +26,7 @@ pub fn webhook_path(endpoint_id: &str) -> String {
 /// An endpoint id as the store makes them (`we_` and 32 hex digits): anything else names
 /// nothing, and is answered without a query.
 fn is_endpoint_id(raw: &str) -> bool {
-    raw.len() == 35
-        && raw.starts_with("we_")
-        && raw[3..].bytes().all(|b| b.is_ascii_hexdigit())
+    raw.len() == 35 && raw.starts_with("we_") && raw[3..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn message(status: StatusCode, text: &str) -> HttpResponse {
@@ -60,7 +58,11 @@ pub async fn receive(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     if !json {
         return Ok(message(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -74,7 +76,8 @@ pub async fn receive(
             &format!("The request body must not be larger than {MAX_EVENT_BYTES} bytes."),
         ));
     };
-    let body = body.map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+    let body =
+        body.map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
     let Some((organization_id, secrets)) = actors
         .stripe_inbox
         .send(FindEndpoint(endpoint_id.into_inner()))
