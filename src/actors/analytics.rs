@@ -13,6 +13,8 @@
 //!   target (trigger unknown).
 //! - Dunning: end users whose dunning episode started in the period; recovered when a payment
 //!   success closed that episode (at any time since).
+//! - Save validation: the period's saves weighed against Stripe's cancellations
+//!   (`super::save_validation`).
 use crate::actors::guard;
 use std::collections::{BTreeMap, HashMap};
 

@@ -215,6 +215,7 @@ pub async fn store_event(
             Events::CancellationFeedback,
             Events::CancellationComment,
             Events::ReceivedAt,
+            Events::ClaimedAt,
         ])
         .values_panic([
             organization_id.into(),
@@ -228,6 +229,7 @@ pub async fn store_event(
             details.feedback.clone().into(),
             details.comment.clone().into(),
             stored_time(backend, now).into(),
+            stored_time(backend, now).into(),
         ])
         .on_conflict(
             OnConflict::columns([Events::OrganizationId, Events::EventId])
@@ -235,7 +237,8 @@ pub async fn store_event(
                 .to_owned(),
         )
         .to_owned();
-    db.execute(&insert).await?;
+    // A new event is claimed by the delivery that stored it (one write, not two).
+    let inserted = db.execute(&insert).await?.rows_affected() == 1;
     let query = Query::select()
         .column(Events::Id)
         .from(Events::Table)
@@ -247,6 +250,9 @@ pub async fn store_event(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("the stored event".into()))?;
     let id: i64 = row.try_get_by_index(0)?;
+    if inserted {
+        return Ok(Stored::Claimed(id));
+    }
     // Unapplied, and unclaimed or claimed by a delivery that died: this one applies it.
     let stale = stored_time(backend, now - Duration::seconds(CLAIM_SECONDS));
     let claim = Query::update()
