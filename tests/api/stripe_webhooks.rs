@@ -72,7 +72,7 @@ impl<'a> Stripe<'a> {
 
     /// Delivers an event signed now (the service's clock) with the endpoint's secret.
     async fn deliver(&self, event: &Value) -> (u16, Value) {
-        self.deliver_signed(event, &self.secret.clone(), 0).await
+        self.deliver_signed(event, &self.secret, 0).await
     }
 
     async fn deliver_signed(&self, event: &Value, secret: &str, age: i64) -> (u16, Value) {

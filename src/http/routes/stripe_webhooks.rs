@@ -26,7 +26,13 @@ pub fn webhook_path(endpoint_id: &str) -> String {
 /// An endpoint id as the store makes them (`we_` and 32 hex digits): anything else names
 /// nothing, and is answered without a query.
 fn is_endpoint_id(raw: &str) -> bool {
-    raw.len() == 35 && raw.starts_with("we_") && raw[3..].bytes().all(|b| b.is_ascii_hexdigit())
+    is_hex_id(raw, "we_", 32)
+}
+
+/// `prefix` followed by `digits` hex digits.
+fn is_hex_id(raw: &str, prefix: &str, digits: usize) -> bool {
+    raw.strip_prefix(prefix)
+        .is_some_and(|hex| hex.len() == digits && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn message(status: StatusCode, text: &str) -> HttpResponse {
@@ -180,9 +186,7 @@ pub async fn revoke_secret(
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let well_formed =
-        id.len() == 20 && id.starts_with("whk_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !well_formed {
+    if !is_hex_id(&id, "whk_", 16) {
         return Err(ApiError::NotFound(format!(
             "No active webhook signing secret {id}."
         )));
