@@ -561,3 +561,88 @@ async fn saves_hold_when_the_subscription_lasts_the_window_and_are_lost_when_it_
         json!({"window_days": 7, "held": 3, "lost": 1, "pending": 0, "retained_mrr": 60})
     );
 }
+
+/// Runs `saveloops stripe-webhook …` against the test's database, with `stdin`.
+fn cli(app: &TestApp, args: &[&str], stdin: &str) -> Value {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+        .arg("stripe-webhook")
+        .args(args)
+        .env("SAVELOOPS_DATABASE__URL", &app.settings.database.url)
+        .env(
+            "SAVELOOPS_SECURITY__MASTER_KEY",
+            app.settings.security.master_key.as_deref().unwrap(),
+        )
+        .env("SAVELOOPS_LOG__LEVEL", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[actix_web::test]
+async fn the_cli_shows_the_endpoint_and_stores_a_secret_read_from_stdin() {
+    let app = TestApp::spawn().await;
+    let org = app.organization_id.to_string();
+    let shown = cli(
+        &app,
+        &[
+            "endpoint",
+            "--org",
+            &org,
+            "--base-url",
+            "https://hooks.example.com/",
+        ],
+        "",
+    );
+    let (_, endpoint) = parts(app.get("/api/v1/stripe/webhook-endpoint").await).await;
+    assert_eq!(shown["endpoint_id"], endpoint["endpoint_id"]);
+    assert_eq!(
+        shown["url"],
+        format!(
+            "https://hooks.example.com{}",
+            endpoint["path"].as_str().unwrap()
+        )
+    );
+    let secret = new_secret();
+    let stored = cli(&app, &["add-secret", "--org", &org], &format!("{secret}\n"));
+    assert!(!stored.to_string().contains("whsec_"), "{stored}");
+    let listed = cli(&app, &["list-secrets", "--org", &org], "");
+    assert_eq!(listed["data"][0]["id"], stored["id"]);
+
+    let stripe = Stripe {
+        app: &app,
+        path: endpoint["path"].as_str().unwrap().to_owned(),
+        secret,
+    };
+    let t = app.actors.clock.now().timestamp();
+    let failed = event(
+        "evt_cli",
+        "invoice.payment_failed",
+        t,
+        invoice("cus_cli", "cli@example.com", "open"),
+        None,
+    );
+    stripe.accepted(&failed).await;
+    assert!(update_card_shown(&app, "cus_cli").await);
+    let id = stored["id"].as_str().unwrap();
+    assert_eq!(
+        cli(&app, &["revoke-secret", "--org", &org, id], "")["revoked"],
+        id
+    );
+}
