@@ -13,6 +13,10 @@ created by `saveloops org create`, so its key is a real one.
                          as a company's backend signs them)
     seed.py drain        --db DB --from A --to B [--wait N --timeout S]
                          (applied count, first/last applied; with --wait, once N are applied)
+    seed.py stripe-events --secret S --count N --prefix P --out FILE [--redeliver F]
+                         (signed Stripe events, one `Stripe-Signature<TAB>body` per line)
+    seed.py stripe-check --db DB --org ID --prefix P
+                         (events stored, failures applied, failures counted on end users)
 
 DB is `sqlite:PATH` or `postgres:CONNINFO` (a psql connection string).
 """
@@ -228,6 +232,51 @@ def cmd_tokens(a):
         signed = f"{header}.{claims}".encode()
         mac = hmac.new(a.secret.encode(), signed, hashlib.sha256).digest()
         print(f"{header}.{claims}.{b64url(mac)}")
+def cmd_stripe_events(a):
+    """Stripe's `invoice.payment_failed` events, signed as Stripe signs them (HMAC-SHA256 of
+    "{t}.{body}" with the endpoint's secret), t = now: a run must start within Stripe's 300 s
+    tolerance. A share (--redeliver) of the lines repeats an earlier event, as Stripe's retries
+    do. Only failures, so that afterwards every failure must be counted exactly once on its
+    end user (`stripe-check`)."""
+    import hashlib
+    import hmac
+    t = int(time.time())
+    rng = random.Random(a.count)
+    sent = []
+    with open(a.out, "w") as out:
+        for n in range(a.count):
+            if sent and rng.random() < a.redeliver:
+                line = sent[rng.randrange(len(sent))]
+            else:
+                customer = f"cus_{a.prefix}_{rng.randrange(a.customers)}"
+                body = json.dumps({
+                    "id": f"evt_{a.prefix}_{n}", "object": "event", "api_version": "2024-06-20",
+                    "created": t - a.count + n, "livemode": False, "pending_webhooks": 1,
+                    "request": {"id": None, "idempotency_key": None},
+                    "type": "invoice.payment_failed",
+                    "data": {"object": {
+                        "id": f"in_{a.prefix}_{n}", "object": "invoice", "customer": customer,
+                        "customer_email": f"{customer}@bench.test", "status": "open",
+                        "amount_due": 2900, "currency": "usd",
+                        "subscription": f"sub_{customer}", "attempt_count": 1}},
+                }, separators=(",", ":"))
+                sig = hmac.new(a.secret.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+                line = f"t={t},v1={sig}\t{body}\n"
+                sent.append(line)
+            out.write(line)
+
+
+def cmd_stripe_check(a):
+    """After an event run: events stored, payment failures applied, and the failures the
+    end users' rows count (equal when nothing was counted twice)."""
+    db = Db(a.db)
+    stored, applied = db.query(
+        f"SELECT COUNT(*), COUNT(applied_at) FROM stripe_events WHERE organization_id = {a.org} "
+        f"AND event_id LIKE 'evt_{a.prefix}_%'")[0]
+    counted = db.query(
+        f"SELECT COALESCE(SUM(payment_failures), 0) FROM end_users WHERE organization_id = {a.org} "
+        f"AND stripe_customer_id LIKE 'cus_{a.prefix}_%'")[0][0]
+    print(json.dumps({"stored": int(stored), "applied": int(applied), "counted": int(counted)}))
 
 
 def resp(*parts):
@@ -286,9 +335,21 @@ def main():
     d.add_argument("--to", dest="last", type=int, required=True)
     d.add_argument("--wait", type=int, default=0, help="poll until this many are applied")
     d.add_argument("--timeout", type=float, default=120)
+    se = sub.add_parser("stripe-events")
+    se.add_argument("--secret", required=True)
+    se.add_argument("--count", type=int, required=True)
+    se.add_argument("--customers", type=int, default=10_000)
+    se.add_argument("--prefix", required=True)
+    se.add_argument("--redeliver", type=float, default=0.1)
+    se.add_argument("--out", required=True)
+    sc = sub.add_parser("stripe-check")
+    sc.add_argument("--db", required=True)
+    sc.add_argument("--org", type=int, required=True)
+    sc.add_argument("--prefix", required=True)
     a = p.parse_args()
     {"offers": cmd_offers, "users": cmd_users, "applications": cmd_applications,
-     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain, "tokens": cmd_tokens}[a.cmd](a)
+     "redis-jobs": cmd_redis_jobs, "drain": cmd_drain, "tokens": cmd_tokens,
+     "stripe-events": cmd_stripe_events, "stripe-check": cmd_stripe_check}[a.cmd](a)
 
 
 if __name__ == "__main__":

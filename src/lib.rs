@@ -1,6 +1,7 @@
 //! Saveloops: retention offers, outcomes, Stripe application, and payment health for a
 //! SaaS company's cancel flow.
 pub mod actors;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;

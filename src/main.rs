@@ -8,7 +8,7 @@ use saveloops::jobs::{self, Workers};
 use saveloops::startup::Application;
 use saveloops::store::secrets::SecretBox;
 use saveloops::store::tickets::TicketCourier;
-use saveloops::store::{database, sessions, tenants};
+use saveloops::store::{database, sessions, stripe_webhooks, tenants};
 use saveloops::{sentiment, telemetry};
 use tokio::sync::watch;
 
@@ -88,6 +88,40 @@ enum Command {
     /// Print the widget's Subresource Integrity hash (for `<script integrity>`) and its
     /// gzipped size.
     EmbedSri,
+    /// Stripe's webhooks: the organization's endpoint and its signing secrets.
+    StripeWebhook {
+        #[command(subcommand)]
+        command: StripeWebhookCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeWebhookCommand {
+    /// The organization's endpoint (created on first use) and its URL, for Stripe's dashboard.
+    Endpoint {
+        #[arg(long)]
+        org: i64,
+        /// Where Stripe reaches this service (default: http://server.host:server.port).
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// Store the endpoint's signing secret (whsec_…), read from standard input; at most two
+    /// active, for a rotation. It is encrypted at rest and never shown again.
+    AddSecret {
+        #[arg(long)]
+        org: i64,
+    },
+    /// The organization's signing secrets, without the secrets.
+    ListSecrets {
+        #[arg(long)]
+        org: i64,
+    },
+    /// Revoke the secret with this id (`whk_…`).
+    RevokeSecret {
+        #[arg(long)]
+        org: i64,
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -347,6 +381,52 @@ async fn main() -> anyhow::Result<()> {
         }
         // Answered before the configuration is read: it needs none.
         Command::EmbedSri => {}
+        Command::StripeWebhook { command } => stripe_webhook(&settings, command).await?,
+    }
+    Ok(())
+}
+
+async fn stripe_webhook(settings: &Settings, command: StripeWebhookCommand) -> anyhow::Result<()> {
+    let db = database::connect(&settings.database).await?;
+    database::migrate(&db).await?;
+    match command {
+        StripeWebhookCommand::Endpoint { org, base_url } => {
+            tenants::find_organization(&db, org).await?;
+            let id = stripe_webhooks::endpoint_id(&db, org).await?;
+            let base = base_url.unwrap_or_else(|| {
+                format!("http://{}:{}", settings.server.host, settings.server.port)
+            });
+            let path = format!("/api/v1/stripe/webhooks/{id}");
+            let url = format!("{}{path}", base.trim_end_matches('/'));
+            print_json(&serde_json::json!({
+                "organization_id": org, "endpoint_id": id, "path": path, "url": url,
+            }))?;
+        }
+        StripeWebhookCommand::AddSecret { org } => {
+            tenants::find_organization(&db, org).await?;
+            let mut secret = String::new();
+            std::io::stdin().read_line(&mut secret)?;
+            let secret = secret.trim();
+            anyhow::ensure!(
+                saveloops::domain::stripe_signature::is_signing_secret(secret),
+                "standard input must hold a Stripe webhook signing secret (whsec_…)"
+            );
+            let secrets = SecretBox::load(&settings.security)?;
+            stripe_webhooks::endpoint_id(&db, org).await?;
+            let stored = stripe_webhooks::add_secret(&db, &secrets, org, secret)
+                .await
+                .map_err(anyhow::Error::new)?;
+            print_json(&stored)?;
+        }
+        StripeWebhookCommand::ListSecrets { org } => {
+            print_json(&stripe_webhooks::list_secrets(&db, org).await?)?;
+        }
+        StripeWebhookCommand::RevokeSecret { org, id } => {
+            if !stripe_webhooks::revoke_secret(&db, org, &id).await? {
+                anyhow::bail!("organization {org} has no active webhook signing secret {id}");
+            }
+            print_json(&serde_json::json!({"revoked": id}))?;
+        }
     }
     Ok(())
 }

@@ -34,6 +34,7 @@ struct Families {
     tickets: IntCounterVec,
     rate_limited: IntCounterVec,
     panics: IntCounterVec,
+    stripe_events: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -152,6 +153,12 @@ impl Families {
                 "Panics caught and answered as errors, by where (http: a request's handler; actor: an actor's work).",
                 &["where"],
             ),
+            stripe_events: counter(
+                &r,
+                "saveloops_stripe_events_total",
+                "Stripe webhook events received with a valid signature, by effect (unhandled: a type nobody handles) and delivery (applied, superseded by a newer event, duplicate).",
+                &["effect", "delivery"],
+            ),
             registry: r,
         };
         families.export_known_series();
@@ -188,6 +195,12 @@ impl Families {
         }
         for place in PANIC_PLACES {
             self.panics.with_label_values(&[place]);
+        }
+        for effect in crate::domain::stripe_event::Effect::ALL {
+            for delivery in STRIPE_EVENT_DELIVERIES {
+                self.stripe_events
+                    .with_label_values(&[effect.as_str(), delivery]);
+            }
         }
         // Only keyed routes are rate limited (see `extract::Tenant`).
         for endpoint in crate::http::routes::ROUTES {
@@ -272,6 +285,19 @@ pub fn ticket_failed() {
 pub fn panic_caught(place: &'static str) {
     debug_assert!(PANIC_PLACES.contains(&place));
     families().panics.with_label_values(&[place]).inc();
+}
+
+/// What became of a Stripe event's delivery (see `stripe_event`).
+pub const STRIPE_EVENT_DELIVERIES: [&str; 3] = ["applied", "superseded", "duplicate"];
+
+/// A signed Stripe event was stored: `effect` is what it does here (`unhandled` for a type
+/// nobody handles), `delivery` one of `STRIPE_EVENT_DELIVERIES`.
+pub fn stripe_event(effect: &'static str, delivery: &'static str) {
+    debug_assert!(STRIPE_EVENT_DELIVERIES.contains(&delivery));
+    families()
+        .stripe_events
+        .with_label_values(&[effect, delivery])
+        .inc();
 }
 
 /// A request was refused by the rate limit.

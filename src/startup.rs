@@ -24,8 +24,10 @@ use crate::actors::reason_classifier::ReasonReader;
 use crate::actors::sentiment_analyzer::SentimentAnalyzer;
 use crate::actors::session_desk::SessionDesk;
 use crate::actors::stripe_applier::StripeApplier;
+use crate::actors::stripe_inbox::{EffectActors, StripeInbox};
 use crate::actors::ticket_desk::TicketDesk;
 use crate::actors::Actors;
+use crate::clock::Clock;
 use crate::config::{QueueBackend, Settings};
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{embed, extract, middleware, routes};
@@ -129,6 +131,7 @@ pub fn start_actors(
     redis: Option<ConnectionManager>,
 ) -> Actors {
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
+    let clock = Clock::default();
     let commits_in_flight = settings.database.postgres_commits_in_flight;
     let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
     let dunning = DunningTracker::with_ttl(db.clone(), turns.clone(), ttl, commits_in_flight)
@@ -138,7 +141,9 @@ pub fn start_actors(
             Duration::from_secs(settings.cache.announced_ttl_seconds),
         )
         .start();
-    let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone()).start();
+    let offers = OfferSelector::new(db.clone(), ttl, dunning.clone(), outcomes.clone())
+        .with_clock(clock.clone())
+        .start();
     let verifier = KeyVerifier::new(db.clone(), ttl);
     let known_keys = verifier.known_keys();
     let keys = verifier.start();
@@ -148,10 +153,11 @@ pub fn start_actors(
     }
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
-    let analytics = Analytics::new(db.clone()).start();
+    let analytics = Analytics::new(db.clone(), clock.clone()).start();
     let session_desk = SessionDesk::new(db.clone(), turns.clone(), applier.secrets.clone(), ttl);
     let known_signing_keys = session_desk.known_signing_keys();
     let sessions = session_desk.start();
+    let applier_secrets = applier.secrets.clone();
     let stripe = StripeApplier::new(
         applier,
         RetryPolicy::new(settings.queue.retry.clone()),
@@ -166,6 +172,18 @@ pub fn start_actors(
         offers.clone(),
         dunning.clone(),
         tickets.clone(),
+    )
+    .start();
+    let stripe_inbox = StripeInbox::new(
+        db.clone(),
+        applier_secrets,
+        ttl,
+        clock.clone(),
+        EffectActors {
+            dunning: dunning.clone(),
+            sentiment: sentiment.clone(),
+            reasons: reasons.clone(),
+        },
     )
     .start();
     Actors {
@@ -183,6 +201,8 @@ pub fn start_actors(
         tickets,
         admin,
         analytics,
+        stripe_inbox,
+        clock,
     }
 }
 

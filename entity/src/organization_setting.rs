@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// An organization's own settings: eligibility defaults for its offers, and analysis
-/// defaults for its experiments, and the browser origins allowed to call its cancel flow. No
+/// An organization's own settings: eligibility defaults for its offers, analysis defaults
+/// for its experiments, how long a save must last to hold, and the browser origins allowed to call its cancel flow. No
 /// row means the built-in defaults.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "organization_settings")]
@@ -16,6 +16,8 @@ pub struct Model {
     pub experiment_min_sample_size: i32,
     /// A JSON array of origins (`["https://app.example.com"]`); NULL for none.
     pub allowed_origins: Option<String>,
+    /// Days a save must last to hold; NULL for the default (30).
+    pub save_validation_days: Option<i32>,
     pub updated_at: DateTimeUtc,
 }
 

@@ -13,6 +13,8 @@
 //!   target (trigger unknown).
 //! - Dunning: end users whose dunning episode started in the period; recovered when a payment
 //!   success closed that episode (at any time since).
+//! - Save validation: the period's saves weighed against Stripe's cancellations
+//!   (`super::save_validation`).
 use crate::actors::guard;
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,16 +29,19 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::save_validation::{validate_saves, SaveValidation};
 use super::Failure;
+use crate::clock::Clock;
 use crate::domain::Mrr;
 
 pub struct Analytics {
     db: DatabaseConnection,
+    clock: Clock,
 }
 
 impl Analytics {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Analytics { db }
+    pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
+        Analytics { db, clock }
     }
 }
 
@@ -153,6 +158,8 @@ pub struct Summary {
     pub by_day: Vec<DayFigures>,
     pub cancellation_reasons: ReasonFigures,
     pub dunning: DunningFigures,
+    /// Whether the period's saves of known end users lasted (Stripe's events tell).
+    pub save_validation: SaveValidation,
 }
 
 /// `$n` placeholders for PostgreSQL, `?n` for SQLite.
@@ -393,7 +400,11 @@ fn absorb(figures: &mut Figures, row: &Row) {
     }
 }
 
-async fn summarize(db: DatabaseConnection, msg: Summarize) -> Result<Summary, Failure> {
+async fn summarize(
+    db: DatabaseConnection,
+    msg: Summarize,
+    now: DateTime<Utc>,
+) -> Result<Summary, Failure> {
     let backend = db.get_database_backend();
     let by_target = msg.target_id.is_some();
     let mut values: Vec<DbValue> = vec![
@@ -481,7 +492,16 @@ async fn summarize(db: DatabaseConnection, msg: Summarize) -> Result<Summary, Fa
         }
     }
 
+    let save_validation = validate_saves(
+        &db,
+        msg.organization_id,
+        msg.period.from,
+        msg.period.until,
+        now,
+    )
+    .await?;
     Ok(Summary {
+        save_validation,
         from: msg.period.from,
         until: msg.period.until,
         target_id: msg.target_id,
@@ -529,7 +549,7 @@ impl Handler<Summarize> for Analytics {
     type Result = ResponseFuture<Result<Summary, Failure>>;
 
     fn handle(&mut self, msg: Summarize, _: &mut Self::Context) -> Self::Result {
-        guard(summarize(self.db.clone(), msg))
+        guard(summarize(self.db.clone(), msg, self.clock.now()))
     }
 }
 

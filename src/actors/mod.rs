@@ -9,9 +9,11 @@ pub mod offer_selector;
 pub mod outcome_recorder;
 pub mod readiness;
 pub mod reason_classifier;
+pub mod save_validation;
 pub mod sentiment_analyzer;
 pub mod session_desk;
 pub mod stripe_applier;
+pub mod stripe_inbox;
 pub mod ticket_desk;
 
 pub use guard::{guard, guard_act};
@@ -61,4 +63,8 @@ pub struct Actors {
     pub tickets: actix::Addr<ticket_desk::TicketDesk>,
     pub admin: actix::Addr<admin_desk::AdminDesk>,
     pub analytics: actix::Addr<analytics::Analytics>,
+    /// Stripe's webhook events, and organizations' webhook endpoints and secrets.
+    pub stripe_inbox: actix::Addr<stripe_inbox::StripeInbox>,
+    /// The service's clock (moved forward by tests).
+    pub clock: crate::clock::Clock,
 }

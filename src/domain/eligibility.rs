@@ -21,10 +21,17 @@ pub struct OrgSettings {
     /// Browser origins allowed to call the cancel flow, as browsers send them
     /// (`crate::domain::origin`); none by default.
     pub allowed_origins: Vec<String>,
+    /// How long a save must last (the subscription neither deleted nor set to cancel) to
+    /// count as held.
+    pub save_validation_days: u32,
 }
 
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
 pub const DEFAULT_MIN_SAMPLE_SIZE: u32 = 100;
+/// Chargebee Retention's window: a save counts when the customer stayed 30 days.
+pub const DEFAULT_SAVE_VALIDATION_DAYS: u32 = 30;
+/// Longest save-validation window accepted: a year.
+pub const MAX_SAVE_VALIDATION_DAYS: u32 = 365;
 /// Longest cooldown accepted: ten years.
 pub const MAX_COOLDOWN_DAYS: u32 = 3650;
 
@@ -38,6 +45,7 @@ impl Default for OrgSettings {
             experiment_confidence: DEFAULT_CONFIDENCE,
             experiment_min_sample_size: DEFAULT_MIN_SAMPLE_SIZE,
             allowed_origins: Vec::new(),
+            save_validation_days: DEFAULT_SAVE_VALIDATION_DAYS,
         }
     }
 }

@@ -3,7 +3,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::domain::eligibility::{
-    OrgSettings, DEFAULT_CONFIDENCE, DEFAULT_MIN_SAMPLE_SIZE, MAX_COOLDOWN_DAYS,
+    OrgSettings, DEFAULT_CONFIDENCE, DEFAULT_MIN_SAMPLE_SIZE, DEFAULT_SAVE_VALIDATION_DAYS,
+    MAX_COOLDOWN_DAYS, MAX_SAVE_VALIDATION_DAYS,
 };
 use crate::domain::fields::{attribute, Input};
 use crate::domain::origin::{normalize_origin, MAX_ALLOWED_ORIGINS, MAX_ORIGIN_LEN};
@@ -40,6 +41,14 @@ pub fn parse_settings(body: &Map<String, Value>) -> Result<OrgSettings, Validati
             .integer_between("experiment_min_sample_size", false, 1, 10_000_000)
             .unwrap_or(DEFAULT_MIN_SAMPLE_SIZE),
         allowed_origins: parse_origins(&mut input),
+        save_validation_days: input
+            .integer_between(
+                "save_validation_days",
+                false,
+                1,
+                MAX_SAVE_VALIDATION_DAYS.into(),
+            )
+            .unwrap_or(DEFAULT_SAVE_VALIDATION_DAYS),
     };
     if input.errors.is_empty() {
         Ok(settings)
@@ -57,6 +66,7 @@ pub fn settings_json(settings: &OrgSettings) -> Value {
         "experiment_confidence": settings.experiment_confidence,
         "experiment_min_sample_size": settings.experiment_min_sample_size,
         "allowed_origins": settings.allowed_origins,
+        "save_validation_days": settings.save_validation_days,
     })
 }
 

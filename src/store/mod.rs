@@ -9,5 +9,6 @@ pub mod end_user_changes;
 pub mod experiments;
 pub mod secrets;
 pub mod sessions;
+pub mod stripe_webhooks;
 pub mod tenants;
 pub mod tickets;

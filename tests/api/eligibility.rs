@@ -287,7 +287,8 @@ async fn settings_and_offer_rules_are_validated_and_documented_defaults_apply() 
         defaults,
         json!({"offer_cooldown_days": null, "type_cooldown_days": null, "max_redemptions_per_user": null,
                "require_subscription_for_changes": false, "experiment_confidence": 0.95,
-               "experiment_min_sample_size": 100, "allowed_origins": []})
+               "experiment_min_sample_size": 100, "allowed_origins": [],
+               "save_validation_days": 30})
     );
     for (body, field, message) in [
         (

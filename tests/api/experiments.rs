@@ -428,6 +428,18 @@ async fn an_applied_offer_is_credited_to_the_arm_once() {
         .clone();
     assert_eq!(credited["saves"], 1, "{results}");
     assert_eq!(credited["saved_mrr"], 49);
+    assert_eq!(credited["held_saves"], 0, "pending while the window runs");
+    // No cancellation from Stripe in 30 days: the save held.
+    app.actors.clock.advance(chrono::Duration::days(31));
+    let results = app.results(id).await;
+    let credited = results["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == arm.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(credited["held_saves"], 1, "{results}");
 }
 
 #[actix_web::test]

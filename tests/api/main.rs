@@ -27,3 +27,4 @@ mod readiness;
 mod sentiment;
 mod sessions;
 mod widget;
+mod stripe_webhooks;

@@ -124,6 +124,8 @@ enum Body {
     Empty,
     Json(Value),
     Raw(&'static str, String),
+    /// A JSON body with its `Stripe-Signature` header.
+    Signed(String, String),
 }
 
 /// Sends requests and checks each answer against the description.
@@ -159,6 +161,10 @@ impl Conformance<'_> {
             Body::Raw(content_type, text) => {
                 request.header("Content-Type", content_type).body(text)
             }
+            Body::Signed(signature, text) => request
+                .header("Content-Type", "application/json")
+                .header("Stripe-Signature", signature)
+                .body(text),
         };
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
@@ -423,6 +429,81 @@ async fn answers_of_every_route_validate_against_the_description() {
     let revoke = format!(
         "/api/v1/signing-secrets/{}",
         created["kid"].as_str().unwrap()
+    );
+    let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
+    assert_eq!(status, 200);
+    let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
+    assert_eq!(status, 404);
+    // Stripe's webhooks: the endpoint, its secrets, and deliveries signed as Stripe signs.
+    let route = "/api/v1/stripe/webhook-endpoint";
+    let (status, endpoint) = c.check("get", route, route, Key, Body::Empty).await;
+    assert_eq!(status, 200);
+    let route = "/api/v1/stripe/webhook-secrets";
+    let secret = "whsec_openapi0123456789";
+    let body = Body::Json(json!({ "secret": secret }));
+    let (status, stored) = c.check("post", route, route, Key, body).await;
+    assert_eq!(status, 201);
+    c.check(
+        "post",
+        route,
+        route,
+        Key,
+        Body::Json(json!({"secret": "sk_test_1"})),
+    )
+    .await;
+    c.check("get", route, route, Key, Body::Empty).await;
+    let hook = "/api/v1/stripe/webhooks/{endpoint_id}";
+    let path = endpoint["path"].as_str().unwrap().to_owned();
+    let now = app.actors.clock.now().timestamp();
+    let signed = |body: &str| {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{now}.{body}").as_bytes());
+        let header = format!("t={now},v1={}", hex::encode(mac.finalize().into_bytes()));
+        Body::Signed(header, body.to_owned())
+    };
+    let event =
+        json!({"id": "evt_openapi", "object": "event", "type": "invoice.paid", "created": now,
+                       "data": {"object": {"object": "invoice", "customer": "cus_openapi"}}})
+        .to_string();
+    let (status, _) = c.check("post", hook, &path, Nobody, signed(&event)).await;
+    assert_eq!(status, 200);
+    let (status, _) = c.check("post", hook, &path, Nobody, signed("{}")).await;
+    assert_eq!(status, 422);
+    let (status, _) = c
+        .check(
+            "post",
+            hook,
+            &path,
+            Nobody,
+            Body::Json(json!({"id": "evt_1"})),
+        )
+        .await;
+    assert_eq!(status, 400, "no signature");
+    let (status, _) = c
+        .check(
+            "post",
+            hook,
+            &path,
+            Nobody,
+            Body::Raw("text/plain", "{}".into()),
+        )
+        .await;
+    assert_eq!(status, 415);
+    let (status, _) = c
+        .check(
+            "post",
+            hook,
+            "/api/v1/stripe/webhooks/we_x",
+            Nobody,
+            Body::Json(json!({})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let route = "/api/v1/stripe/webhook-secrets/{id}";
+    let revoke = format!(
+        "/api/v1/stripe/webhook-secrets/{}",
+        stored["id"].as_str().unwrap()
     );
     let (status, _) = c.check("delete", route, &revoke, Key, Body::Empty).await;
     assert_eq!(status, 200);

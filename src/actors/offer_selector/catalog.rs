@@ -287,6 +287,8 @@ fn settings_from_row(row: organization_setting::Model) -> OrgSettings {
         experiment_min_sample_size: stored_rule(Some(row.experiment_min_sample_size))
             .unwrap_or(eligibility::DEFAULT_MIN_SAMPLE_SIZE),
         allowed_origins: stored_origins(row.organization_id, row.allowed_origins.as_deref()),
+        save_validation_days: stored_rule(row.save_validation_days)
+            .unwrap_or(eligibility::DEFAULT_SAVE_VALIDATION_DAYS),
     }
 }
 

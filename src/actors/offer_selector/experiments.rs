@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::catalog::{Catalog, CatalogData};
 use super::OfferSelector;
+use crate::actors::save_validation::{add_held_saves, held_saves_by_arm};
 use crate::actors::{guard_act, Failure};
 use crate::domain::experiment::ExperimentStatus;
 use crate::domain::experiment_draft::{self, parse_experiment, FrozenArms, DRAFT_ONLY};
@@ -299,16 +300,29 @@ impl Handler<ManageExperiments> for OfferSelector {
             ManageExperiments::Results {
                 organization_id,
                 experiment_id,
-            } => guard_act(self.catalog(organization_id).then(move |catalog, _, _| {
-                fut::wrap_future(async move {
-                    let catalog = catalog?;
-                    let experiment = catalog
-                        .experiment(experiment_id)
-                        .ok_or_else(|| experiment_not_found(experiment_id))?;
-                    let figures = experiments::figures(&db, experiment_id).await?;
-                    Ok(experiments::results_json(experiment, &figures).0)
-                })
-            })),
+            } => {
+                let now = self.clock.now();
+                guard_act(self.catalog(organization_id).then(move |catalog, _, _| {
+                    fut::wrap_future(async move {
+                        let catalog = catalog?;
+                        let experiment = catalog
+                            .experiment(experiment_id)
+                            .ok_or_else(|| experiment_not_found(experiment_id))?;
+                        let figures = experiments::figures(&db, experiment_id).await?;
+                        let mut body = experiments::results_json(experiment, &figures).0;
+                        let held = held_saves_by_arm(
+                            &db,
+                            organization_id,
+                            experiment_id,
+                            catalog.settings.save_validation_days,
+                            now,
+                        )
+                        .await?;
+                        add_held_saves(&mut body, &held);
+                        Ok(body)
+                    })
+                }))
+            }
             ManageExperiments::Create {
                 organization_id,
                 body,

@@ -50,6 +50,8 @@ pub struct OfferSelector {
     loading: HashMap<i64, CatalogWaiters>,
     dunning: Addr<DunningTracker>,
     recorder: Addr<OutcomeRecorder>,
+    /// Dates experiment results' save validation (tests move it).
+    clock: crate::clock::Clock,
 }
 
 impl OfferSelector {
@@ -66,7 +68,14 @@ impl OfferSelector {
             loading: HashMap::new(),
             dunning,
             recorder,
+            clock: crate::clock::Clock::default(),
         }
+    }
+
+    /// Uses the service's clock (the one tests move) instead of one of its own.
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The organization's catalog, from memory when fresh.

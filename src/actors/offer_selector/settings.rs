@@ -100,6 +100,7 @@ async fn save_settings(
         ),
         allowed_origins: Set((!settings.allowed_origins.is_empty())
             .then(|| Value::from(settings.allowed_origins.clone()).to_string())),
+        save_validation_days: Set(rule_column(Some(settings.save_validation_days))),
         updated_at: Set(Utc::now()),
     };
     organization_setting::Entity::insert(row)
@@ -113,6 +114,7 @@ async fn save_settings(
                     Column::ExperimentConfidence,
                     Column::ExperimentMinSampleSize,
                     Column::AllowedOrigins,
+                    Column::SaveValidationDays,
                     Column::UpdatedAt,
                 ])
                 .to_owned(),

@@ -94,8 +94,8 @@ pub struct ExperimentPatch {
     pub promote_arm: Option<String>,
 }
 
-/// Per-arm exposures, saves, rates with intervals, the comparison with the control arm, and
-/// the verdict.
+/// Per-arm exposures, saves, held saves (saves that lasted `save_validation_days` by Stripe's
+/// events), rates with intervals, the comparison with the control arm, and the verdict.
 #[derive(serde::Serialize, ToSchema)]
 pub struct ExperimentResults {
     #[schema(value_type = Object)]

@@ -22,6 +22,7 @@ mod security;
 mod sentiment;
 mod sessions;
 mod settings;
+mod stripe_webhooks;
 mod tickets;
 
 pub use applications::{Application, ApplicationQueued, ApplicationStatus, ApplyOfferRequest};
@@ -48,4 +49,7 @@ pub use security::{Security, ADMIN_SCHEME, KEY_SCHEME, METRICS_SCHEME, SESSION_S
 pub use sentiment::{SentimentRequest, SentimentResponse, SuggestedActionDoc};
 pub use sessions::{SessionRequest, SessionToken, SigningSecret, SigningSecretList};
 pub use settings::{OrganizationSettings, SettingsPatch};
+pub use stripe_webhooks::{
+    StripeEventReceived, WebhookEndpoint, WebhookSecret, WebhookSecretList, WebhookSecretRequest,
+};
 pub use tickets::{Ticket, TicketDelivery, TicketPage, TicketPageMeta, TicketPatch, TicketStatus};

@@ -169,6 +169,7 @@ pub fn refine(doc: &mut Value) {
                 "require_subscription_for_changes",
                 "experiment_confidence",
                 "experiment_min_sample_size",
+                "save_validation_days",
             ],
         ),
     ];

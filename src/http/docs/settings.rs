@@ -16,6 +16,9 @@ pub struct OrganizationSettings {
     /// send them; empty: none.
     #[schema(example = json!(["https://app.example.com"]))]
     pub allowed_origins: Vec<String>,
+    /// Days a save must last (the subscription neither deleted nor set to cancel, as Stripe's
+    /// events tell) to count as held.
+    pub save_validation_days: i64,
 }
 
 /// Only the fields named change; `null` clears an optional rule.
@@ -36,4 +39,7 @@ pub struct SettingsPatch {
     /// Replaces the list; `null` or `[]` allows no origin.
     #[schema(required = false)]
     pub allowed_origins: Option<Vec<String>>,
+    /// `null` restores the default (30).
+    #[schema(minimum = 1, maximum = 365, required = false)]
+    pub save_validation_days: Option<i64>,
 }

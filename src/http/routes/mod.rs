@@ -11,6 +11,7 @@ pub mod offers;
 pub mod sentiment;
 pub mod sessions;
 pub mod settings;
+pub mod stripe_webhooks;
 pub mod tickets;
 
 use actix_web::middleware::from_fn;
@@ -32,12 +33,13 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Whether the route takes the organization's key (and so its rate limit): every API
-    /// route but the operator API and the description; `/health`, `/ready` and `/metrics`
+    /// route but the operator API, the description and Stripe's webhooks (signed by Stripe); `/health`, `/ready` and `/metrics`
     /// are outside the API.
     pub fn keyed(&self) -> bool {
         self.path.starts_with("/api/v1/")
             && !self.path.starts_with("/api/v1/admin/")
             && self.path != "/api/v1/openapi.json"
+            && self.path != "/api/v1/stripe/webhooks/{endpoint_id}"
     }
 }
 
@@ -61,6 +63,7 @@ macro_rules! route_table {
             info(
                 title = "Saveloops API",
                 description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; the cancel flow's routes also take an end user's session token (`Authorization: Bearer`); the operator API takes the operator's bearer token.",
+                description = "Retention offers, outcomes, Stripe application, payment health, analytics and operations. Organization endpoints authenticate with the `X-Knot-Key` header; Stripe's webhook endpoint with Stripe's signature; the cancel flow's four routes also take an end user's session token (`Authorization: Bearer`); the operator API takes the operator's bearer token.",
             ),
             paths($($($handler)::+),*),
             components(schemas(Message, Unprocessable, RateLimited)),
@@ -73,6 +76,7 @@ macro_rules! route_table {
                 (name = "support tickets", description = "Tickets opened from cancellation reasons, for support staff."),
                 (name = "analytics", description = "What the cancel flow saved."),
                 (name = "sessions", description = "Signing secrets and end-user session tokens, for the cancel flow in the browser."),
+                (name = "stripe", description = "Stripe's webhook events in: the organization's endpoint and signing secrets."),
                 (name = "operator", description = "Queue, dead jobs, organizations and keys (operator token)."),
                 (name = "operations", description = "Health, readiness, metrics and this description."),
             ),
@@ -114,6 +118,11 @@ route_table! {
     get "/api/v1/signing-secrets" => sessions::list_secrets;
     post "/api/v1/signing-secrets" => sessions::create_secret;
     delete "/api/v1/signing-secrets/{kid}" => sessions::revoke_secret;
+    post "/api/v1/stripe/webhooks/{endpoint_id}" => stripe_webhooks::receive;
+    get "/api/v1/stripe/webhook-endpoint" => stripe_webhooks::endpoint;
+    get "/api/v1/stripe/webhook-secrets" => stripe_webhooks::list_secrets;
+    post "/api/v1/stripe/webhook-secrets" => stripe_webhooks::add_secret;
+    delete "/api/v1/stripe/webhook-secrets/{id}" => stripe_webhooks::revoke_secret;
     get "/api/v1/admin/queue" => admin::queue;
     get "/api/v1/admin/queue/dead" => admin::dead_jobs;
     post "/api/v1/admin/queue/dead/{id}/retry" => admin::retry_dead_job;
