@@ -148,7 +148,7 @@ pub fn start_actors(
     }
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
-    let analytics = Analytics::new(db.clone()).start();
+    let analytics = Analytics::new(db.clone(), settings.sentiment.ticket_min_confidence).start();
     let sessions = SessionDesk::new(db.clone(), applier.secrets.clone(), ttl).start();
     let stripe = StripeApplier::new(
         applier,
@@ -164,6 +164,7 @@ pub fn start_actors(
         offers.clone(),
         dunning.clone(),
         tickets.clone(),
+        settings.sentiment.ticket_min_confidence,
     )
     .start();
     Actors {

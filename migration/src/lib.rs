@@ -29,6 +29,8 @@ pub mod m20261130_000007_drop_reason_and_ticket_foreign_keys;
 pub mod m20261203_000001_end_user_identity_batches;
 pub mod m20261203_000002_drop_end_user_foreign_key;
 pub mod m20261203_000003_end_user_sessions;
+// Reasons in German, French and Spanish (issue 32).
+pub mod m20261206_000001_reason_language;
 
 pub struct Migrator;
 
@@ -57,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_end_user_identity_batches::Migration),
             Box::new(m20261203_000002_drop_end_user_foreign_key::Migration),
             Box::new(m20261203_000003_end_user_sessions::Migration),
+            Box::new(m20261206_000001_reason_language::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Feature extraction: hashed, weighted unigrams, bigrams, character n-grams and style signals.
 
+use super::compounds::compound_parts;
 use super::tokens::{tokenize, Word};
 use super::{NegationMode, TrainingConfig};
 use crate::sentiment::corpus::{FNV_OFFSET, FNV_PRIME};
@@ -10,6 +11,9 @@ const UNIGRAM: u8 = b'w';
 const BIGRAM: u8 = b'b';
 const CHAR_NGRAM: u8 = b'c';
 const STYLE: u8 = b's';
+
+/// A compound's part counts a little less than a word written on its own.
+const COMPOUND_PART_WEIGHT: f64 = 0.7;
 
 /// Hashed, weighted features of one text. Keys may repeat; repeated keys add
 /// up in [`index_features`](super::vocabulary::index_features).
@@ -35,6 +39,13 @@ pub(super) fn extract_features(text: &str, config: &TrainingConfig, tone: f64) -
                 }
             }
             push_char_ngrams(&word.text, config, &mut features);
+            // "datenverlust" also reads as "daten" and "verlust".
+            for part in compound_parts(&word.text) {
+                features.push((
+                    feature_key(UNIGRAM, &[part]),
+                    config.unigram_weight * COMPOUND_PART_WEIGHT,
+                ));
+            }
         }
 
         // Bigrams stay inside a clause; the text start is a pseudo-word so

@@ -6,11 +6,12 @@ use super::features::extract_features;
 use super::softmax::{argmax, softmax};
 use super::vocabulary::index_features;
 use super::{Classifier, Prediction, ACTION_COUNT};
+use crate::sentiment::language::detect;
 use crate::sentiment::polarity::polarity;
 use crate::sentiment::SuggestedAction;
 
 impl Classifier {
-    /// Classifies one free-text cancellation reason.
+    /// Classifies one free-text cancellation reason, in whichever of the four languages.
     pub fn classify(&self, text: &str) -> Prediction {
         self.classify_with_polarity(text, polarity(text))
     }
@@ -27,9 +28,11 @@ impl Classifier {
             index_features(&features, &self.vocabulary, &mut slots[..columns])
         });
 
+        let language = detect(text);
+        let temperature = self.temperatures[language.index()];
         let mut logits = self.action_head.logits(&vector, 0..ACTION_COUNT);
         for logit in &mut logits {
-            *logit /= self.temperature;
+            *logit /= temperature;
         }
         let probabilities = softmax(&logits);
         let best_action = argmax(&probabilities);
@@ -57,6 +60,7 @@ impl Classifier {
             category,
             category_confidence,
             probabilities: action_probabilities,
+            language,
         }
     }
 }
@@ -127,6 +131,64 @@ mod tests {
             let prediction = model.classify(text);
             assert_eq!(prediction.action, action, "{text}: {prediction:?}");
             assert_eq!(prediction.category, category, "{text}: {prediction:?}");
+        }
+    }
+
+    #[test]
+    fn reasons_in_german_french_and_spanish_are_read_for_what_they_say() {
+        use crate::sentiment::Language::{French, German, Spanish};
+        let (model, _, _) = test_fixture();
+        let cases = [
+            (
+                "Zu teuer für unser kleines Team, wir kündigen",
+                German,
+                SuggestedAction::Discount,
+            ),
+            (
+                "Wir machen Winterpause und sind im Frühjahr zurück",
+                German,
+                SuggestedAction::Pause,
+            ),
+            (
+                "Seit dem Update stürzt die App ständig ab",
+                German,
+                SuggestedAction::Support,
+            ),
+            (
+                "Trop cher pour nous en ce moment",
+                French,
+                SuggestedAction::Discount,
+            ),
+            (
+                "On n'a jamais réussi à configurer l'outil",
+                French,
+                SuggestedAction::SetupCall,
+            ),
+            (
+                "Nous fermons définitivement l'entreprise",
+                French,
+                SuggestedAction::None,
+            ),
+            (
+                "Es demasiado caro para nosotros",
+                Spanish,
+                SuggestedAction::Discount,
+            ),
+            (
+                "La aplicación se cae todo el tiempo y perdimos datos",
+                Spanish,
+                SuggestedAction::Support,
+            ),
+            (
+                "Cerramos el negocio a final de mes",
+                Spanish,
+                SuggestedAction::None,
+            ),
+        ];
+        for (text, language, action) in cases {
+            let prediction = model.classify(text);
+            assert_eq!(prediction.language, language, "{text}: {prediction:?}");
+            assert_eq!(prediction.action, action, "{text}: {prediction:?}");
         }
     }
 

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
-use super::calibration::fit_temperature;
+use super::calibration::fit_temperatures;
 use super::features::extract_features;
 use super::softmax::{SoftmaxHead, Target};
 use super::vocabulary::{index_features, SparseVector, Vocabulary};
@@ -19,9 +19,9 @@ impl Classifier {
     }
 
     /// Trains on the training half of [`crate::sentiment::corpus::split`] of the embedded
-    /// corpus: exactly the model whose held-out metrics are reported.
+    /// corpora (all four languages): exactly the model whose held-out metrics are reported.
     pub fn from_embedded_corpus() -> Result<Classifier, String> {
-        let examples = crate::sentiment::corpus::parse_tsv(crate::sentiment::corpus::CORPUS)?;
+        let examples = crate::sentiment::corpus::embedded_corpus()?;
         let (train, _held_out) = crate::sentiment::corpus::split(&examples);
         Ok(Self::train(&train))
     }
@@ -73,7 +73,17 @@ impl Classifier {
             .collect();
 
         let all_examples: Vec<usize> = (0..examples.len()).collect();
-        let temperature = fit_temperature(&vectors, &action_targets, feature_count, config);
+        let languages: Vec<usize> = examples
+            .iter()
+            .map(|example| example.language.index())
+            .collect();
+        let (temperature, temperatures) = fit_temperatures(
+            &vectors,
+            &action_targets,
+            &languages,
+            feature_count,
+            config,
+        );
         let action_head = SoftmaxHead::train(
             &vectors,
             &action_targets,
@@ -99,6 +109,7 @@ impl Classifier {
             categories,
             category_ranges,
             temperature,
+            temperatures,
         }
     }
 }
@@ -141,6 +152,7 @@ mod tests {
         assert_eq!(empty.temperature(), 1.0);
 
         let single = Classifier::train(&[Example {
+            language: crate::sentiment::Language::English,
             action: SuggestedAction::Pause,
             category: "break".to_string(),
             reason: "taking a break".to_string(),
