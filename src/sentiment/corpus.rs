@@ -214,7 +214,11 @@ mod tests {
             );
         }
         for language in Language::ALL {
-            let minimum = if language == Language::English { 20 } else { 12 };
+            let minimum = if language == Language::English {
+                20
+            } else {
+                12
+            };
             for action in SuggestedAction::ALL {
                 for category in action.categories() {
                     let count = examples
@@ -266,7 +270,10 @@ mod tests {
                 let in_held_out = held_out.iter().filter(of).count();
                 let total = examples.iter().filter(of).count();
                 let share = in_held_out as f64 / total as f64;
-                assert!((0.15..=0.25).contains(&share), "{language} {action}: {share}");
+                assert!(
+                    (0.15..=0.25).contains(&share),
+                    "{language} {action}: {share}"
+                );
             }
         }
 

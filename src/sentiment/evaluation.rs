@@ -48,7 +48,10 @@ pub struct Evaluation {
 
 /// [`evaluate`] on each language's share of `held_out`, in [`Language::ALL`] order
 /// (languages without examples left out).
-pub fn evaluate_by_language(model: &Classifier, held_out: &[Example]) -> Vec<(Language, Evaluation)> {
+pub fn evaluate_by_language(
+    model: &Classifier,
+    held_out: &[Example],
+) -> Vec<(Language, Evaluation)> {
     Language::ALL
         .into_iter()
         .filter_map(|language| {
@@ -269,7 +272,14 @@ mod tests {
         assert_eq!(per_language, held_out.len());
 
         let report = evaluation.to_string();
-        for needle in ["Accuracy", "Macro-F1", "setup_call", "Confusion", "ECE", "Language"] {
+        for needle in [
+            "Accuracy",
+            "Macro-F1",
+            "setup_call",
+            "Confusion",
+            "ECE",
+            "Language",
+        ] {
             assert!(report.contains(needle), "missing {needle}:\n{report}");
         }
     }

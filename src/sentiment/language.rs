@@ -106,10 +106,19 @@ mod tests {
     #[test]
     fn the_four_languages_are_told_apart() {
         let cases = [
-            ("Too expensive for our small team, we are cancelling", Language::English),
-            ("Zu teuer für unser kleines Team, wir kündigen", Language::German),
+            (
+                "Too expensive for our small team, we are cancelling",
+                Language::English,
+            ),
+            (
+                "Zu teuer für unser kleines Team, wir kündigen",
+                Language::German,
+            ),
             ("Trop cher pour nous en ce moment", Language::French),
-            ("Demasiado caro para nosotros ahora mismo", Language::Spanish),
+            (
+                "Demasiado caro para nosotros ahora mismo",
+                Language::Spanish,
+            ),
         ];
         for (text, language) in cases {
             assert_eq!(detect(text), language, "{text}");

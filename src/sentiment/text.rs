@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn accents_fold_to_plain_letters() {
-        assert_eq!(fold("Très CHER, Kündigung, Straße, año"), "tres cher, kundigung, strasse, ano");
+        assert_eq!(
+            fold("Très CHER, Kündigung, Straße, año"),
+            "tres cher, kundigung, strasse, ano"
+        );
         assert_eq!(fold("plain ascii"), "plain ascii");
     }
 

@@ -549,7 +549,11 @@ async fn answers_of_every_route_validate_against_the_description() {
             Body::Json(json!({"reason": "Zu teuer für unser kleines Team, wir kündigen"})),
         )
         .await;
-    assert_eq!((status, &german["language"]), (200, &json!("de")), "{german}");
+    assert_eq!(
+        (status, &german["language"]),
+        (200, &json!("de")),
+        "{german}"
+    );
     let route = "/api/v1/tickets";
     c.check("get", route, route, Key, Body::Empty).await;
     c.check(

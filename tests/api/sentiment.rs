@@ -538,18 +538,54 @@ async fn reasons_in_german_french_and_spanish_are_read_and_their_language_is_tol
     let app = TestApp::spawn().await;
     // Reasons written for this test, not in the corpora.
     let cases = [
-        ("Zu teuer für unser kleines Team, wir kündigen", "de", "discount"),
+        (
+            "Zu teuer für unser kleines Team, wir kündigen",
+            "de",
+            "discount",
+        ),
         ("Wir pausieren bis nach der Sommersaison", "de", "pause"),
-        ("Die Einrichtung war zu kompliziert, wir haben es nie richtig genutzt", "de", "setup_call"),
-        ("Unsere Firma wurde verkauft und der neue Eigentümer nutzt ein anderes Tool", "de", "none"),
+        (
+            "Die Einrichtung war zu kompliziert, wir haben es nie richtig genutzt",
+            "de",
+            "setup_call",
+        ),
+        (
+            "Unsere Firma wurde verkauft und der neue Eigentümer nutzt ein anderes Tool",
+            "de",
+            "none",
+        ),
         ("Trop cher pour nous en ce moment", "fr", "discount"),
-        ("On fait une pause pendant l'hiver, on reviendra au printemps", "fr", "pause"),
-        ("Personne dans l'équipe n'a compris comment l'utiliser", "fr", "setup_call"),
+        (
+            "On fait une pause pendant l'hiver, on reviendra au printemps",
+            "fr",
+            "pause",
+        ),
+        (
+            "Personne dans l'équipe n'a compris comment l'utiliser",
+            "fr",
+            "setup_call",
+        ),
         ("Nous fermons la boutique définitivement", "fr", "none"),
-        ("Es demasiado caro para nosotros, cancelamos", "es", "discount"),
-        ("Cerramos por temporada baja, volvemos en primavera", "es", "pause"),
-        ("No conseguimos configurarlo, es muy complicado", "es", "setup_call"),
-        ("La aplicación se cae cada día y el soporte no contesta", "es", "support"),
+        (
+            "Es demasiado caro para nosotros, cancelamos",
+            "es",
+            "discount",
+        ),
+        (
+            "Cerramos por temporada baja, volvemos en primavera",
+            "es",
+            "pause",
+        ),
+        (
+            "No conseguimos configurarlo, es muy complicado",
+            "es",
+            "setup_call",
+        ),
+        (
+            "La aplicación se cae cada día y el soporte no contesta",
+            "es",
+            "support",
+        ),
     ];
     let mut right = 0;
     for (reason, language, expected) in cases {
@@ -606,7 +642,9 @@ async fn anger_data_loss_and_outages_are_urgent_in_every_language() {
             ["data_loss", "outage", "anger"].contains(&category),
             "{reason}: {answer}"
         );
-        let id = answer["ticket_id"].as_i64().expect("a confident support reading");
+        let id = answer["ticket_id"]
+            .as_i64()
+            .expect("a confident support reading");
         let (_, ticket) = parts(app.get(&format!("/api/v1/tickets/{id}")).await).await;
         assert!(
             ["urgent", "high"].contains(&ticket["priority"].as_str().unwrap()),
@@ -619,7 +657,10 @@ async fn anger_data_loss_and_outages_are_urgent_in_every_language() {
         "Sois unos incompetentes, la peor basura que he pagado!!!",
     ] {
         let answer = analyze(&app, json!({"reason": reason})).await;
-        assert!(answer["sentiment"].as_f64().unwrap() <= -0.6, "{reason}: {answer}");
+        assert!(
+            answer["sentiment"].as_f64().unwrap() <= -0.6,
+            "{reason}: {answer}"
+        );
     }
 }
 
@@ -644,7 +685,11 @@ async fn a_support_reading_opens_a_ticket_only_when_it_is_sure_enough() {
             support && confident,
             "{reason}: {answer}"
         );
-        assert_eq!(answer["ticket_id"].is_i64(), support && confident, "{answer}");
+        assert_eq!(
+            answer["ticket_id"].is_i64(),
+            support && confident,
+            "{answer}"
+        );
     }
 
     // At a bar no reading reaches, a clear support reason is still read as one, opens no

@@ -55,7 +55,7 @@ pub(super) fn fit_temperatures(
         let scored: Vec<(Vec<f64>, usize)> = out_of_fold
             .iter()
             .zip(&language_of)
-            .filter(|(_, &of)| of == language)
+            .filter(|(_, of)| **of == language)
             .map(|(scored, _)| scored.clone())
             .collect();
         if scored.len() >= MIN_EXAMPLES_PER_LANGUAGE {

@@ -128,7 +128,7 @@ pub(super) fn compound_parts(word: &str) -> Vec<&str> {
     }
     for &part in PARTS {
         if let Some(rest) = word.strip_prefix(part) {
-            let rest = if PARTS.contains(&rest) {
+            let rest = if is_part(rest) {
                 rest
             } else {
                 LINKS
@@ -142,7 +142,7 @@ pub(super) fn compound_parts(word: &str) -> Vec<&str> {
             }
         }
         if let Some(front) = word.strip_suffix(part) {
-            let front = if PARTS.contains(&front) {
+            let front = if is_part(front) {
                 front
             } else {
                 LINKS
@@ -157,6 +157,10 @@ pub(super) fn compound_parts(word: &str) -> Vec<&str> {
         }
     }
     parts
+}
+
+fn is_part(word: &str) -> bool {
+    PARTS.iter().any(|part| *part == word)
 }
 
 fn push_new<'a>(parts: &mut Vec<&'a str>, part: &'a str) {

@@ -264,8 +264,18 @@ fn is_negator(word: &str) -> bool {
 fn is_contrast(word: &str) -> bool {
     matches!(
         word,
-        "but" | "however" | "although" | "though" | "aber" | "sondern" | "jedoch" | "mais"
-            | "pourtant" | "pero" | "sino" | "aunque"
+        "but"
+            | "however"
+            | "although"
+            | "though"
+            | "aber"
+            | "sondern"
+            | "jedoch"
+            | "mais"
+            | "pourtant"
+            | "pero"
+            | "sino"
+            | "aunque"
     )
 }
 
@@ -318,11 +328,27 @@ mod tests {
 
     #[test]
     fn accents_elisions_and_negation_work_in_every_language() {
-        assert_eq!(words("Zu teuer, wir kündigen"), ["zu", "teuer", "wir", "kundigen"]);
-        assert_eq!(words("zu teuer wir kundigen"), ["zu", "teuer", "wir", "kundigen"]);
+        assert_eq!(
+            words("Zu teuer, wir kündigen"),
+            ["zu", "teuer", "wir", "kundigen"]
+        );
+        assert_eq!(
+            words("zu teuer wir kundigen"),
+            ["zu", "teuer", "wir", "kundigen"]
+        );
         assert_eq!(
             words("Ce n'est pas cher, mais l'appli plante"),
-            ["ce", "ne", "NOT_est", "pas", "NOT_cher", "mais", "le", "application", "plante"]
+            [
+                "ce",
+                "ne",
+                "NOT_est",
+                "pas",
+                "NOT_cher",
+                "mais",
+                "le",
+                "application",
+                "plante"
+            ]
         );
         assert_eq!(
             words("¿No funciona? ¡Qué desastre!"),

@@ -77,13 +77,8 @@ impl Classifier {
             .iter()
             .map(|example| example.language.index())
             .collect();
-        let (temperature, temperatures) = fit_temperatures(
-            &vectors,
-            &action_targets,
-            &languages,
-            feature_count,
-            config,
-        );
+        let (temperature, temperatures) =
+            fit_temperatures(&vectors, &action_targets, &languages, feature_count, config);
         let action_head = SoftmaxHead::train(
             &vectors,
             &action_targets,

@@ -19,9 +19,8 @@ pub(super) fn is_negator(word: &str) -> bool {
         "hardly", "barely", "dont", "cant", "wont", "didnt", "doesnt", "isnt", "wasnt", "arent",
         "couldnt", "wouldnt", "shouldnt", "havent", "hasnt", "werent", "aint",
         // German.
-        "nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts",
-        "ohne", "kaum",
-        // French ("ne" is also the "n'" of "n'est").
+        "nicht", "kein", "keine", "keinen", "keinem", "keiner", "nie", "niemals", "nichts", "ohne",
+        "kaum", // French ("ne" is also the "n'" of "n'est").
         "ne", "pas", "jamais", "rien", "aucun", "aucune", "sans", "guere",
         // Spanish ("no" is above).
         "nunca", "jamas", "nada", "nadie", "sin", "ningun", "ninguno", "ninguna", "tampoco",

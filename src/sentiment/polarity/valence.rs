@@ -78,10 +78,27 @@ fn word_valence(lexicon: &HashMap<&'static str, f64>, word: &str) -> Option<f64>
 
 fn is_profanity(word: &str) -> bool {
     const PROFANE_STEMS: &[&str] = &[
-        "fuck", "shit", "bullshit", "motherf", "asshole", "bitch", // English
-        "scheiss", "kacke", "arschloch", "verfickt", // German (accents folded: "scheiße")
-        "merde", "putain", "connard", "encule", "bordel", // French
-        "mierd", "joder", "jodid", "cabron", "gilipoll", "hostia", // Spanish
+        "fuck",
+        "shit",
+        "bullshit",
+        "motherf",
+        "asshole",
+        "bitch", // English
+        "scheiss",
+        "kacke",
+        "arschloch",
+        "verfickt", // German (accents folded: "scheiße")
+        "merde",
+        "putain",
+        "connard",
+        "encule",
+        "bordel", // French
+        "mierd",
+        "joder",
+        "jodid",
+        "cabron",
+        "gilipoll",
+        "hostia", // Spanish
     ];
     // Censored spellings like "f***", "s**t", "sh*t".
     let censored = word.contains('*') && word.starts_with(|c: char| c.is_alphabetic());
