@@ -1,10 +1,14 @@
 //! The language a reason is written in: English, German, French or Spanish, the languages
 //! the model is trained on (and the cancel widget speaks).
 //!
-//! Detection is `whatlang`'s trigram detector restricted to those four languages. A reason
-//! it cannot place (no letters at all: "???", "2") is taken as English, the fallback. A
-//! reason in any other language comes out as the nearest of the four; the classifier still
-//! answers it as well as it can, with the low confidence it has there.
+//! Detection is `whatlang`'s trigram detector restricted to those four languages. Its
+//! trigram profiles are of general text, and on a reason of two or three words ("duplicate
+//! account", "lost my data") it is often unsure and then often wrong, so the classifier
+//! takes its answer only when `whatlang` calls it reliable, and otherwise asks a language
+//! head of its own, trained on the four corpora (see `model::prediction`). A reason it
+//! cannot place at all (no letters: "???", "2") is taken as English, the fallback. A reason
+//! in any other language comes out as the nearest of the four; the classifier still answers
+//! it as well as it can, with the low confidence it has there.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -76,17 +80,28 @@ impl fmt::Display for Language {
     }
 }
 
-/// The language `text` is most likely written in, among the four; [`Language::FALLBACK`]
-/// when the text gives nothing to go on.
-pub fn detect(text: &str) -> Language {
+fn detector() -> &'static Detector {
     static DETECTOR: OnceLock<Detector> = OnceLock::new();
-    let detector = DETECTOR.get_or_init(|| {
+    DETECTOR.get_or_init(|| {
         Detector::with_allowlist(Language::ALL.iter().map(|l| l.whatlang()).collect())
-    });
-    detector
+    })
+}
+
+/// The language `text` is most likely written in, among the four, by `whatlang` alone;
+/// [`Language::FALLBACK`] when the text gives nothing to go on.
+pub fn detect(text: &str) -> Language {
+    detector()
         .detect_lang(text)
         .and_then(Language::from_whatlang)
         .unwrap_or(Language::FALLBACK)
+}
+
+/// `whatlang`'s answer when it calls it reliable, else `None`.
+pub(crate) fn detect_reliably(text: &str) -> Option<Language> {
+    detector()
+        .detect(text)
+        .filter(whatlang::Info::is_reliable)
+        .and_then(|info| Language::from_whatlang(info.lang()))
 }
 
 #[cfg(test)]

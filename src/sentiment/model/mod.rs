@@ -71,6 +71,9 @@ pub struct Classifier {
     vocabulary: Vocabulary,
     action_head: SoftmaxHead,
     category_head: SoftmaxHead,
+    /// Over [`Language::ALL`], trained on the corpora's languages: asked when `whatlang` is
+    /// unsure (short reasons).
+    language_head: SoftmaxHead,
     /// Category names, sorted by (action, name): each action's categories
     /// form the contiguous range `category_ranges[action.index()]`.
     categories: Vec<String>,

@@ -4,10 +4,11 @@ use std::cell::RefCell;
 
 use super::features::extract_features;
 use super::softmax::{argmax, softmax};
-use super::vocabulary::index_features;
-use super::{Classifier, Prediction, ACTION_COUNT};
-use crate::sentiment::language::detect;
+use super::vocabulary::{index_features, SparseVector};
+use super::{Classifier, Prediction, ACTION_COUNT, LANGUAGE_COUNT};
+use crate::sentiment::language::detect_reliably;
 use crate::sentiment::polarity::polarity;
+use crate::sentiment::Language;
 use crate::sentiment::SuggestedAction;
 
 impl Classifier {
@@ -20,15 +21,8 @@ impl Classifier {
     /// model's features, and costs about as much as the rest of them together).
     pub fn classify_with_polarity(&self, text: &str, tone: f64) -> Prediction {
         let features = extract_features(text, &self.config, tone);
-        let vector = CLASSIFY_SLOTS.with_borrow_mut(|slots| {
-            let columns = self.vocabulary.len();
-            if slots.len() < columns {
-                slots.resize(columns, 0);
-            }
-            index_features(&features, &self.vocabulary, &mut slots[..columns])
-        });
-
-        let language = detect(text);
+        let vector = self.vector_of(&features);
+        let language = self.language_of(text, &vector);
         let temperature = self.temperatures[language.index()];
         let mut logits = self.action_head.logits(&vector, 0..ACTION_COUNT);
         for logit in &mut logits {
@@ -62,6 +56,32 @@ impl Classifier {
             probabilities: action_probabilities,
             language,
         }
+    }
+}
+
+impl Classifier {
+    /// The features' vector in this model's columns.
+    fn vector_of(&self, features: &[(u64, f64)]) -> SparseVector {
+        CLASSIFY_SLOTS.with_borrow_mut(|slots| {
+            let columns = self.vocabulary.len();
+            if slots.len() < columns {
+                slots.resize(columns, 0);
+            }
+            index_features(features, &self.vocabulary, &mut slots[..columns])
+        })
+    }
+
+    /// `whatlang`'s answer when it is sure; otherwise the language head's (which knows the
+    /// corpora's words, where `whatlang` knows general text); English for a text with no
+    /// known feature.
+    fn language_of(&self, text: &str, vector: &SparseVector) -> Language {
+        if let Some(language) = detect_reliably(text) {
+            return language;
+        }
+        if vector.is_empty() {
+            return Language::FALLBACK;
+        }
+        Language::ALL[argmax(&self.language_head.logits(vector, 0..LANGUAGE_COUNT))]
     }
 }
 

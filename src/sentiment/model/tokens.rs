@@ -158,15 +158,14 @@ fn respelling(word: &str) -> Option<&'static str> {
         "zuteuer" => "zu teuer",
         "zuviel" => "zu viel",
         "hab" => "habe",
-        "grad" => "gerade",
         "kp" => "keine ahnung",
         "gekundigt" | "kundige" => "kundigen",
-        // French (elisions typed without their apostrophe, SMS spellings).
+        // French (elisions typed without their apostrophe, SMS spellings). Short forms that
+        // are English words too ("pr", "tb") are left out.
         "jai" => "je ai",
         "cest" => "ce est",
         "jsuis" | "chui" | "chuis" => "je suis",
         "jsp" => "je sais pas",
-        "pr" => "pour",
         "ds" => "dans",
         "bcp" => "beaucoup",
         "tjs" | "tjrs" => "toujours",
@@ -177,7 +176,7 @@ fn respelling(word: &str) -> Option<&'static str> {
         // Spanish.
         "q" | "qe" => "que",
         "xq" | "pq" | "porq" | "xk" | "pk" => "porque",
-        "tb" | "tmb" | "tbn" => "tambien",
+        "tmb" | "tbn" => "tambien",
         "dsd" => "desde",
         "nd" => "nada",
         "aki" => "aqui",

@@ -7,7 +7,7 @@ use super::calibration::fit_temperatures;
 use super::features::extract_features;
 use super::softmax::{SoftmaxHead, Target};
 use super::vocabulary::{index_features, SparseVector, Vocabulary};
-use super::{Classifier, TrainingConfig, ACTION_COUNT};
+use super::{Classifier, TrainingConfig, ACTION_COUNT, LANGUAGE_COUNT};
 use crate::sentiment::corpus::Example;
 use crate::sentiment::polarity::polarity;
 use crate::sentiment::SuggestedAction;
@@ -95,12 +95,28 @@ impl Classifier {
             categories.len(),
             config,
         );
+        let language_targets: Vec<Target> = languages
+            .iter()
+            .map(|&class| Target {
+                class,
+                candidates: 0..LANGUAGE_COUNT,
+            })
+            .collect();
+        let language_head = SoftmaxHead::train(
+            &vectors,
+            &language_targets,
+            &all_examples,
+            feature_count,
+            LANGUAGE_COUNT,
+            config,
+        );
 
         Classifier {
             config: config.clone(),
             vocabulary,
             action_head,
             category_head,
+            language_head,
             categories,
             category_ranges,
             temperature,
