@@ -23,8 +23,19 @@ impl Classifier {
         let features = extract_features(text, &self.config, tone);
         let vector = self.vector_of(&features);
         let language = self.language_of(text, &vector);
+        match &self.english {
+            // Both models extract features alike: only the columns differ.
+            Some(english) if language == Language::English => {
+                english.read(&english.vector_of(&features), language)
+            }
+            _ => self.read(&vector, language),
+        }
+    }
+
+    /// The prediction for a reason's vector in this model's columns, in `language`.
+    fn read(&self, vector: &SparseVector, language: Language) -> Prediction {
         let temperature = self.temperatures[language.index()];
-        let mut logits = self.action_head.logits(&vector, 0..ACTION_COUNT);
+        let mut logits = self.action_head.logits(vector, 0..ACTION_COUNT);
         for logit in &mut logits {
             *logit /= temperature;
         }
@@ -40,7 +51,7 @@ impl Classifier {
             (String::new(), 0.0)
         } else {
             let category_probabilities =
-                softmax(&self.category_head.logits(&vector, candidates.clone()));
+                softmax(&self.category_head.logits(vector, candidates.clone()));
             let best = argmax(&category_probabilities);
             (
                 self.categories[candidates.start + best].clone(),

@@ -10,7 +10,7 @@ use super::vocabulary::{index_features, SparseVector, Vocabulary};
 use super::{Classifier, TrainingConfig, ACTION_COUNT, LANGUAGE_COUNT};
 use crate::sentiment::corpus::Example;
 use crate::sentiment::polarity::polarity;
-use crate::sentiment::SuggestedAction;
+use crate::sentiment::{Language, SuggestedAction};
 
 impl Classifier {
     /// Trains with [`TrainingConfig::default`].
@@ -111,7 +111,17 @@ impl Classifier {
             config,
         );
 
+        // English gets a model of its own when there are other languages beside it.
+        let english: Vec<Example> = examples
+            .iter()
+            .filter(|example| example.language == Language::English)
+            .cloned()
+            .collect();
+        let english = (!english.is_empty() && english.len() < examples.len())
+            .then(|| Box::new(Self::train_with(&english, config)));
+
         Classifier {
+            english,
             config: config.clone(),
             vocabulary,
             action_head,
