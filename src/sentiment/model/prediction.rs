@@ -21,10 +21,14 @@ impl Classifier {
     /// model's features, and costs about as much as the rest of them together).
     pub fn classify_with_polarity(&self, text: &str, tone: f64) -> Prediction {
         let features = extract_features(text, &self.config, tone);
+        let sure = detect_reliably(text);
+        // Both models extract features alike: only their columns differ.
+        if let (Some(english), Some(Language::English)) = (&self.english, sure) {
+            return english.read(&english.vector_of(&features), Language::English);
+        }
         let vector = self.vector_of(&features);
-        let language = self.language_of(text, &vector);
+        let language = sure.unwrap_or_else(|| self.head_language(&vector));
         match &self.english {
-            // Both models extract features alike: only the columns differ.
             Some(english) if language == Language::English => {
                 english.read(&english.vector_of(&features), language)
             }
@@ -82,13 +86,9 @@ impl Classifier {
         })
     }
 
-    /// `whatlang`'s answer when it is sure; otherwise the language head's (which knows the
-    /// corpora's words, where `whatlang` knows general text); English for a text with no
-    /// known feature.
-    fn language_of(&self, text: &str, vector: &SparseVector) -> Language {
-        if let Some(language) = detect_reliably(text) {
-            return language;
-        }
+    /// The language head's answer (it knows the corpora's words, where `whatlang`, asked
+    /// first, knows general text); English for a text with no known feature.
+    fn head_language(&self, vector: &SparseVector) -> Language {
         if vector.is_empty() {
             return Language::FALLBACK;
         }
