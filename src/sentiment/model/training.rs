@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(empty.temperature(), 1.0);
 
         let single = Classifier::train(&[Example {
-            language: crate::sentiment::Language::English,
+            language: Language::English,
             action: SuggestedAction::Pause,
             category: "break".to_string(),
             reason: "taking a break".to_string(),
