@@ -118,8 +118,9 @@ pub fn parse_tsv(text: &str, language: Language) -> Result<Vec<Example>, String>
 /// platforms, and adding a line to the corpus moves at most one example per
 /// group. Both outputs keep the input order.
 pub fn split(examples: &[Example]) -> (Vec<Example>, Vec<Example>) {
-    let mut groups: BTreeMap<(Language, SuggestedAction, &str), Vec<(u64, usize)>> =
-        BTreeMap::new();
+    // (language, action, category) -> (hash of the reason, position) of its examples.
+    type Groups<'a> = BTreeMap<(Language, SuggestedAction, &'a str), Vec<(u64, usize)>>;
+    let mut groups: Groups<'_> = BTreeMap::new();
     for (index, example) in examples.iter().enumerate() {
         groups
             .entry((example.language, example.action, example.category.as_str()))

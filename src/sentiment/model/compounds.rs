@@ -160,7 +160,7 @@ pub(super) fn compound_parts(word: &str) -> Vec<&str> {
 }
 
 fn is_part(word: &str) -> bool {
-    PARTS.iter().any(|part| *part == word)
+    PARTS.contains(&word)
 }
 
 fn push_new<'a>(parts: &mut Vec<&'a str>, part: &'a str) {
