@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use super::features::extract_features;
+use super::features::extract_features_split;
 use super::softmax::{argmax, softmax};
 use super::vocabulary::{index_features, SparseVector};
 use super::{Classifier, Prediction, ACTION_COUNT, LANGUAGE_COUNT};
@@ -20,20 +20,41 @@ impl Classifier {
     /// `classify`, for a caller that has the text's `polarity` already (it is one of the
     /// model's features, and costs about as much as the rest of them together).
     pub fn classify_with_polarity(&self, text: &str, tone: f64) -> Prediction {
-        let features = extract_features(text, &self.config, tone);
+        let (features, unigrams) = extract_features_split(text, &self.config, tone);
+        let words = unigrams.as_slice();
         let sure = detect_reliably(text);
         // Both models extract features alike: only their columns differ.
         if let (Some(english), Some(Language::English)) = (&self.english, sure) {
-            return english.read(&english.vector_of(&features), Language::English);
+            let prediction = english.read(&english.vector_of(&features), Language::English);
+            return english.unless_unread(prediction, words);
         }
         let vector = self.vector_of(&features);
         let language = sure.unwrap_or_else(|| self.head_language(&vector));
         match &self.english {
             Some(english) if language == Language::English => {
-                english.read(&english.vector_of(&features), language)
+                let prediction = english.read(&english.vector_of(&features), language);
+                english.unless_unread(prediction, words)
             }
-            _ => self.read(&vector, language),
+            _ => self.unless_unread(self.read(&vector, language), words),
         }
+    }
+
+    /// `prediction`, unless the model knows none of the reason's words ("???", "asdf", a
+    /// language it was not trained on): then its answer rests on character n-grams and
+    /// style features alone (a short text reads like a short rant) and is a guess, so its probabilities are
+    /// mostly flattened towards uniform, keeping their order. Such a reading stays below
+    /// any sensible `sentiment.ticket_min_confidence` and opens no ticket.
+    fn unless_unread(&self, mut prediction: Prediction, words: &[u64]) -> Prediction {
+        if words.iter().any(|key| self.vocabulary.contains_key(key)) {
+            return prediction;
+        }
+        const KEPT: f64 = 0.2;
+        let uniform = 1.0 / ACTION_COUNT as f64;
+        for probability in &mut prediction.probabilities {
+            *probability = KEPT * *probability + (1.0 - KEPT) * uniform;
+        }
+        prediction.confidence = prediction.probabilities[prediction.action.index()];
+        prediction
     }
 
     /// The prediction for a reason's vector in this model's columns, in `language`.
@@ -163,6 +184,18 @@ mod tests {
             assert_eq!(prediction.action, action, "{text}: {prediction:?}");
             assert_eq!(prediction.category, category, "{text}: {prediction:?}");
         }
+    }
+
+    #[test]
+    fn a_reason_without_a_known_word_is_a_guess() {
+        let (model, _, _) = test_fixture();
+        for text in [".", "???", "asdf", "xqzv blorf", "zbyt drogie", ""] {
+            let prediction = model.classify(text);
+            assert!(prediction.confidence < 0.4, "{text:?}: {prediction:?}");
+            let total: f64 = prediction.probabilities.iter().sum();
+            assert!((total - 1.0).abs() < 1e-9, "{text:?}: {total}");
+        }
+        assert!(model.classify("way too expensive").confidence > 0.8);
     }
 
     #[test]
