@@ -21,6 +21,15 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub metrics: MetricsSettings,
     pub rate_limit: RateLimitSettings,
+    pub sentiment: SentimentSettings,
+}
+
+/// Reading cancellation reasons (`POST /api/v1/intercept/sentiment`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SentimentSettings {
+    /// A `support` reading opens a ticket only at this confidence or above (0 to 1); below
+    /// it no ticket is opened and analytics counts the reason as low confidence.
+    pub ticket_min_confidence: f64,
 }
 
 /// The operator API (`/api/v1/admin/...`).
@@ -199,9 +208,16 @@ impl Settings {
             }
             None => figment = figment.merge(Toml::file("config.toml")),
         }
-        figment
+        let settings: Settings = figment
             .merge(Env::prefixed("SAVELOOPS_").split("__"))
             .extract()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let bar = settings.sentiment.ticket_min_confidence;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&bar),
+            "invalid configuration: sentiment.ticket_min_confidence must be between 0 and 1, \
+             found {bar}"
+        );
+        Ok(settings)
     }
 }

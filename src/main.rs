@@ -171,7 +171,8 @@ enum OrgCommand {
 
 #[derive(Subcommand)]
 enum SentimentCommand {
-    /// Accuracy, macro-F1, confusion matrix and calibration on the held-out split.
+    /// Accuracy, macro-F1, per-class figures, confusion matrix and calibration on the
+    /// held-out split of each language (English, German, French, Spanish), then on all.
     Eval,
 }
 
@@ -306,7 +307,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Sentiment {
             command: SentimentCommand::Eval,
         } => {
-            let examples = sentiment::parse_tsv(sentiment::CORPUS).map_err(anyhow::Error::msg)?;
+            let examples = sentiment::embedded_corpus().map_err(anyhow::Error::msg)?;
             let (train, held_out) = sentiment::split(&examples);
             let started = std::time::Instant::now();
             let model = sentiment::Classifier::train(&train);
@@ -316,7 +317,30 @@ async fn main() -> anyhow::Result<()> {
                 started.elapsed(),
                 held_out.len()
             );
-            println!("{}", sentiment::evaluate(&model, &held_out));
+            let by_language = sentiment::evaluate_by_language(&model, &held_out);
+            println!(
+                "{:<10} {:>8} {:>9} {:>9} {:>7} {:>9} {:>11}",
+                "language", "held-out", "accuracy", "macro-F1", "ECE", "detected", "temperature"
+            );
+            for (language, evaluation) in &by_language {
+                println!(
+                    "{:<10} {:>8} {:>9.3} {:>9.3} {:>7.3} {:>9.3} {:>11.3}",
+                    language.code(),
+                    evaluation.examples,
+                    evaluation.accuracy,
+                    evaluation.macro_f1,
+                    evaluation.ece,
+                    evaluation.language_accuracy,
+                    model.temperature_of(*language),
+                );
+            }
+            for (language, evaluation) in &by_language {
+                println!("\n=== {language} ===\n{evaluation}");
+            }
+            println!(
+                "\n=== all languages ===\n{}",
+                sentiment::evaluate(&model, &held_out)
+            );
         }
         Command::Org {
             command: OrgCommand::SetTicketWebhook { org, url, format },

@@ -153,7 +153,12 @@ pub fn start_actors(
     }
     .start();
     let admin = AdminDesk::new(db.clone(), applier.queue.clone(), keys.clone()).start();
-    let analytics = Analytics::new(db.clone(), clock.clone()).start();
+    let analytics = Analytics::new(
+        db.clone(),
+        clock.clone(),
+        settings.sentiment.ticket_min_confidence,
+    )
+    .start();
     let session_desk = SessionDesk::new(db.clone(), turns.clone(), applier.secrets.clone(), ttl);
     let known_signing_keys = session_desk.known_signing_keys();
     let sessions = session_desk.start();
@@ -172,6 +177,7 @@ pub fn start_actors(
         offers.clone(),
         dunning.clone(),
         tickets.clone(),
+        settings.sentiment.ticket_min_confidence,
     )
     .start();
     let stripe_inbox = StripeInbox::new(

@@ -12,6 +12,9 @@ pub struct Model {
     pub reason: String,
     pub suggested_action: String,
     pub category: String,
+    /// ISO 639-1 code of the language the reason is written in ("en", "de", "fr", "es");
+    /// `None` for reasons read before languages were detected.
+    pub language: Option<String>,
     pub confidence: f64,
     pub sentiment: f64,
     pub ticket_id: Option<i64>,

@@ -26,10 +26,14 @@ use crate::m20261130_000003_payment_health_events::run_on;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const UP: &str = "\
+const VIEW: &str = "\
 CREATE VIEW outcome_recorder_batches (impressions, assignments, outcomes, reasons, \
     first_ticket_id, webhook_organizations) AS \
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0;";
+
+/// The view's trigger as this migration wrote it (`m20261206_000001_reason_language`
+/// replaces it, and puts it back when undone).
+pub(crate) const TRIGGER: &str = "\
 CREATE TRIGGER outcome_recorder_batch INSTEAD OF INSERT ON outcome_recorder_batches BEGIN
     INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4,
         offer_ids, experiment_id, experiment_arm, created_at)
@@ -72,7 +76,7 @@ DROP VIEW IF EXISTS outcome_recorder_batches;";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_on(DbBackend::Sqlite, manager, UP).await
+        run_on(DbBackend::Sqlite, manager, &[VIEW, TRIGGER].join("\n")).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

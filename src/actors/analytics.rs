@@ -37,11 +37,17 @@ use crate::domain::Mrr;
 pub struct Analytics {
     db: DatabaseConnection,
     clock: Clock,
+    /// `sentiment.ticket_min_confidence`: reasons read below it count as low confidence.
+    ticket_min_confidence: f64,
 }
 
 impl Analytics {
-    pub fn new(db: DatabaseConnection, clock: Clock) -> Self {
-        Analytics { db, clock }
+    pub fn new(db: DatabaseConnection, clock: Clock, ticket_min_confidence: f64) -> Self {
+        Analytics {
+            db,
+            clock,
+            ticket_min_confidence,
+        }
     }
 }
 
@@ -130,8 +136,14 @@ pub struct Count {
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct ReasonFigures {
     pub total: u64,
+    /// Reasons the model read at a confidence below `sentiment.ticket_min_confidence`
+    /// (guesses: a `support` one among them opened no ticket).
+    pub low_confidence: u64,
     pub by_suggested_action: Vec<Count>,
     pub by_category: Vec<Count>,
+    /// By the language the reason is written in ("en", "de", "fr", "es"; null for reasons
+    /// read before languages were detected).
+    pub by_language: Vec<Count>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
@@ -338,9 +350,12 @@ const DUNNING_SQL: &str = "SELECT 'dunning' AS dimension, CAST(NULL AS TEXT) AS 
      FROM dunning_episodes \
      WHERE organization_id = $1 AND started_at >= $2 AND started_at < $3";
 
-/// Cancellation reasons (written by the SentimentAnalyzer) by suggested action and category.
+/// Cancellation reasons (written by the SentimentAnalyzer) by suggested action, category and
+/// language, and how many were read below the confidence bar (the last parameter: `$4`, or
+/// `$5` after a target).
 fn reasons_sql(by_target: bool) -> String {
     let target_filter = if by_target { "AND target_id = $4" } else { "" };
+    let bar = if by_target { "$5" } else { "$4" };
     let groups = |dimension: &str, key: &str| {
         format!(
             "SELECT '{dimension}' AS dimension, {key} AS k, CAST(NULL AS TEXT) AS status, \
@@ -350,12 +365,15 @@ fn reasons_sql(by_target: bool) -> String {
     };
     format!(
         "WITH reasons AS ( \
-            SELECT suggested_action, category FROM cancellation_reasons \
+            SELECT suggested_action, category, language, confidence FROM cancellation_reasons \
             WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 {target_filter} \
-         ) {} UNION ALL {} UNION ALL {}",
+         ) {} UNION ALL {} UNION ALL {} UNION ALL {} \
+         UNION ALL SELECT 'low_confidence', CAST(NULL AS TEXT), CAST(NULL AS TEXT), \
+             CAST(COUNT(*) AS BIGINT), CAST(0 AS BIGINT) FROM reasons WHERE confidence < {bar}",
         groups("total", "CAST(NULL AS TEXT)"),
         groups("action", "CAST(suggested_action AS TEXT)"),
         groups("category", "CAST(category AS TEXT)"),
+        groups("language", "CAST(language AS TEXT)"),
     )
 }
 
@@ -404,6 +422,7 @@ async fn summarize(
     db: DatabaseConnection,
     msg: Summarize,
     now: DateTime<Utc>,
+    ticket_min_confidence: f64,
 ) -> Result<Summary, Failure> {
     let backend = db.get_database_backend();
     let by_target = msg.target_id.is_some();
@@ -475,6 +494,8 @@ async fn summarize(
 
     let mut reasons = ReasonFigures::default();
     if table_exists(&db, "cancellation_reasons").await? {
+        let mut values = values;
+        values.push(ticket_min_confidence.into());
         for row in rows(&db, &reasons_sql(by_target), values).await? {
             let count = Count {
                 value: row.key.clone(),
@@ -482,12 +503,18 @@ async fn summarize(
             };
             match row.dimension.as_str() {
                 "total" => reasons.total = count.count,
+                "low_confidence" => reasons.low_confidence = count.count,
                 "action" => reasons.by_suggested_action.push(count),
                 "category" => reasons.by_category.push(count),
+                "language" => reasons.by_language.push(count),
                 _ => {}
             }
         }
-        for list in [&mut reasons.by_suggested_action, &mut reasons.by_category] {
+        for list in [
+            &mut reasons.by_suggested_action,
+            &mut reasons.by_category,
+            &mut reasons.by_language,
+        ] {
             list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
         }
     }
@@ -549,7 +576,12 @@ impl Handler<Summarize> for Analytics {
     type Result = ResponseFuture<Result<Summary, Failure>>;
 
     fn handle(&mut self, msg: Summarize, _: &mut Self::Context) -> Self::Result {
-        guard(summarize(self.db.clone(), msg, self.clock.now()))
+        guard(summarize(
+            self.db.clone(),
+            msg,
+            self.clock.now(),
+            self.ticket_min_confidence,
+        ))
     }
 }
 

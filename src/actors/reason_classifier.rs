@@ -8,10 +8,12 @@ use actix::prelude::*;
 use crate::sentiment::{polarity, Classifier, Prediction};
 
 /// Longest reason read on the caller's thread. Reading one of the bench's reasons (~50 bytes)
-/// costs a few microseconds, about what the two thread hand-offs of sending it to the
-/// classifier's threads and back cost (context switches per sentiment request 2.4 -> 1.7);
-/// a reason of up to 2,000 bytes costs tens of microseconds, which would stall the other
-/// connections of an HTTP worker.
+/// cost a few microseconds with the English-only model, about what the two thread hand-offs
+/// of sending it to the classifier's threads and back cost (context switches per sentiment
+/// request 2.4 -> 1.7); a reason of up to 2,000 bytes cost tens of microseconds, which would
+/// stall the other connections of an HTTP worker. Since reasons are read in four languages
+/// (language detection, a larger vocabulary) a 50-byte reason costs 20-40 µs and a 500-byte
+/// one about 100 µs on a busy two-core machine: this bound was not measured again since.
 const READ_INLINE_MAX_BYTES: usize = 512;
 
 /// What the model makes of one reason.

@@ -9,14 +9,17 @@ use super::outcome_recorder::{NewReason, OutcomeRecorder, Record};
 use super::reason_classifier::Reading;
 use super::ticket_desk::{NewTicket, TicketDesk, TicketOpened};
 use super::{Failure, MAILBOX_CAPACITY};
+use crate::domain::ticket::opens_ticket;
 use crate::domain::{EndUserRef, OfferType};
-use crate::sentiment::SuggestedAction;
+use crate::sentiment::{Language, SuggestedAction};
 
 pub struct SentimentAnalyzer {
     recorder: Addr<OutcomeRecorder>,
     offers: Addr<OfferSelector>,
     dunning: Addr<DunningTracker>,
     tickets: Addr<TicketDesk>,
+    /// `sentiment.ticket_min_confidence`: a support reading below it opens no ticket.
+    ticket_min_confidence: f64,
 }
 
 impl SentimentAnalyzer {
@@ -25,12 +28,14 @@ impl SentimentAnalyzer {
         offers: Addr<OfferSelector>,
         dunning: Addr<DunningTracker>,
         tickets: Addr<TicketDesk>,
+        ticket_min_confidence: f64,
     ) -> Self {
         SentimentAnalyzer {
             recorder,
             offers,
             dunning,
             tickets,
+            ticket_min_confidence,
         }
     }
 }
@@ -70,6 +75,8 @@ pub struct SentimentAnswer {
     pub suggested_action: SuggestedAction,
     pub confidence: f64,
     pub category: String,
+    /// The language the reason is written in.
+    pub language: Language,
     pub sentiment: f64,
     /// JSON text: an array of offers, as intercept shows them.
     pub offers: String,
@@ -89,6 +96,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
         let offers = self.offers.clone();
         let tickets = self.tickets.clone();
         let recorder = self.recorder.clone();
+        let ticket_min_confidence = self.ticket_min_confidence;
         guard(async move {
             let reading = msg.reading;
             let action = reading.prediction.action;
@@ -111,7 +119,13 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                 ),
                 None => None,
             };
-            let ticket = (action == SuggestedAction::Support).then(|| NewTicket {
+            // No ticket from a guess: a support reading opens one only when it is sure enough.
+            let opens = opens_ticket(
+                action == SuggestedAction::Support,
+                reading.prediction.confidence,
+                ticket_min_confidence,
+            );
+            let ticket = opens.then(|| NewTicket {
                 organization_id: msg.organization_id,
                 end_user_id,
                 user_email: msg
@@ -134,6 +148,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                     reason: msg.reason,
                     suggested_action: action.as_str(),
                     category: reading.prediction.category.clone(),
+                    language: reading.prediction.language.code(),
                     confidence: reading.prediction.confidence,
                     sentiment: reading.sentiment,
                     ticket,
@@ -153,6 +168,7 @@ impl Handler<AnalyzeReason> for SentimentAnalyzer {
                 suggested_action: action,
                 confidence: reading.prediction.confidence,
                 category: reading.prediction.category,
+                language: reading.prediction.language,
                 sentiment: reading.sentiment,
                 offers,
                 ticket_id,

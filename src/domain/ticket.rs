@@ -3,6 +3,13 @@
 /// A ticket's statuses, as support staff set them.
 pub const STATUSES: [&str; 3] = ["open", "pending", "solved"];
 
+/// Whether a reason read as a support matter opens a ticket: only when the reading is at
+/// least `min_confidence` sure (`sentiment.ticket_min_confidence`). No ticket from a guess:
+/// a reading below that bar, of any action, is what analytics counts as low confidence.
+pub fn opens_ticket(reads_as_support: bool, confidence: f64, min_confidence: f64) -> bool {
+    reads_as_support && confidence >= min_confidence
+}
+
 /// How urgent a ticket is, from how negative the reason reads and what it is about.
 pub fn priority(sentiment: f64, category: &str) -> &'static str {
     let serious = matches!(category, "data_loss" | "outage");
@@ -19,7 +26,16 @@ pub fn priority(sentiment: f64, category: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::priority;
+    use super::{opens_ticket, priority};
+
+    #[test]
+    fn only_a_confident_support_reading_opens_a_ticket() {
+        assert!(opens_ticket(true, 0.6, 0.6));
+        assert!(opens_ticket(true, 0.93, 0.6));
+        assert!(!opens_ticket(true, 0.59, 0.6));
+        assert!(!opens_ticket(false, 0.99, 0.6));
+        assert!(opens_ticket(true, 0.0, 0.0));
+    }
 
     #[test]
     fn priority_follows_negativity_and_seriousness() {

@@ -1,11 +1,34 @@
-//! The labelled cancellation-reason corpus and its train/held-out split.
+//! The labelled cancellation-reason corpora, one per language, and their train/held-out
+//! split.
 
 use std::collections::BTreeMap;
 
-use super::SuggestedAction;
+use super::{Language, SuggestedAction};
 
-/// The hand-labelled corpus (`action<TAB>category<TAB>reason`, with header).
-pub const CORPUS: &str = include_str!("../../data/sentiment/reasons.tsv");
+/// The hand-labelled corpora (`action<TAB>category<TAB>reason`, with header), one per
+/// language, written for this project.
+pub const CORPORA: [(Language, &str, &str); 4] = [
+    (
+        Language::English,
+        "data/sentiment/reasons.tsv",
+        include_str!("../../data/sentiment/reasons.tsv"),
+    ),
+    (
+        Language::German,
+        "data/sentiment/reasons.de.tsv",
+        include_str!("../../data/sentiment/reasons.de.tsv"),
+    ),
+    (
+        Language::French,
+        "data/sentiment/reasons.fr.tsv",
+        include_str!("../../data/sentiment/reasons.fr.tsv"),
+    ),
+    (
+        Language::Spanish,
+        "data/sentiment/reasons.es.tsv",
+        include_str!("../../data/sentiment/reasons.es.tsv"),
+    ),
+];
 
 const HEADER: [&str; 3] = ["action", "category", "reason"];
 
@@ -15,14 +38,25 @@ const HELD_OUT_FRACTION: f64 = 0.2;
 /// One labelled cancellation reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
+    /// The language of the corpus it comes from.
+    pub language: Language,
     pub action: SuggestedAction,
     pub category: String,
     pub reason: String,
 }
 
-/// Parses the TSV corpus format. The header line is required; blank lines are
-/// skipped. Errors name the 1-based line number.
-pub fn parse_tsv(text: &str) -> Result<Vec<Example>, String> {
+/// Every embedded corpus, parsed (errors name the file and line).
+pub fn embedded_corpus() -> Result<Vec<Example>, String> {
+    let mut examples = Vec::new();
+    for (language, path, text) in CORPORA {
+        examples.extend(parse_tsv(text, language).map_err(|e| format!("{path}: {e}"))?);
+    }
+    Ok(examples)
+}
+
+/// Parses the TSV corpus format of reasons in `language`. The header line is required;
+/// blank lines are skipped. Errors name the 1-based line number.
+pub fn parse_tsv(text: &str, language: Language) -> Result<Vec<Example>, String> {
     let mut lines = text.lines().enumerate();
     let header = lines
         .by_ref()
@@ -66,6 +100,7 @@ pub fn parse_tsv(text: &str) -> Result<Vec<Example>, String> {
             return Err(format!("line {line_number}: empty reason"));
         }
         examples.push(Example {
+            language,
             action,
             category: category.to_string(),
             reason: reason.to_string(),
@@ -76,16 +111,19 @@ pub fn parse_tsv(text: &str) -> Result<Vec<Example>, String> {
 
 /// Splits examples into `(train, held_out)`, about 80/20.
 ///
-/// Stratified by `(action, category)`: inside each group the examples with the
+/// Stratified by `(language, action, category)`, so each language's held-out split is
+/// chosen by the same rule alone: inside each group the examples with the
 /// lowest FNV-1a hashes of their reason text are held out. The hash is fixed
 /// (unlike std's randomised hasher), so the split is identical across runs and
 /// platforms, and adding a line to the corpus moves at most one example per
 /// group. Both outputs keep the input order.
 pub fn split(examples: &[Example]) -> (Vec<Example>, Vec<Example>) {
-    let mut groups: BTreeMap<(SuggestedAction, &str), Vec<(u64, usize)>> = BTreeMap::new();
+    // (language, action, category) -> (hash of the reason, position) of its examples.
+    type Groups<'a> = BTreeMap<(Language, SuggestedAction, &'a str), Vec<(u64, usize)>>;
+    let mut groups: Groups<'_> = BTreeMap::new();
     for (index, example) in examples.iter().enumerate() {
         groups
-            .entry((example.action, example.category.as_str()))
+            .entry((example.language, example.action, example.category.as_str()))
             .or_default()
             .push((fnv1a(example.reason.as_bytes()), index));
     }
@@ -130,26 +168,42 @@ mod tests {
     use std::collections::HashSet;
 
     fn corpus() -> Vec<Example> {
-        parse_tsv(CORPUS).expect("embedded corpus parses")
+        embedded_corpus().expect("embedded corpora parse")
+    }
+
+    fn in_language(language: Language) -> Vec<Example> {
+        corpus()
+            .into_iter()
+            .filter(|e| e.language == language)
+            .collect()
     }
 
     #[test]
-    fn corpus_parses_and_is_large_enough() {
-        assert!(corpus().len() >= 800, "only {} examples", corpus().len());
-    }
-
-    #[test]
-    fn corpus_is_balanced_across_actions() {
-        let examples = corpus();
-        for action in SuggestedAction::ALL {
-            let count = examples.iter().filter(|e| e.action == action).count();
-            let share = count as f64 / examples.len() as f64;
-            assert!(share >= 0.18, "{action} has only {count} rows ({share:.3})");
+    fn every_corpus_parses_and_is_large_enough() {
+        assert!(in_language(Language::English).len() >= 800);
+        for language in [Language::German, Language::French, Language::Spanish] {
+            let count = in_language(language).len();
+            assert!(count >= 300, "{language}: only {count} examples");
         }
     }
 
     #[test]
-    fn every_category_belongs_to_its_action_and_is_used() {
+    fn every_corpus_is_balanced_across_actions() {
+        for language in Language::ALL {
+            let examples = in_language(language);
+            for action in SuggestedAction::ALL {
+                let count = examples.iter().filter(|e| e.action == action).count();
+                let share = count as f64 / examples.len() as f64;
+                assert!(
+                    share >= 0.15,
+                    "{language}: {action} has only {count} rows ({share:.3})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_category_belongs_to_its_action_and_is_used_in_every_language() {
         let examples = corpus();
         for example in &examples {
             assert!(
@@ -160,10 +214,23 @@ mod tests {
                 "{example:?}"
             );
         }
-        for action in SuggestedAction::ALL {
-            for category in action.categories() {
-                let count = examples.iter().filter(|e| e.category == *category).count();
-                assert!(count >= 20, "category {category} has only {count} examples");
+        for language in Language::ALL {
+            let minimum = if language == Language::English {
+                20
+            } else {
+                12
+            };
+            for action in SuggestedAction::ALL {
+                for category in action.categories() {
+                    let count = examples
+                        .iter()
+                        .filter(|e| e.language == language && e.category == *category)
+                        .count();
+                    assert!(
+                        count >= minimum,
+                        "{language}: category {category} has only {count} examples"
+                    );
+                }
             }
         }
     }
@@ -181,7 +248,7 @@ mod tests {
     }
 
     #[test]
-    fn split_is_deterministic_disjoint_and_stratified() {
+    fn split_is_deterministic_disjoint_and_stratified_per_language() {
         let examples = corpus();
         let (train, held_out) = split(&examples);
         let (train_again, held_out_again) = split(&examples);
@@ -194,14 +261,32 @@ mod tests {
             .iter()
             .all(|e| !train_reasons.contains(e.reason.as_str())));
 
-        let held_out_share = held_out.len() as f64 / examples.len() as f64;
-        assert!((0.17..=0.23).contains(&held_out_share), "{held_out_share}");
-        for action in SuggestedAction::ALL {
-            let in_held_out = held_out.iter().filter(|e| e.action == action).count();
-            let total = examples.iter().filter(|e| e.action == action).count();
-            let share = in_held_out as f64 / total as f64;
-            assert!((0.15..=0.25).contains(&share), "{action}: {share}");
+        for language in Language::ALL {
+            let total = examples.iter().filter(|e| e.language == language).count();
+            let kept = held_out.iter().filter(|e| e.language == language).count();
+            let share = kept as f64 / total as f64;
+            assert!((0.17..=0.23).contains(&share), "{language}: {share}");
+            for action in SuggestedAction::ALL {
+                let of = |e: &&Example| e.language == language && e.action == action;
+                let in_held_out = held_out.iter().filter(of).count();
+                let total = examples.iter().filter(of).count();
+                let share = in_held_out as f64 / total as f64;
+                assert!(
+                    (0.15..=0.25).contains(&share),
+                    "{language} {action}: {share}"
+                );
+            }
         }
+
+        // A language's split depends on its own corpus alone: English is split as it was
+        // before the other languages came.
+        let english = in_language(Language::English);
+        let (_, english_held_out) = split(&english);
+        let held_out_english: Vec<Example> = held_out
+            .into_iter()
+            .filter(|e| e.language == Language::English)
+            .collect();
+        assert_eq!(english_held_out, held_out_english);
     }
 
     #[test]
@@ -213,33 +298,35 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_line() {
+        let en = Language::English;
         let missing_column = "action\tcategory\treason\ndiscount\tprice\n";
-        let error = parse_tsv(missing_column).expect_err("two columns");
+        let error = parse_tsv(missing_column, en).expect_err("two columns");
         assert!(error.starts_with("line 2:"), "{error}");
 
         let wrong_category = "action\tcategory\treason\n\npause\tprice\ttoo pricey\n";
-        let error = parse_tsv(wrong_category).expect_err("category of another action");
+        let error = parse_tsv(wrong_category, en).expect_err("category of another action");
         assert!(error.starts_with("line 3:"), "{error}");
 
         let unknown_action = "action\tcategory\treason\nrefund\tprice\ttoo pricey\n";
-        assert!(parse_tsv(unknown_action)
+        assert!(parse_tsv(unknown_action, en)
             .expect_err("unknown action")
             .starts_with("line 2:"));
 
-        assert!(parse_tsv("reason\n").is_err());
-        assert!(parse_tsv("").is_err());
+        assert!(parse_tsv("reason\n", en).is_err());
+        assert!(parse_tsv("", en).is_err());
     }
 
     #[test]
     fn parse_accepts_crlf_and_blank_lines() {
-        let text = "action\tcategory\treason\r\n\r\nsupport\tbug\tit crashes\r\n";
-        let examples = parse_tsv(text).expect("valid");
+        let text = "action\tcategory\treason\r\n\r\nsupport\tbug\tça plante\r\n";
+        let examples = parse_tsv(text, Language::French).expect("valid");
         assert_eq!(
             examples,
             vec![Example {
+                language: Language::French,
                 action: SuggestedAction::Support,
                 category: "bug".to_string(),
-                reason: "it crashes".to_string(),
+                reason: "ça plante".to_string(),
             }]
         );
     }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use super::corpus::Example;
 use super::model::Classifier;
-use super::SuggestedAction;
+use super::{Language, SuggestedAction};
 
 const ACTION_COUNT: usize = SuggestedAction::ALL.len();
 const CALIBRATION_BINS: usize = 10;
@@ -42,6 +42,27 @@ pub struct Evaluation {
     pub log_loss: f64,
     /// Share of examples whose action *and* category are both right.
     pub category_accuracy: f64,
+    /// Share of examples whose detected language is their corpus's.
+    pub language_accuracy: f64,
+}
+
+/// [`evaluate`] on each language's share of `held_out`, in [`Language::ALL`] order
+/// (languages without examples left out).
+pub fn evaluate_by_language(
+    model: &Classifier,
+    held_out: &[Example],
+) -> Vec<(Language, Evaluation)> {
+    Language::ALL
+        .into_iter()
+        .filter_map(|language| {
+            let examples: Vec<Example> = held_out
+                .iter()
+                .filter(|e| e.language == language)
+                .cloned()
+                .collect();
+            (!examples.is_empty()).then(|| (language, evaluate(model, &examples)))
+        })
+        .collect()
 }
 
 /// Classifies every held-out example and compares with its label.
@@ -52,9 +73,13 @@ pub fn evaluate(model: &Classifier, held_out: &[Example]) -> Evaluation {
     let mut bin_correct = [0usize; CALIBRATION_BINS];
     let mut log_loss = 0.0;
     let mut category_correct = 0;
+    let mut language_correct = 0;
 
     for example in held_out {
         let prediction = model.classify(&example.reason);
+        if prediction.language == example.language {
+            language_correct += 1;
+        }
         let truth = example.action.index();
         let predicted = prediction.action.index();
         confusion[truth][predicted] += 1;
@@ -122,6 +147,7 @@ pub fn evaluate(model: &Classifier, held_out: &[Example]) -> Evaluation {
         ece: ratio(ece, total as f64),
         log_loss: ratio(log_loss, total as f64),
         category_accuracy: ratio(category_correct as f64, total as f64),
+        language_accuracy: ratio(language_correct as f64, total as f64),
     }
 }
 
@@ -133,6 +159,7 @@ impl fmt::Display for Evaluation {
         writeln!(f, "Log-loss:          {:.3}", self.log_loss)?;
         writeln!(f, "Action+category:   {:.3}", self.category_accuracy)?;
         writeln!(f, "ECE (10 bins):     {:.3}", self.ece)?;
+        writeln!(f, "Language detected: {:.3}", self.language_accuracy)?;
 
         writeln!(f)?;
         writeln!(
@@ -191,25 +218,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn held_out_macro_f1_meets_the_floor() {
+    fn held_out_macro_f1_meets_the_floor_in_every_language() {
         let (model, _, held_out) = test_fixture();
-        let evaluation = evaluate(model, held_out);
-        assert!(
-            evaluation.macro_f1 >= 0.85,
-            "macro-F1 {:.3}\n{evaluation}",
-            evaluation.macro_f1
-        );
+        let by_language = evaluate_by_language(model, held_out);
+        assert_eq!(by_language.len(), Language::ALL.len());
+        for (language, evaluation) in by_language {
+            assert!(
+                evaluation.macro_f1 >= 0.85,
+                "{language}: macro-F1 {:.3}\n{evaluation}",
+                evaluation.macro_f1
+            );
+        }
     }
 
     #[test]
-    fn held_out_confidence_is_calibrated() {
+    fn held_out_confidence_is_calibrated_in_every_language() {
         let (model, _, held_out) = test_fixture();
-        let evaluation = evaluate(model, held_out);
-        assert!(
-            evaluation.ece <= 0.10,
-            "ECE {:.3}\n{evaluation}",
-            evaluation.ece
-        );
+        for (language, evaluation) in evaluate_by_language(model, held_out) {
+            assert!(
+                evaluation.ece <= 0.10,
+                "{language}: ECE {:.3}\n{evaluation}",
+                evaluation.ece
+            );
+        }
+    }
+
+    #[test]
+    fn held_out_languages_are_detected() {
+        let (model, _, held_out) = test_fixture();
+        for (language, evaluation) in evaluate_by_language(model, held_out) {
+            assert!(
+                evaluation.language_accuracy >= 0.9,
+                "{language}: {:.3}",
+                evaluation.language_accuracy
+            );
+        }
     }
 
     #[test]
@@ -222,9 +265,21 @@ mod tests {
         assert_eq!(binned, held_out.len());
         let supports: usize = evaluation.per_class.iter().map(|row| row.4).sum();
         assert_eq!(supports, held_out.len());
+        let per_language: usize = evaluate_by_language(model, held_out)
+            .iter()
+            .map(|(_, e)| e.examples)
+            .sum();
+        assert_eq!(per_language, held_out.len());
 
         let report = evaluation.to_string();
-        for needle in ["Accuracy", "Macro-F1", "setup_call", "Confusion", "ECE"] {
+        for needle in [
+            "Accuracy",
+            "Macro-F1",
+            "setup_call",
+            "Confusion",
+            "ECE",
+            "Language",
+        ] {
             assert!(report.contains(needle), "missing {needle}:\n{report}");
         }
     }
@@ -237,5 +292,6 @@ mod tests {
         assert_eq!(evaluation.accuracy, 0.0);
         assert_eq!(evaluation.ece, 0.0);
         assert!(evaluation.macro_f1.is_finite());
+        assert!(evaluate_by_language(model, &[]).is_empty());
     }
 }

@@ -522,6 +522,15 @@ async fn cancellation_reasons_are_counted_by_suggested_action_and_category() {
         .map(|c| c["count"].as_u64().unwrap())
         .sum();
     assert_eq!(by_category, 4);
+    assert_eq!(
+        reasons["by_language"],
+        json!([{"value": "en", "count": 4}]),
+        "{reasons}"
+    );
+    assert!(
+        reasons["low_confidence"].as_u64().unwrap() <= 4,
+        "{reasons}"
+    );
     let at_the_button = summary(&app, "?target_id=cancel-btn").await;
     assert_eq!(at_the_button["cancellation_reasons"]["total"], 3);
     let tomorrow = Utc::now().date_naive() + Duration::days(1);

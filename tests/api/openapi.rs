@@ -642,6 +642,20 @@ async fn answers_of_every_route_validate_against_the_description() {
         .expect("a support reason opens a ticket");
     c.check("post", route, route, Key, Body::Json(json!({"reason": ""})))
         .await;
+    let (status, german) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"reason": "Zu teuer für unser kleines Team, wir kündigen"})),
+        )
+        .await;
+    assert_eq!(
+        (status, &german["language"]),
+        (200, &json!("de")),
+        "{german}"
+    );
     let route = "/api/v1/tickets";
     c.check("get", route, route, Key, Body::Empty).await;
     c.check(

@@ -532,3 +532,185 @@ async fn slack_format_sends_a_text_message() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn reasons_in_german_french_and_spanish_are_read_and_their_language_is_told() {
+    let app = TestApp::spawn().await;
+    // Reasons written for this test, not in the corpora.
+    let cases = [
+        (
+            "Zu teuer für unser kleines Team, wir kündigen",
+            "de",
+            "discount",
+        ),
+        ("Wir pausieren bis nach der Sommersaison", "de", "pause"),
+        (
+            "Die Einrichtung war zu kompliziert, wir haben es nie richtig genutzt",
+            "de",
+            "setup_call",
+        ),
+        (
+            "Unsere Firma wurde verkauft und der neue Eigentümer nutzt ein anderes Tool",
+            "de",
+            "none",
+        ),
+        ("Trop cher pour nous en ce moment", "fr", "discount"),
+        (
+            "On fait une pause pendant l'hiver, on reviendra au printemps",
+            "fr",
+            "pause",
+        ),
+        (
+            "Personne dans l'équipe n'a compris comment l'utiliser",
+            "fr",
+            "setup_call",
+        ),
+        ("Nous fermons la boutique définitivement", "fr", "none"),
+        (
+            "Es demasiado caro para nosotros, cancelamos",
+            "es",
+            "discount",
+        ),
+        (
+            "Cerramos por temporada baja, volvemos en primavera",
+            "es",
+            "pause",
+        ),
+        (
+            "No conseguimos configurarlo, es muy complicado",
+            "es",
+            "setup_call",
+        ),
+        (
+            "La aplicación se cae cada día y el soporte no contesta",
+            "es",
+            "support",
+        ),
+    ];
+    let mut right = 0;
+    for (reason, language, expected) in cases {
+        let answer = analyze(&app, json!({"reason": reason})).await;
+        assert_eq!(answer["language"], language, "{reason}: {answer}");
+        if answer["suggested_action"] == expected {
+            right += 1;
+        } else {
+            eprintln!("{reason:?}: expected {expected}, got {answer}");
+        }
+    }
+    assert!(right >= 10, "{right}/12 reasons read right");
+
+    // The two examples.
+    let german = analyze(
+        &app,
+        json!({"reason": "Zu teuer für unser kleines Team, wir kündigen"}),
+    )
+    .await;
+    assert_eq!(german["suggested_action"], "discount", "{german}");
+    let french = analyze(&app, json!({"reason": "Trop cher pour nous en ce moment"})).await;
+    assert_eq!(french["suggested_action"], "discount", "{french}");
+    assert_eq!(french["create_support_ticket"], false, "{french}");
+    assert_eq!(french["ticket_id"], Value::Null);
+
+    // The language is stored with the reason.
+    use sea_orm::{EntityTrait, QueryOrder};
+    let stored = entity::cancellation_reason::Entity::find()
+        .order_by_asc(entity::cancellation_reason::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), cases.len() + 2);
+    for (reason, (_, language, _)) in stored.iter().zip(cases) {
+        assert_eq!(reason.language.as_deref(), Some(language), "{reason:?}");
+    }
+}
+
+#[actix_web::test]
+async fn anger_data_loss_and_outages_are_urgent_in_every_language() {
+    let app = TestApp::spawn().await;
+    for reason in [
+        "Ihr habt alle unsere Kundendaten gelöscht, das ist eine absolute Frechheit!!",
+        "Der Server ist seit zwei Tagen komplett down, unsere Kunden können nichts buchen",
+        "Vous avez perdu toutes nos données, c'est inadmissible !",
+        "La plateforme est en panne depuis ce matin, on ne peut plus travailler",
+        "Habéis borrado todos nuestros datos, es una vergüenza!!",
+        "El servicio lleva caído todo el día, no podemos trabajar",
+    ] {
+        let answer = analyze(&app, json!({"reason": reason})).await;
+        assert_eq!(answer["suggested_action"], "support", "{reason}: {answer}");
+        let category = answer["category"].as_str().unwrap();
+        assert!(
+            ["data_loss", "outage", "anger"].contains(&category),
+            "{reason}: {answer}"
+        );
+        let id = answer["ticket_id"]
+            .as_i64()
+            .expect("a confident support reading");
+        let (_, ticket) = parts(app.get(&format!("/api/v1/tickets/{id}")).await).await;
+        assert!(
+            ["urgent", "high"].contains(&ticket["priority"].as_str().unwrap()),
+            "{reason}: {ticket}"
+        );
+    }
+    for reason in [
+        "Das ist der letzte Scheiß, ihr seid komplett inkompetent!!!",
+        "Logiciel pourri, support nul, je suis furieux !!!",
+        "Sois unos incompetentes, la peor basura que he pagado!!!",
+    ] {
+        let answer = analyze(&app, json!({"reason": reason})).await;
+        assert!(
+            answer["sentiment"].as_f64().unwrap() <= -0.6,
+            "{reason}: {answer}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_support_reading_opens_a_ticket_only_when_it_is_sure_enough() {
+    // With the default bar (0.6) every answer agrees with the rule.
+    let app = TestApp::spawn().await;
+    assert_eq!(app.settings.sentiment.ticket_min_confidence, 0.6);
+    for reason in [
+        "The export keeps failing with an error every time",
+        "Trop cher pour nous en ce moment",
+        "hmm",
+        "no sé",
+        "Das Tool ist okay, aber irgendwie passt es nicht",
+        "Vous avez perdu toutes nos données",
+    ] {
+        let answer = analyze(&app, json!({"reason": reason})).await;
+        let confident = answer["confidence"].as_f64().unwrap() >= 0.6;
+        let support = answer["suggested_action"] == "support";
+        assert_eq!(
+            answer["create_support_ticket"],
+            support && confident,
+            "{reason}: {answer}"
+        );
+        assert_eq!(
+            answer["ticket_id"].is_i64(),
+            support && confident,
+            "{answer}"
+        );
+    }
+
+    // At a bar no reading reaches, a clear support reason is still read as one, opens no
+    // ticket, and analytics counts it as low confidence.
+    let mut settings = crate::helpers::test_settings().await;
+    settings.sentiment.ticket_min_confidence = 1.0;
+    let strict = TestApp::spawn_with(settings).await;
+    let answer = analyze(
+        &strict,
+        json!({"reason": "You lost all of our data in the last update, this is a disaster"}),
+    )
+    .await;
+    assert_eq!(answer["suggested_action"], "support", "{answer}");
+    assert_eq!(answer["create_support_ticket"], false, "{answer}");
+    assert_eq!(answer["ticket_id"], Value::Null);
+    let (_, tickets) = parts(strict.get("/api/v1/tickets").await).await;
+    assert_eq!(tickets["data"], json!([]));
+    let (status, summary) = parts(strict.get("/api/v1/analytics/summary").await).await;
+    assert_eq!(status, 200, "{summary}");
+    let reasons = &summary["cancellation_reasons"];
+    assert_eq!(reasons["total"], 1, "{reasons}");
+    assert_eq!(reasons["low_confidence"], 1, "{reasons}");
+    assert_eq!(reasons["by_language"], json!([{"value": "en", "count": 1}]));
+}

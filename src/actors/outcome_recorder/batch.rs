@@ -91,6 +91,7 @@ pub(super) async fn write_batch(
                     reason: Set(r.reason),
                     suggested_action: Set(r.suggested_action.to_owned()),
                     category: Set(r.category),
+                    language: Set(Some(r.language.to_owned())),
                     confidence: Set(r.confidence),
                     sentiment: Set(r.sentiment),
                     ticket_id: Set(None),

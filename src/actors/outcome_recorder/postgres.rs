@@ -122,6 +122,7 @@ pub(super) async fn write_reasons_on_postgres(
     let mut reason = Vec::with_capacity(reasons.len());
     let mut suggested_action = Vec::with_capacity(reasons.len());
     let mut category = Vec::with_capacity(reasons.len());
+    let mut language = Vec::with_capacity(reasons.len());
     let mut confidence = Vec::with_capacity(reasons.len());
     let mut sentiment = Vec::with_capacity(reasons.len());
     let mut created_at = Vec::with_capacity(reasons.len());
@@ -132,6 +133,7 @@ pub(super) async fn write_reasons_on_postgres(
         reason.push(row.reason.unwrap());
         suggested_action.push(row.suggested_action.unwrap());
         category.push(row.category.unwrap());
+        language.push(row.language.unwrap());
         confidence.push(row.confidence.unwrap());
         sentiment.push(row.sentiment.unwrap());
         created_at.push(row.created_at.unwrap());
@@ -160,14 +162,15 @@ pub(super) async fn write_reasons_on_postgres(
          ), reasons AS ( \
              INSERT INTO cancellation_reasons (organization_id, end_user_id, target_id, \
                  reason, suggested_action, category, confidence, sentiment, ticket_id, \
-                 created_at) \
+                 created_at, language) \
              SELECT r.organization_id, r.end_user_id, r.target_id, r.reason, \
-                 r.suggested_action, r.category, r.confidence, r.sentiment, i.id, r.created_at \
+                 r.suggested_action, r.category, r.confidence, r.sentiment, i.id, r.created_at, \
+                 r.language \
              FROM UNNEST($10::bigint[], $11::bigint[], $12::text[], $13::text[], $14::text[], \
                  $15::text[], $16::float8[], $17::float8[], $18::bigint[], \
-                 $19::timestamptz[]) \
+                 $19::timestamptz[], $20::text[]) \
                  AS r(organization_id, end_user_id, target_id, reason, suggested_action, \
-                     category, confidence, sentiment, ticket_number, created_at) \
+                     category, confidence, sentiment, ticket_number, created_at, language) \
              LEFT JOIN ticket_ids i ON i.n = r.ticket_number \
          ) \
          SELECT i.n, t.id, t.delivery_status FROM tickets t JOIN ticket_ids i ON i.id = t.id",
@@ -191,6 +194,7 @@ pub(super) async fn write_reasons_on_postgres(
     .bind(sentiment)
     .bind(ticket_of_reason)
     .bind(created_at)
+    .bind(language)
     .fetch_all(pool)
     .await
     .map_err(crate::store::database::sqlx_failure)?;

@@ -72,6 +72,8 @@ pub struct NewReason {
     pub reason: String,
     pub suggested_action: &'static str,
     pub category: String,
+    /// ISO 639-1 code of the reason's language.
+    pub language: &'static str,
     pub confidence: f64,
     pub sentiment: f64,
     /// The support ticket the reason opens, written in the same transaction.

@@ -11,7 +11,8 @@ use crate::store::database::WriteTurn;
 /// SQLite: rows as JSON arrays of their values, in the order the columns are named, with
 /// `created_at` last (as SQLite stores times). As for `insert_as_arrays!`, every column named
 /// is set by `write_batch`, and a column added to a table must be added here and to the
-/// trigger of `m20261130_000006_outcome_recorder_batches` too (the tests catch a required one).
+/// trigger of the view `outcome_recorder_batches` too (last written by
+/// `m20261206_000001_reason_language`; the tests catch a required one).
 macro_rules! json_rows {
     ($rows:expr, [$($column:ident),+ $(,)?]) => {
         $rows
@@ -28,7 +29,8 @@ macro_rules! json_rows {
 
 /// SQLite: any batch — impressions, assignments, outcomes, reasons and the tickets they open
 /// — as one INSERT of one row into the view `outcome_recorder_batches`, whose trigger writes
-/// every table (migration `m20261130_000006_outcome_recorder_batches`), each kind of row as
+/// every table (migrations `m20261130_000006_outcome_recorder_batches` and
+/// `m20261206_000001_reason_language`), each kind of row as
 /// one JSON array: one statement of one fixed text, one transaction and one result handed
 /// back, on the writers' kept connection. A batch of reasons with tickets was four statements
 /// (BEGIN, the tickets, the reasons, COMMIT), a batch of impressions SeaORM's multi-row insert
@@ -89,6 +91,7 @@ pub(super) async fn write_batch_on_sqlite(
             category,
             confidence,
             sentiment,
+            language,
         ]
     );
     let mut ticket_places = Vec::with_capacity(tickets.len());

@@ -46,7 +46,7 @@ pub use operator::{
 };
 pub use refinement::refine;
 pub use security::{Security, ADMIN_SCHEME, KEY_SCHEME, METRICS_SCHEME, SESSION_SCHEME};
-pub use sentiment::{SentimentRequest, SentimentResponse, SuggestedActionDoc};
+pub use sentiment::{ReasonLanguageDoc, SentimentRequest, SentimentResponse, SuggestedActionDoc};
 pub use sessions::{SessionRequest, SessionToken, SigningSecret, SigningSecretList};
 pub use settings::{OrganizationSettings, SettingsPatch};
 pub use stripe_webhooks::{

@@ -62,12 +62,13 @@ pub async fn sentiment(
     let round = |x: f64| json!((x * 1000.0).round() / 1000.0);
     // The offers arrive as JSON text (as intercept's do): the body is written around them.
     let body = format!(
-        r#"{{"suggested_action":"{}","confidence":{},"offers":{},"create_support_ticket":{},"category":{},"sentiment":{},"ticket_id":{}}}"#,
+        r#"{{"suggested_action":"{}","confidence":{},"offers":{},"create_support_ticket":{},"category":{},"language":"{}","sentiment":{},"ticket_id":{}}}"#,
         answer.suggested_action.as_str(),
         round(answer.confidence),
         answer.offers,
         answer.ticket_id.is_some(),
         Value::String(answer.category),
+        answer.language.code(),
         round(answer.sentiment),
         json!(answer.ticket_id),
     );

@@ -1,25 +1,34 @@
-//! Temperature calibration: fits the temperature on out-of-fold action logits so that
-//! probabilities mean what they say.
+//! Temperature calibration: fits the temperatures on out-of-fold action logits so that
+//! probabilities mean what they say, in each language.
 
 use super::softmax::{SoftmaxHead, Target};
 use super::vocabulary::SparseVector;
 use super::xorshift::XorShift64;
-use super::{TrainingConfig, ACTION_COUNT};
+use super::{TrainingConfig, ACTION_COUNT, LANGUAGE_COUNT};
 
-/// Fits the temperature on out-of-fold action logits: each fold's examples
-/// are scored by a head trained on the other folds with the same config.
-pub(super) fn fit_temperature(
+/// Fewest out-of-fold examples of a language for it to get a temperature of its own (with
+/// fewer it takes the one fitted on all languages).
+const MIN_EXAMPLES_PER_LANGUAGE: usize = 50;
+
+/// Fits the temperatures on out-of-fold action logits: each fold's examples are scored by
+/// a head trained on the other folds with the same config. Answers the temperature fitted
+/// on every example and one per language (`languages[i]` is example `i`'s, an index into
+/// [`crate::sentiment::Language::ALL`]): the languages' corpora differ in size and wording,
+/// so one shared temperature left some languages over- and others under-confident.
+pub(super) fn fit_temperatures(
     vectors: &[SparseVector],
     targets: &[Target],
+    languages: &[usize],
     feature_count: usize,
     config: &TrainingConfig,
-) -> f64 {
+) -> (f64, [f64; LANGUAGE_COUNT]) {
     let folds = config.calibration_folds;
     if folds < 2 || vectors.len() < 2 * folds {
-        return 1.0;
+        return (1.0, [1.0; LANGUAGE_COUNT]);
     }
     let fold_of = stratified_folds(targets, folds, config.seed);
     let mut out_of_fold: Vec<(Vec<f64>, usize)> = Vec::with_capacity(vectors.len());
+    let mut language_of: Vec<usize> = Vec::with_capacity(vectors.len());
     for fold in 0..folds {
         let (validation, training): (Vec<usize>, Vec<usize>) =
             (0..vectors.len()).partition(|&index| fold_of[index] == fold);
@@ -37,9 +46,23 @@ pub(super) fn fit_temperature(
                 head.logits(&vectors[index], target.candidates.clone()),
                 target.class - target.candidates.start,
             ));
+            language_of.push(languages[index]);
         }
     }
-    fit_temperature_to_logits(&out_of_fold)
+    let overall = fit_temperature_to_logits(&out_of_fold);
+    let mut per_language = [overall; LANGUAGE_COUNT];
+    for (language, temperature) in per_language.iter_mut().enumerate() {
+        let scored: Vec<(Vec<f64>, usize)> = out_of_fold
+            .iter()
+            .zip(&language_of)
+            .filter(|(_, of)| **of == language)
+            .map(|(scored, _)| scored.clone())
+            .collect();
+        if scored.len() >= MIN_EXAMPLES_PER_LANGUAGE {
+            *temperature = fit_temperature_to_logits(&scored);
+        }
+    }
+    (overall, per_language)
 }
 
 /// Temperature minimising the log-loss of `softmax(logits / T)`. The loss is

@@ -1,5 +1,6 @@
 //! Feature extraction: hashed, weighted unigrams, bigrams, character n-grams and style signals.
 
+use super::compounds::compound_parts;
 use super::tokens::{tokenize, Word};
 use super::{NegationMode, TrainingConfig};
 use crate::sentiment::corpus::{FNV_OFFSET, FNV_PRIME};
@@ -11,15 +12,30 @@ const BIGRAM: u8 = b'b';
 const CHAR_NGRAM: u8 = b'c';
 const STYLE: u8 = b's';
 
+/// A compound's part counts a little less than a word written on its own.
+const COMPOUND_PART_WEIGHT: f64 = 0.7;
+
 /// Hashed, weighted features of one text. Keys may repeat; repeated keys add
 /// up in [`index_features`](super::vocabulary::index_features).
 pub(super) fn extract_features(text: &str, config: &TrainingConfig, tone: f64) -> Vec<(u64, f64)> {
+    extract_features_split(text, config, tone).0
+}
+
+/// [`extract_features`], and the keys of the text's word unigrams (whether the model knows
+/// any of the words).
+pub(super) fn extract_features_split(
+    text: &str,
+    config: &TrainingConfig,
+    tone: f64,
+) -> (Vec<(u64, f64)>, Vec<u64>) {
     let clauses = tokenize(text, config);
     let mut features = Vec::new();
+    let mut unigrams = Vec::new();
 
     for (clause_index, clause) in clauses.iter().enumerate() {
         for word in clause {
             let raw_unigram = (feature_key(UNIGRAM, &[&word.text]), config.unigram_weight);
+            unigrams.push(raw_unigram.0);
             match (word.negated, config.negation) {
                 (false, _) | (true, NegationMode::Off) => features.push(raw_unigram),
                 (true, NegationMode::Prefix) => features.push((
@@ -35,6 +51,13 @@ pub(super) fn extract_features(text: &str, config: &TrainingConfig, tone: f64) -
                 }
             }
             push_char_ngrams(&word.text, config, &mut features);
+            // "datenverlust" also reads as "daten" and "verlust".
+            for part in compound_parts(&word.text) {
+                features.push((
+                    feature_key(UNIGRAM, &[part]),
+                    config.unigram_weight * COMPOUND_PART_WEIGHT,
+                ));
+            }
         }
 
         // Bigrams stay inside a clause; the text start is a pseudo-word so
@@ -57,7 +80,7 @@ pub(super) fn extract_features(text: &str, config: &TrainingConfig, tone: f64) -
             features.push((feature_key(STYLE, &[style]), config.style_weight));
         }
     }
-    features
+    (features, unigrams)
 }
 
 /// Character n-grams of `<word>` (with boundary markers). Numbers and words

@@ -1,7 +1,8 @@
-//! Tokenizing: normalised words in clauses, contractions and respellings expanded, negation
-//! scopes marked.
+//! Tokenizing: normalised words in clauses, contractions, elisions and respellings
+//! expanded, negation scopes marked, in English, German, French and Spanish alike.
 
 use super::TrainingConfig;
+use crate::sentiment::text::{fold_accent, split_elision};
 
 /// A word after normalisation, and whether it sits in a negation scope.
 pub(super) struct Word {
@@ -19,7 +20,7 @@ pub(super) fn tokenize(text: &str, config: &TrainingConfig) -> Vec<Vec<Word>> {
 
     let push_word = |raw: &str, clause: &mut Vec<Word>, negation_left: &mut usize| {
         for word in expand_word(raw) {
-            if word == "but" || word == "however" || word == "although" || word == "though" {
+            if is_contrast(&word) {
                 *negation_left = 0;
             }
             if is_negator(&word) {
@@ -50,7 +51,7 @@ pub(super) fn tokenize(text: &str, config: &TrainingConfig) -> Vec<Vec<Word>> {
         }
         match c {
             '$' | '€' | '£' => push_word("$", &mut clause, &mut negation_left),
-            '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '\n' => {
+            '.' | ',' | ';' | ':' | '!' | '?' | '¡' | '¿' | '(' | ')' | '\n' => {
                 negation_left = 0;
                 if !clause.is_empty() {
                     clauses.push(std::mem::take(&mut clause));
@@ -68,13 +69,14 @@ pub(super) fn tokenize(text: &str, config: &TrainingConfig) -> Vec<Vec<Word>> {
     clauses
 }
 
-/// Lowercases, unifies apostrophes and squeezes letters repeated 3+ times
+/// Lowercases, folds accents ("kündigen" and "kundigen" are one word; see
+/// `text::fold_accent`), unifies apostrophes and squeezes letters repeated 3+ times
 /// ("sooo slooow" -> "soo sloow") so elongations share features.
 fn normalize(text: &str) -> String {
     let mut normalized = String::with_capacity(text.len());
     let mut previous = None;
     let mut run = 0;
-    for c in text.chars().flat_map(char::to_lowercase) {
+    let mut push = |c: char| {
         let c = match c {
             '’' | '‘' | '`' | '´' => '\'',
             other => other,
@@ -87,6 +89,12 @@ fn normalize(text: &str) -> String {
         }
         if run <= 2 || !c.is_alphabetic() {
             normalized.push(c);
+        }
+    };
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match fold_accent(c) {
+            Some(plain) => plain.chars().for_each(&mut push),
+            None => push(c),
         }
     }
     normalized
@@ -101,6 +109,12 @@ fn expand_word(raw: &str) -> Vec<String> {
     }
     if word.chars().all(|c| c.is_ascii_digit()) {
         return vec!["#num".to_string()];
+    }
+    // French: "n'est" -> "ne est", "l'appli" -> "le appli", "qu'on" -> "que on".
+    if let Some((elided, rest)) = split_elision(word) {
+        let mut words = vec![elided.to_string()];
+        words.extend(expand_word(rest));
+        return words;
     }
     if let Some(stem) = word.strip_suffix("n't") {
         let stem = match stem {
@@ -135,9 +149,38 @@ fn expand_word(raw: &str) -> Vec<String> {
     }
 }
 
-/// Chat spellings, missing apostrophes and frequent typos.
+/// Chat spellings, missing apostrophes and frequent typos (accents already folded).
 fn respelling(word: &str) -> Option<&'static str> {
     Some(match word {
+        // German.
+        "nich" => "nicht",
+        "garnicht" | "garnich" => "gar nicht",
+        "zuteuer" => "zu teuer",
+        "zuviel" => "zu viel",
+        "hab" => "habe",
+        "kp" => "keine ahnung",
+        "gekundigt" | "kundige" => "kundigen",
+        // French (elisions typed without their apostrophe, SMS spellings). Short forms that
+        // are English words too ("pr", "tb") are left out.
+        "jai" => "je ai",
+        "cest" => "ce est",
+        "jsuis" | "chui" | "chuis" => "je suis",
+        "jsp" => "je sais pas",
+        "ds" => "dans",
+        "bcp" => "beaucoup",
+        "tjs" | "tjrs" => "toujours",
+        "pcq" | "pck" | "psk" | "parske" => "parce que",
+        "qd" => "quand",
+        "cb" => "combien",
+        "appli" => "application",
+        // Spanish.
+        "q" | "qe" => "que",
+        "xq" | "pq" | "porq" | "xk" | "pk" => "porque",
+        "tmb" | "tbn" => "tambien",
+        "dsd" => "desde",
+        "nd" => "nada",
+        "aki" => "aqui",
+        // English.
         "dont" => "do not",
         "cant" => "can not",
         "cannot" => "can not",
@@ -199,10 +242,39 @@ fn respelling(word: &str) -> Option<&'static str> {
     })
 }
 
+/// Words that open a negation scope, in the four languages (accents folded).
 fn is_negator(word: &str) -> bool {
     matches!(
         word,
+        // English (and Spanish "no").
         "not" | "no" | "never" | "without" | "nothing" | "nobody" | "none" | "neither" | "nor"
+        // German.
+        | "nicht" | "kein" | "keine" | "keinen" | "keinem" | "keiner" | "nie" | "niemals"
+        | "nichts" | "ohne" | "weder"
+        // French ("ne" also stands for the "n'" of "n'est").
+        | "ne" | "pas" | "jamais" | "rien" | "aucun" | "aucune" | "sans"
+        // Spanish.
+        | "nunca" | "jamas" | "nada" | "nadie" | "sin" | "ningun" | "ninguno" | "ninguna"
+        | "tampoco" | "ni"
+    )
+}
+
+/// Words that end a negation scope: what follows them is said on its own.
+fn is_contrast(word: &str) -> bool {
+    matches!(
+        word,
+        "but"
+            | "however"
+            | "although"
+            | "though"
+            | "aber"
+            | "sondern"
+            | "jedoch"
+            | "mais"
+            | "pourtant"
+            | "pero"
+            | "sino"
+            | "aunque"
     )
 }
 
@@ -251,5 +323,39 @@ mod tests {
         assert_eq!(words("lol we r broke"), ["lol", "we", "are", "broke"]);
         assert_eq!(words("cant login"), ["can", "not", "NOT_login"]);
         assert_eq!(words("We’re out"), ["we", "are", "out"]);
+    }
+
+    #[test]
+    fn accents_elisions_and_negation_work_in_every_language() {
+        assert_eq!(
+            words("Zu teuer, wir kündigen"),
+            ["zu", "teuer", "wir", "kundigen"]
+        );
+        assert_eq!(
+            words("zu teuer wir kundigen"),
+            ["zu", "teuer", "wir", "kundigen"]
+        );
+        assert_eq!(
+            words("Ce n'est pas cher, mais l'appli plante"),
+            [
+                "ce",
+                "ne",
+                "NOT_est",
+                "pas",
+                "NOT_cher",
+                "mais",
+                "le",
+                "application",
+                "plante"
+            ]
+        );
+        assert_eq!(
+            words("¿No funciona? ¡Qué desastre!"),
+            ["no", "NOT_funciona", "que", "desastre"]
+        );
+        assert_eq!(
+            words("Das ist nicht teuer aber nutzlos"),
+            ["das", "ist", "nicht", "NOT_teuer", "aber", "nutzlos"]
+        );
     }
 }

@@ -3,14 +3,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 
-use super::calibration::fit_temperature;
+use super::calibration::fit_temperatures;
 use super::features::extract_features;
 use super::softmax::{SoftmaxHead, Target};
 use super::vocabulary::{index_features, SparseVector, Vocabulary};
-use super::{Classifier, TrainingConfig, ACTION_COUNT};
+use super::{Classifier, TrainingConfig, ACTION_COUNT, LANGUAGE_COUNT};
 use crate::sentiment::corpus::Example;
 use crate::sentiment::polarity::polarity;
-use crate::sentiment::SuggestedAction;
+use crate::sentiment::{Language, SuggestedAction};
 
 impl Classifier {
     /// Trains with [`TrainingConfig::default`].
@@ -19,9 +19,9 @@ impl Classifier {
     }
 
     /// Trains on the training half of [`crate::sentiment::corpus::split`] of the embedded
-    /// corpus: exactly the model whose held-out metrics are reported.
+    /// corpora (all four languages): exactly the model whose held-out metrics are reported.
     pub fn from_embedded_corpus() -> Result<Classifier, String> {
-        let examples = crate::sentiment::corpus::parse_tsv(crate::sentiment::corpus::CORPUS)?;
+        let examples = crate::sentiment::corpus::embedded_corpus()?;
         let (train, _held_out) = crate::sentiment::corpus::split(&examples);
         Ok(Self::train(&train))
     }
@@ -73,7 +73,12 @@ impl Classifier {
             .collect();
 
         let all_examples: Vec<usize> = (0..examples.len()).collect();
-        let temperature = fit_temperature(&vectors, &action_targets, feature_count, config);
+        let languages: Vec<usize> = examples
+            .iter()
+            .map(|example| example.language.index())
+            .collect();
+        let (temperature, temperatures) =
+            fit_temperatures(&vectors, &action_targets, &languages, feature_count, config);
         let action_head = SoftmaxHead::train(
             &vectors,
             &action_targets,
@@ -90,15 +95,42 @@ impl Classifier {
             categories.len(),
             config,
         );
+        let language_targets: Vec<Target> = languages
+            .iter()
+            .map(|&class| Target {
+                class,
+                candidates: 0..LANGUAGE_COUNT,
+            })
+            .collect();
+        let language_head = SoftmaxHead::train(
+            &vectors,
+            &language_targets,
+            &all_examples,
+            feature_count,
+            LANGUAGE_COUNT,
+            config,
+        );
+
+        // English gets a model of its own when there are other languages beside it.
+        let english: Vec<Example> = examples
+            .iter()
+            .filter(|example| example.language == Language::English)
+            .cloned()
+            .collect();
+        let english = (!english.is_empty() && english.len() < examples.len())
+            .then(|| Box::new(Self::train_with(&english, config)));
 
         Classifier {
+            english,
             config: config.clone(),
             vocabulary,
             action_head,
             category_head,
+            language_head,
             categories,
             category_ranges,
             temperature,
+            temperatures,
         }
     }
 }
@@ -141,6 +173,7 @@ mod tests {
         assert_eq!(empty.temperature(), 1.0);
 
         let single = Classifier::train(&[Example {
+            language: Language::English,
             action: SuggestedAction::Pause,
             category: "break".to_string(),
             reason: "taking a break".to_string(),

@@ -3,9 +3,18 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use super::lexicon_intl::INTERNATIONAL_ENTRIES;
+
+/// English words (here) and German, French and Spanish ones (`lexicon_intl`), in one map.
 pub(super) fn lexicon() -> &'static HashMap<&'static str, f64> {
     static LEXICON: OnceLock<HashMap<&'static str, f64>> = OnceLock::new();
-    LEXICON.get_or_init(|| LEXICON_ENTRIES.iter().copied().collect())
+    LEXICON.get_or_init(|| {
+        LEXICON_ENTRIES
+            .iter()
+            .chain(INTERNATIONAL_ENTRIES)
+            .copied()
+            .collect()
+    })
 }
 
 /// Hand-written valences on a VADER-like -4..4 scale. Inflections that the

@@ -9,12 +9,13 @@
 //! around them, and emoticons; those, and the lexicon, are in their own files.
 
 mod lexicon;
+mod lexicon_intl;
 mod modifiers;
 mod tokens;
 mod valence;
 
 use lexicon::lexicon;
-use modifiers::{booster_adjustment, is_negator, negation, Negation};
+use modifiers::{booster_adjustment, is_contrast, is_negator, negation, Negation};
 use tokens::{is_acronym, tokenize};
 use valence::{emoticon_valence, token_valence};
 
@@ -40,7 +41,7 @@ pub fn polarity(text: &str) -> f64 {
     let but_position = tokens
         .iter()
         .enumerate()
-        .position(|(i, t)| t.lower == "but" && !(i > 0 && is_negator(&tokens[i - 1].lower)));
+        .position(|(i, t)| is_contrast(&t.lower) && !(i > 0 && is_negator(&tokens[i - 1].lower)));
 
     let mut sum = 0.0;
     for (position, token) in tokens.iter().enumerate() {
@@ -174,6 +175,49 @@ mod tests {
         assert!(polarity("Fed up.") < -0.5);
         assert_eq!(polarity("It feels like a spreadsheet."), 0.0);
         assert!(polarity("I really like the app") > 0.3);
+    }
+
+    #[test]
+    fn anger_reads_as_anger_in_every_language() {
+        for text in [
+            "Das ist eine absolute Frechheit!!! Nie wieder, totaler Schrott",
+            "Ich bin stinksauer, euer Support ist nutzlos und die App eine Katastrophe",
+            "C'est une arnaque, vous êtes des incompétents !!",
+            "Service client nul, logiciel pourri, je suis furieux",
+            "Es una estafa, son unos incompetentes!!!",
+            "Estoy harto, la peor aplicación que he usado, una basura",
+            "SCHEISS SOFTWARE",
+            "putain de merde, rien ne marche",
+            "qué mierda de servicio",
+        ] {
+            let score = polarity(text);
+            assert!(score <= -0.6, "{text}: {score}");
+        }
+    }
+
+    #[test]
+    fn polite_notes_are_near_neutral_in_every_language() {
+        for text in [
+            "Zu teuer für unser kleines Team, wir kündigen",
+            "Wir machen Winterpause und sind im Frühjahr zurück.",
+            "Trop cher pour nous en ce moment",
+            "Nous fermons l'entreprise pour de bon.",
+            "Es demasiado caro para nosotros ahora mismo",
+            "Cerramos el negocio a final de mes.",
+        ] {
+            let score = polarity(text);
+            assert!((-0.35..=0.45).contains(&score), "{text}: {score}");
+        }
+    }
+
+    #[test]
+    fn negation_flips_polarity_in_every_language() {
+        assert!(polarity("das ist nicht schlecht") > 0.0);
+        assert!(polarity("ce n'est pas mauvais") > 0.0);
+        assert!(polarity("no es malo") > 0.0);
+        assert!(polarity("le support n'est pas bon") < 0.0);
+        assert!(polarity("der Support ist nicht gut") < 0.0);
+        assert!(polarity("el soporte no es bueno") < 0.0);
     }
 
     #[test]

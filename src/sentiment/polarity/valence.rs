@@ -21,8 +21,8 @@ pub(super) fn token_valence(
         .unwrap_or("");
     let next = tokens.get(position + 1).map_or("", |t| t.lower.as_str());
     match (previous, word, next) {
-        // "closing for good" means permanently, not something good.
-        ("for", "good", _) => None,
+        // "closing for good" means permanently, not something good (French: "pour de bon").
+        ("for", "good", _) | ("de", "bon", _) => None,
         ("fed", "up", _) | ("sick", "of", _) | ("had", "enough", _) => Some(-2.2),
         (_, "fed", "up") | (_, "sick", "of") => None,
         ("rip", "off", _) => Some(-2.6),
@@ -53,11 +53,53 @@ fn word_valence(lexicon: &HashMap<&'static str, f64>, word: &str) -> Option<f64>
             }
         }
     }
+    // German endings ("schlechte", "schlechten") on longer stems, so "baden" is no "bad".
+    for suffix in ["e", "en", "er", "es", "em"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if stem.len() >= 5 {
+                if let Some(&valence) = lexicon.get(stem) {
+                    return Some(valence);
+                }
+            }
+        }
+    }
+    // Spanish gender and number: "mala", "malas", "malos" -> "malo".
+    for suffix in ["a", "as", "os"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if stem.len() >= 3 {
+                if let Some(&valence) = lexicon.get(format!("{stem}o").as_str()) {
+                    return Some(valence);
+                }
+            }
+        }
+    }
     None
 }
 
 fn is_profanity(word: &str) -> bool {
-    const PROFANE_STEMS: [&str; 6] = ["fuck", "shit", "bullshit", "motherf", "asshole", "bitch"];
+    const PROFANE_STEMS: &[&str] = &[
+        "fuck",
+        "shit",
+        "bullshit",
+        "motherf",
+        "asshole",
+        "bitch", // English
+        "scheiss",
+        "kacke",
+        "arschloch",
+        "verfickt", // German (accents folded: "scheiße")
+        "merde",
+        "putain",
+        "connard",
+        "encule",
+        "bordel", // French
+        "mierd",
+        "joder",
+        "jodid",
+        "cabron",
+        "gilipoll",
+        "hostia", // Spanish
+    ];
     // Censored spellings like "f***", "s**t", "sh*t".
     let censored = word.contains('*') && word.starts_with(|c: char| c.is_alphabetic());
     censored || PROFANE_STEMS.iter().any(|stem| word.starts_with(stem))
