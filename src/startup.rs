@@ -161,6 +161,7 @@ pub fn start_actors(
     .start();
     let session_desk = SessionDesk::new(db.clone(), turns.clone(), applier.secrets.clone(), ttl);
     let known_signing_keys = session_desk.known_signing_keys();
+    let session_ledger = session_desk.session_ledger();
     let sessions = session_desk.start();
     let applier_secrets = applier.secrets.clone();
     let stripe = StripeApplier::new(
@@ -196,6 +197,7 @@ pub fn start_actors(
         keys,
         known_keys,
         known_signing_keys,
+        session_ledger,
         sessions,
         offers,
         outcomes,

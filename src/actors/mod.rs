@@ -51,6 +51,8 @@ pub struct Actors {
     pub known_keys: key_verifier::KnownKeys,
     /// Signing secrets the SessionDesk has loaded, read by every HTTP worker.
     pub known_signing_keys: session_desk::KnownSigningKeys,
+    /// What sessions were shown, noted and read by every HTTP worker.
+    pub session_ledger: session_desk::SessionLedger,
     /// End-user sessions and organizations' signing secrets.
     pub sessions: actix::Addr<session_desk::SessionDesk>,
     pub offers: actix::Addr<offer_selector::OfferSelector>,

@@ -2,7 +2,7 @@
 //! the cache TTL, so that a revocation elsewhere holds within it), manages organizations'
 //! signing secrets, and keeps what a session was shown and which offer it applied.
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -23,8 +23,61 @@ pub struct SessionDesk {
     db: DatabaseConnection,
     secrets: SecretBox,
     known: KnownSigningKeys,
+    ledger: SessionLedger,
+}
+
+/// What sessions were shown, shared with the HTTP workers: an intercept or a reason notes its
+/// offers here without a message (the write goes on in the background, batched), and an
+/// outcome or application that follows through this process finds them at once; other
+/// processes read the database, where the write lands within a batch, milliseconds, long
+/// before an end user's next click.
+#[derive(Clone)]
+pub struct SessionLedger {
+    recent: Arc<Mutex<RecentlyShown>>,
     shown: Arc<ShownOffers>,
-    recent: RecentlyShown,
+}
+
+impl SessionLedger {
+    /// Notes the offers shown to a session, and stores them in the background.
+    pub fn shown(
+        &self,
+        organization_id: i64,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        offer_ids: Vec<i64>,
+    ) {
+        // Only what this process has not noted for the session yet is written: a session that
+        // asks again (a second intercept, its reason) costs no write for the same offers.
+        let offer_ids = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .note(session_id, &offer_ids);
+        if offer_ids.is_empty() {
+            return;
+        }
+        let shown = self.shown.clone();
+        let session_id = session_id.to_owned();
+        tokio::spawn(async move {
+            let write = shown.remember(Shown {
+                organization_id,
+                session_id,
+                expires_at,
+                offer_ids,
+            });
+            if let Err(error) = write.await {
+                tracing::warn!(error = %format!("{error:#}"), "the offers a session was shown were not stored");
+            }
+        });
+    }
+
+    /// Whether this process noted the offer for the session lately (false: ask the database).
+    pub fn recently_shown(&self, session_id: &str, offer_id: i64) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .has(session_id, offer_id)
+    }
 }
 
 /// Offers shown through this process lately, by session: what an outcome or application that
@@ -40,7 +93,8 @@ const RECENT_SESSIONS: usize = 100_000;
 const RECENT_FOR: Duration = Duration::from_secs(600);
 
 impl RecentlyShown {
-    fn note(&mut self, session_id: &str, offer_ids: &[i64]) {
+    /// Notes the offers and answers those that were new for the session.
+    fn note(&mut self, session_id: &str, offer_ids: &[i64]) -> Vec<i64> {
         if self.sessions.len() >= RECENT_SESSIONS && !self.sessions.contains_key(session_id) {
             self.sessions.retain(|_, (_, at)| at.elapsed() < RECENT_FOR);
             if self.sessions.len() >= RECENT_SESSIONS {
@@ -52,11 +106,14 @@ impl RecentlyShown {
             .entry(session_id.to_owned())
             .or_insert_with(|| (Vec::new(), Instant::now()));
         *at = Instant::now();
+        let mut new = Vec::new();
         for id in offer_ids {
             if !offers.contains(id) {
                 offers.push(*id);
+                new.push(*id);
             }
         }
+        new
     }
 
     fn has(&self, session_id: &str, offer_id: i64) -> bool {
@@ -112,6 +169,11 @@ impl KnownSigningKeys {
 }
 
 impl SessionDesk {
+    /// What sessions were shown, for the HTTP workers.
+    pub fn session_ledger(&self) -> SessionLedger {
+        self.ledger.clone()
+    }
+
     /// The signing secrets this desk has loaded, for the HTTP workers.
     pub fn known_signing_keys(&self) -> KnownSigningKeys {
         self.known.clone()
@@ -124,11 +186,13 @@ impl SessionDesk {
         ttl: Duration,
     ) -> Self {
         SessionDesk {
-            shown: Arc::new(ShownOffers::start(db.clone(), turns)),
+            ledger: SessionLedger {
+                recent: Arc::new(Mutex::new(RecentlyShown::default())),
+                shown: Arc::new(ShownOffers::start(db.clone(), turns)),
+            },
             db,
             secrets,
             known: KnownSigningKeys::new(ttl),
-            recent: RecentlyShown::default(),
         }
     }
 }
@@ -284,13 +348,6 @@ impl Handler<SignSession> for SessionDesk {
 #[derive(Message)]
 #[rtype(result = "Result<bool, Failure>")]
 pub enum SessionOffer {
-    /// Notes the offers shown to the session (answers true).
-    Shown {
-        organization_id: i64,
-        session_id: String,
-        expires_at: DateTime<Utc>,
-        offer_ids: Vec<i64>,
-    },
     /// Whether the session was shown the offer.
     WasShown { session_id: String, offer_id: i64 },
     /// Claims the session's one application (false: it applied another offer).
@@ -308,42 +365,18 @@ impl Handler<SessionOffer> for SessionDesk {
     type Result = ResponseFuture<Result<bool, Failure>>;
 
     fn handle(&mut self, msg: SessionOffer, _: &mut Self::Context) -> Self::Result {
-        match msg {
-            // Noted here at once, and written in the background: the answer does not wait for
-            // the write (it lands within a batch, milliseconds, long before the end user's next
-            // click, which another process reads from the database).
-            SessionOffer::Shown {
-                organization_id,
-                session_id,
-                expires_at,
-                offer_ids,
-            } => {
-                self.recent.note(&session_id, &offer_ids);
-                let shown = self.shown.clone();
-                actix::spawn(async move {
-                    let write = shown.remember(Shown {
-                        organization_id,
-                        session_id,
-                        expires_at,
-                        offer_ids,
-                    });
-                    if let Err(error) = write.await {
-                        tracing::warn!(error = %format!("{error:#}"), "the offers a session was shown were not stored");
-                    }
-                });
+        if let SessionOffer::WasShown {
+            ref session_id,
+            offer_id,
+        } = msg
+        {
+            if self.ledger.recently_shown(session_id, offer_id) {
                 return guard(async { Ok(true) });
             }
-            SessionOffer::WasShown {
-                ref session_id,
-                offer_id,
-            } if self.recent.has(session_id, offer_id) => return guard(async { Ok(true) }),
-            _ => {}
         }
         let db = self.db.clone();
         guard(async move {
             Ok(match msg {
-                // Answered above.
-                SessionOffer::Shown { .. } => true,
                 SessionOffer::WasShown {
                     session_id,
                     offer_id,

@@ -155,24 +155,14 @@ pub fn offer_ids(offers: &str) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-/// Notes what a session was shown, before the answer leaves: an outcome or application that
-/// follows it must find it.
-pub async fn remember_shown(
-    actors: &Actors,
-    organization_id: i64,
-    session: &Session,
-    offers: &str,
-) -> Result<(), ApiError> {
-    actors
-        .sessions
-        .send(SessionOffer::Shown {
-            organization_id,
-            session_id: session.id.clone(),
-            expires_at: session.expires_at,
-            offer_ids: offer_ids(offers),
-        })
-        .await??;
-    Ok(())
+/// Notes what a session was shown: an outcome or application that follows must find it.
+pub fn remember_shown(actors: &Actors, organization_id: i64, session: &Session, offers: &str) {
+    actors.session_ledger.shown(
+        organization_id,
+        &session.id,
+        session.expires_at,
+        offer_ids(offers),
+    );
 }
 
 /// Refuses an offer the session was not shown.
@@ -181,13 +171,14 @@ pub async fn require_shown(
     session: &Session,
     offer_id: i64,
 ) -> Result<(), ApiError> {
-    let shown = actors
-        .sessions
-        .send(SessionOffer::WasShown {
-            session_id: session.id.clone(),
-            offer_id,
-        })
-        .await??;
+    let shown = actors.session_ledger.recently_shown(&session.id, offer_id)
+        || actors
+            .sessions
+            .send(SessionOffer::WasShown {
+                session_id: session.id.clone(),
+                offer_id,
+            })
+            .await??;
     if shown {
         Ok(())
     } else {

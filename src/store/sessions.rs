@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 
 use crate::domain::session::KID_PREFIX;
 use crate::store::coalescer::Coalescer;
-use sea_orm::sqlx;
 use crate::store::database::{sqlite_time, sqlite_transaction, sqlx_failure, WriteTurns};
 use crate::store::secrets::SecretBox;
+use sea_orm::sqlx;
 
 /// Active secrets an organization may hold at once: one in use and one being rotated in.
 pub const MAX_ACTIVE_SECRETS: usize = 2;

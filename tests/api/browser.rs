@@ -159,8 +159,11 @@ impl Browser {
 
     /// Waits until the page has loaded (the widget binds once the document is parsed).
     pub async fn until_loaded(&self) {
-        self.until("the page loaded", "return document.readyState === 'complete'")
-            .await;
+        self.until(
+            "the page loaded",
+            "return document.readyState === 'complete'",
+        )
+        .await;
     }
 
     /// The element of the flow (inside its shadow root) that `css` names, once it exists.

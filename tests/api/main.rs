@@ -26,5 +26,5 @@ mod rate_limit;
 mod readiness;
 mod sentiment;
 mod sessions;
-mod widget;
 mod stripe_webhooks;
+mod widget;

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{parts, TestApp};
 
-
 struct Secret {
     kid: String,
     secret: String,

@@ -70,7 +70,7 @@ pub async fn intercept(
         })
         .await??;
     if let Some(session) = caller.session() {
-        remember_shown(&actors, organization_id, session, &answer.offers).await?;
+        remember_shown(&actors, organization_id, session, &answer.offers);
     }
     // The offers arrive as JSON text (rendered once per catalog load): the body is written
     // around them rather than rebuilt as values.

@@ -56,7 +56,7 @@ pub async fn sentiment(
         })
         .await??;
     if let Some(session) = caller.session() {
-        remember_shown(&actors, organization_id, session, &answer.offers).await?;
+        remember_shown(&actors, organization_id, session, &answer.offers);
     }
     // Probabilities are rounded for display; the model's own values are kept in storage.
     let round = |x: f64| json!((x * 1000.0).round() / 1000.0);
