@@ -123,13 +123,16 @@ impl RecentlyShown {
     }
 }
 
+/// A signing secret as loaded (None: no such secret), and when.
+type LoadedKey = (Option<SigningKey>, Instant);
+
 /// Signing secrets by `kid` (None: no such secret), as loaded at that instant and kept for the
 /// cache TTL. Shared with the HTTP workers, which open a token whose secret is cached
 /// themselves, without a message: checking a signature then costs the actors' thread nothing.
 #[derive(Clone)]
 pub struct KnownSigningKeys {
     ttl: Duration,
-    entries: Arc<RwLock<HashMap<String, (Option<SigningKey>, Instant)>>>,
+    entries: Arc<RwLock<HashMap<String, LoadedKey>>>,
 }
 
 impl KnownSigningKeys {
@@ -333,9 +336,12 @@ impl Handler<SignSession> for SessionDesk {
                         "The organization has no active signing secret: create one first.".into(),
                     )
                 })?;
-            let token = session::sign(&msg.claims, &key.kid, key.secret.as_bytes());
-            let expires_at = msg
-                .claims
+            // Each signing is a session of its own, even for the same claims in the same
+            // second (a session is known by its token's signature).
+            let mut claims = msg.claims;
+            claims.insert("jti".into(), hex::encode(rand::random::<[u8; 16]>()).into());
+            let token = session::sign(&claims, &key.kid, key.secret.as_bytes());
+            let expires_at = claims
                 .get("exp")
                 .and_then(Value::as_i64)
                 .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0));

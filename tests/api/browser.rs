@@ -179,8 +179,8 @@ impl Browser {
             }
             assert!(
                 started.elapsed() < DEADLINE,
-                "the flow never showed {css}; page: {}",
-                self.run("return document.body.innerText").await
+                "the flow never showed {css}; the flow says: {}",
+                self.run("const f = document.querySelector('saveloops-flow'); return f ? f.shadowRoot.textContent : 'nothing (closed)'").await
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
