@@ -151,6 +151,7 @@ pub fn refine(doc: &mut Value) {
             ],
         ),
         ("TicketPatch", &["status"]),
+        ("SessionRequest", &["mrr_value", "expires_in"]),
         ("ExperimentArm", &["weight", "control"]),
         (
             "ExperimentCreate",
