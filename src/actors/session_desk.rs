@@ -370,16 +370,9 @@ pub enum SessionOffer {
 impl Handler<SessionOffer> for SessionDesk {
     type Result = ResponseFuture<Result<bool, Failure>>;
 
+    /// `WasShown` reads the database: the HTTP workers ask this desk only after the shared
+    /// ledger (`SessionLedger::recently_shown`) did not know the offer.
     fn handle(&mut self, msg: SessionOffer, _: &mut Self::Context) -> Self::Result {
-        if let SessionOffer::WasShown {
-            ref session_id,
-            offer_id,
-        } = msg
-        {
-            if self.ledger.recently_shown(session_id, offer_id) {
-                return guard(async { Ok(true) });
-            }
-        }
         let db = self.db.clone();
         guard(async move {
             Ok(match msg {

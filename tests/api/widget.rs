@@ -218,6 +218,11 @@ async fn session_token(app: &TestApp, extra: Value) -> String {
     answer["token"].as_str().unwrap().to_owned()
 }
 
+/// The accept button of an offer, by its id.
+fn accept(offer: i64) -> String {
+    format!("[data-offer-id='{offer}'] [data-saveloops=accept]")
+}
+
 fn set(key: &'static str, value: Value) -> impl FnOnce(&mut Value) {
     move |config| config[key] = value
 }
@@ -486,8 +491,7 @@ async fn every_offer_type_does_what_it_says() {
         scene.reload(set("session", json!(token))).await;
         scene.click_cancel().await;
         b.click_flow("[data-saveloops=skip]").await;
-        b.click_flow(&format!("[data-offer-id='{id}'] [data-saveloops=accept]"))
-            .await;
+        b.click_flow(&accept(id)).await;
         b.flow("[data-saveloops=step-done]").await;
         let events = b.events().await;
         let status = match kind_name.as_str() {
@@ -554,11 +558,7 @@ async fn a_stripe_outage_shows_that_the_offer_is_being_applied() {
     scene.stripe.fail_always(Fault::Status(500));
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=skip]").await;
-    b.click_flow(&format!(
-        "[data-offer-id='{}'] [data-saveloops=accept]",
-        scene.discount
-    ))
-    .await;
+    b.click_flow(&accept(scene.discount)).await;
     let done = b.flow("[data-saveloops=step-done]").await;
     assert!(
         done.text().await.unwrap().contains("being applied"),
@@ -583,11 +583,7 @@ async fn a_refused_offer_says_why_and_cancelling_stays_open() {
     scene.stripe.set_subscription_status("sub_1", "canceled");
     scene.click_cancel().await;
     b.click_flow("[data-saveloops=skip]").await;
-    b.click_flow(&format!(
-        "[data-offer-id='{}'] [data-saveloops=accept]",
-        scene.discount
-    ))
-    .await;
+    b.click_flow(&accept(scene.discount)).await;
     b.until(
         "the refusal is shown",
         "const s = document.querySelector('saveloops-flow').shadowRoot.querySelector('[data-saveloops=status]'); return s.textContent.startsWith('That did not work') && s.textContent;",
