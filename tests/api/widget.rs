@@ -218,6 +218,9 @@ async fn session_token(app: &TestApp, extra: Value) -> String {
     answer["token"].as_str().unwrap().to_owned()
 }
 
+// Texts are read as `textContent`: WebDriver's rendered text is empty while the dialog fades
+// in (its opening animation starts from transparent).
+
 /// The accept button of an offer, by its id.
 fn accept(offer: i64) -> String {
     format!("[data-offer-id='{offer}'] [data-saveloops=accept]")
@@ -263,14 +266,23 @@ async fn a_click_holds_the_cancel_reads_the_reason_and_applies_the_discount() {
         offer.attr("data-offer-id").await.unwrap(),
         Some(scene.discount.to_string())
     );
-    assert!(offer.text().await.unwrap().contains("20% off for 3 months"));
+    assert!(offer
+        .prop("textContent")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .contains("20% off for 3 months"));
     b.click_flow("[data-saveloops=offer] [data-saveloops=accept]")
         .await;
     let done = b.flow("[data-saveloops=step-done]").await;
     assert!(
-        done.text().await.unwrap().contains("20% off for 3 months"),
+        done.prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("20% off for 3 months"),
         "{}",
-        done.text().await.unwrap()
+        done.prop("textContent").await.unwrap().unwrap_or_default()
     );
     // Applied in Stripe, to the token's subscription.
     let sub = scene.stripe.subscription("sub_1");
@@ -561,9 +573,13 @@ async fn a_stripe_outage_shows_that_the_offer_is_being_applied() {
     b.click_flow(&accept(scene.discount)).await;
     let done = b.flow("[data-saveloops=step-done]").await;
     assert!(
-        done.text().await.unwrap().contains("being applied"),
+        done.prop("textContent")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("being applied"),
         "{}",
-        done.text().await.unwrap()
+        done.prop("textContent").await.unwrap().unwrap_or_default()
     );
     assert_eq!(
         b.events().await[0]["status"],
@@ -828,7 +844,14 @@ async fn it_speaks_german_french_and_spanish_and_any_string_can_be_replaced() {
         scene.reload(set("locale", json!(locale))).await;
         scene.click_cancel().await;
         let control = b.flow("[data-saveloops=continue-cancel]").await;
-        assert_eq!(control.text().await.unwrap(), cancel);
+        assert_eq!(
+            control
+                .prop("textContent")
+                .await
+                .unwrap()
+                .unwrap_or_default(),
+            cancel
+        );
         b.press(ESCAPE).await;
     }
     // The page's own language is used when none is given; messages override any string.
@@ -841,9 +864,15 @@ async fn it_speaks_german_french_and_spanish_and_any_string_can_be_replaced() {
         .await;
     scene.click_cancel().await;
     let title = b.flow("#saveloops-title").await;
-    assert_eq!(title.text().await.unwrap(), "Attendez !");
+    assert_eq!(
+        title.prop("textContent").await.unwrap().unwrap_or_default(),
+        "Attendez !"
+    );
     let skip = b.flow("[data-saveloops=skip]").await;
-    assert_eq!(skip.text().await.unwrap(), "Passer");
+    assert_eq!(
+        skip.prop("textContent").await.unwrap().unwrap_or_default(),
+        "Passer"
+    );
     scene.finish().await;
 }
 
