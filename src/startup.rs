@@ -183,6 +183,7 @@ pub fn start_actors(
     .start();
     let stripe_inbox = StripeInbox::new(
         db.clone(),
+        turns.clone(),
         applier_secrets,
         ttl,
         clock.clone(),

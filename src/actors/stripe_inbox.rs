@@ -17,8 +17,10 @@ use super::sentiment_analyzer::{AnalyzeReason, SentimentAnalyzer};
 use super::{guard, guard_act, Failure, MAILBOX_CAPACITY};
 use crate::clock::Clock;
 use crate::domain::stripe_event::{Effect, StripeEvent};
+use crate::store::database::WriteTurns;
 use crate::store::secrets::SecretBox;
-use crate::store::stripe_webhooks::{self as store, SecretRefused, Stored};
+use crate::store::stripe_events::{self, Stored, StoredEvents};
+use crate::store::stripe_webhooks::{self as store, SecretRefused};
 
 /// Bounds memory when clients send many distinct endpoint ids.
 const MAX_CACHED_ENDPOINTS: usize = 10_000;
@@ -39,18 +41,21 @@ pub struct StripeInbox {
     ttl: Duration,
     clock: Clock,
     effects: std::rc::Rc<EffectActors>,
+    stored: std::sync::Arc<StoredEvents>,
     known: HashMap<String, (EndpointKeys, Instant)>,
 }
 
 impl StripeInbox {
     pub fn new(
         db: DatabaseConnection,
+        turns: WriteTurns,
         secrets: SecretBox,
         ttl: Duration,
         clock: Clock,
         effects: EffectActors,
     ) -> Self {
         StripeInbox {
+            stored: std::sync::Arc::new(StoredEvents::start(db.clone(), turns)),
             db,
             secrets,
             ttl,
@@ -204,28 +209,30 @@ impl Handler<ReceiveEvent> for StripeInbox {
 
     fn handle(&mut self, msg: ReceiveEvent, _: &mut Self::Context) -> Self::Result {
         let (db, now, effects) = (self.db.clone(), self.clock.now(), self.effects.clone());
+        let stored = self.stored.clone();
         guard(async move {
             let ReceiveEvent {
                 organization_id,
                 event,
             } = msg;
-            let delivery = match store::store_event(&db, organization_id, &event, now).await? {
+            let effect = event.effect;
+            let delivery = match stored.store(organization_id, event.clone(), now).await? {
                 Stored::Duplicate => Delivery::Duplicate,
                 Stored::Claimed(row) => match apply(&db, &effects, organization_id, &event).await {
                     Ok(delivery) => {
-                        store::mark_applied(&db, row, now).await?;
+                        stored.applied(row, now).await?;
                         delivery
                     }
                     Err(failure) => {
                         // Stripe retries what is not answered 2xx: that delivery applies it.
-                        if let Err(e) = store::release(&db, row).await {
+                        if let Err(e) = stripe_events::release(&db, row).await {
                             tracing::error!(error = %e, "could not release a Stripe event");
                         }
                         return Err(failure);
                     }
                 },
             };
-            crate::metrics::stripe_event(event.effect.as_str(), delivery.as_str());
+            crate::metrics::stripe_event(effect.as_str(), delivery.as_str());
             Ok(delivery)
         })
     }
@@ -253,7 +260,7 @@ async fn apply(
     let newer = |effect: Effect, inclusive: bool| async move {
         match &event.customer {
             Some(customer) => {
-                store::newer_event(
+                stripe_events::newer_event(
                     db,
                     organization_id,
                     customer,

@@ -9,6 +9,7 @@ pub mod end_user_changes;
 pub mod experiments;
 pub mod secrets;
 pub mod sessions;
+pub mod stripe_events;
 pub mod stripe_webhooks;
 pub mod tenants;
 pub mod tickets;

@@ -1,22 +1,18 @@
 //! The database side of Stripe's webhooks: each organization's endpoint id, its signing
-//! secrets (sealed like the Stripe key), and the events received (unique per organization and
-//! event id, claimed before they are applied so that two deliveries never both apply one).
+//! secrets (sealed like the Stripe key), and the cancellations among the events received (the
+//! events themselves are stored by `stripe_events`).
 use anyhow::Context;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde_json::{json, Value};
 
-use crate::domain::stripe_event::{Effect, StripeEvent, CANCELLING_EFFECTS};
+use crate::domain::stripe_event::{Effect, CANCELLING_EFFECTS};
 use crate::store::database::stored_time;
 use crate::store::secrets::SecretBox;
 
 /// Active signing secrets an organization may hold at once: Stripe's and the one rolled in.
 pub const MAX_ACTIVE_SECRETS: usize = 2;
-
-/// A claim on an event older than this is taken to be a crashed delivery's: another delivery
-/// may apply the event.
-const CLAIM_SECONDS: i64 = 60;
 
 fn random_hex<const N: usize>() -> String {
     let mut bytes = [0u8; N];
@@ -182,155 +178,6 @@ pub async fn revoke_secret(
     Ok(db.execute(&update).await?.rows_affected() > 0)
 }
 
-/// What storing an event found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stored {
-    /// This delivery holds the claim: apply the event, then `mark_applied` (or `release`).
-    Claimed(i64),
-    /// Stored already, and applied or being applied by another delivery.
-    Duplicate,
-}
-
-/// Stores the event (once per organization and event id) and claims it for applying.
-#[tracing::instrument(skip(db, event), fields(event = %event.id))]
-pub async fn store_event(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    event: &StripeEvent,
-    now: DateTime<Utc>,
-) -> Result<Stored, DbErr> {
-    let backend = db.get_database_backend();
-    let details = &event.cancellation;
-    let insert = Query::insert()
-        .into_table(Events::Table)
-        .columns([
-            Events::OrganizationId,
-            Events::EventId,
-            Events::EventType,
-            Events::EventCreated,
-            Events::StripeCustomerId,
-            Events::StripeSubscriptionId,
-            Events::Effect,
-            Events::CancellationReason,
-            Events::CancellationFeedback,
-            Events::CancellationComment,
-            Events::ReceivedAt,
-            Events::ClaimedAt,
-        ])
-        .values_panic([
-            organization_id.into(),
-            event.id.clone().into(),
-            event.kind.clone().into(),
-            stored_time(backend, event.created).into(),
-            event.customer.clone().into(),
-            event.subscription.clone().into(),
-            event.effect.as_str().into(),
-            details.reason.clone().into(),
-            details.feedback.clone().into(),
-            details.comment.clone().into(),
-            stored_time(backend, now).into(),
-            stored_time(backend, now).into(),
-        ])
-        .on_conflict(
-            OnConflict::columns([Events::OrganizationId, Events::EventId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    // A new event is claimed by the delivery that stored it (one write, not two).
-    let inserted = db.execute(&insert).await?.rows_affected() == 1;
-    let query = Query::select()
-        .column(Events::Id)
-        .from(Events::Table)
-        .and_where(Expr::col(Events::OrganizationId).eq(organization_id))
-        .and_where(Expr::col(Events::EventId).eq(event.id.as_str()))
-        .to_owned();
-    let row = db
-        .query_one(&query)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("the stored event".into()))?;
-    let id: i64 = row.try_get_by_index(0)?;
-    if inserted {
-        return Ok(Stored::Claimed(id));
-    }
-    // Unapplied, and unclaimed or claimed by a delivery that died: this one applies it.
-    let stale = stored_time(backend, now - Duration::seconds(CLAIM_SECONDS));
-    let claim = Query::update()
-        .table(Events::Table)
-        .value(Events::ClaimedAt, stored_time(backend, now))
-        .and_where(Expr::col(Events::Id).eq(id))
-        .and_where(Expr::col(Events::AppliedAt).is_null())
-        .and_where(
-            Expr::col(Events::ClaimedAt)
-                .is_null()
-                .or(Expr::col(Events::ClaimedAt).lt(stale)),
-        )
-        .to_owned();
-    Ok(if db.execute(&claim).await?.rows_affected() == 1 {
-        Stored::Claimed(id)
-    } else {
-        Stored::Duplicate
-    })
-}
-
-/// The event is applied: later deliveries change nothing.
-pub async fn mark_applied(
-    db: &DatabaseConnection,
-    id: i64,
-    now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    let update = Query::update()
-        .table(Events::Table)
-        .value(Events::AppliedAt, stored_time(backend, now))
-        .and_where(Expr::col(Events::Id).eq(id))
-        .to_owned();
-    db.execute(&update).await?;
-    Ok(())
-}
-
-/// Applying failed: the next delivery (Stripe retries) may claim the event again.
-pub async fn release(db: &DatabaseConnection, id: i64) -> Result<(), DbErr> {
-    let update = Query::update()
-        .table(Events::Table)
-        // An untyped NULL: a NULL bound as text would not go into PostgreSQL's timestamptz.
-        .value(Events::ClaimedAt, Expr::cust("NULL"))
-        .and_where(Expr::col(Events::Id).eq(id))
-        .to_owned();
-    db.execute(&update).await?;
-    Ok(())
-}
-
-/// Whether the customer has a stored event with `effect` created after `since` (or at it,
-/// with `inclusive`): a newer fact that an older event must not undo.
-#[tracing::instrument(skip(db))]
-pub async fn newer_event(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    customer: &str,
-    effect: Effect,
-    since: DateTime<Utc>,
-    inclusive: bool,
-) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let since = stored_time(backend, since);
-    let created = Expr::col(Events::EventCreated);
-    let query = Query::select()
-        .expr(Expr::val(1))
-        .from(Events::Table)
-        .and_where(Expr::col(Events::OrganizationId).eq(organization_id))
-        .and_where(Expr::col(Events::StripeCustomerId).eq(customer))
-        .and_where(Expr::col(Events::Effect).eq(effect.as_str()))
-        .and_where(if inclusive {
-            created.gte(since)
-        } else {
-            created.gt(since)
-        })
-        .limit(1)
-        .to_owned();
-    Ok(db.query_one(&query).await?.is_some())
-}
-
 /// When each of the organization's end users' subscriptions was deleted or set to cancel
 /// (Stripe's times), for save validation: (end user id, time).
 #[tracing::instrument(skip(db))]
@@ -389,20 +236,10 @@ enum Secrets {
 enum Events {
     #[sea_orm(iden = "stripe_events")]
     Table,
-    Id,
     OrganizationId,
-    EventId,
-    EventType,
     EventCreated,
     StripeCustomerId,
-    StripeSubscriptionId,
     Effect,
-    CancellationReason,
-    CancellationFeedback,
-    CancellationComment,
-    ReceivedAt,
-    ClaimedAt,
-    AppliedAt,
 }
 
 #[derive(sea_orm::DeriveIden)]

@@ -357,6 +357,59 @@ async fn redeliveries_change_nothing_and_events_apply_by_their_time_not_their_ar
 }
 
 #[actix_web::test]
+async fn concurrent_deliveries_of_one_event_apply_it_once() {
+    // Deliveries arriving together are stored in one batch: the same event three times in a
+    // batch, and beside other customers' events, is still one failure for its customer.
+    let app = TestApp::spawn().await;
+    let stripe = Stripe::connect(&app).await;
+    let t = app.actors.clock.now().timestamp();
+    const CUSTOMERS: usize = 24;
+    let events: Vec<Value> = (0..CUSTOMERS)
+        .map(|i| {
+            let customer = format!("cus_together_{i}");
+            event(
+                &format!("evt_together_{i}"),
+                "invoice.payment_failed",
+                t - 10,
+                invoice(&customer, &format!("{customer}@example.com"), "open"),
+                None,
+            )
+        })
+        .collect();
+    let deliveries = events.iter().cycle().take(3 * CUSTOMERS);
+    let answers = futures_util::future::join_all(deliveries.map(|e| stripe.deliver(e))).await;
+    let mut firsts = 0;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{body}");
+        if body["duplicate"] == false {
+            firsts += 1;
+        }
+    }
+    assert_eq!(
+        firsts, CUSTOMERS,
+        "one delivery of each event applies it: {answers:?}"
+    );
+    for i in 0..CUSTOMERS {
+        assert_eq!(failures_of(&app, &format!("cus_together_{i}")).await, 1);
+    }
+    let stored = app
+        .db
+        .query_one_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT COUNT(*), COUNT(applied_at) FROM stripe_events \
+             WHERE event_id LIKE 'evt_together_%'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let (count, applied): (i64, i64) = (
+        stored.try_get_by_index(0).unwrap(),
+        stored.try_get_by_index(1).unwrap(),
+    );
+    assert_eq!((count, applied), (CUSTOMERS as i64, CUSTOMERS as i64));
+}
+
+#[actix_web::test]
 async fn unknown_types_are_acknowledged_and_counted_and_non_events_refused() {
     let app = TestApp::spawn().await;
     let stripe = Stripe::connect(&app).await;
