@@ -218,7 +218,14 @@ impl Handler<ReceiveEvent> for StripeInbox {
             let effect = event.effect;
             let delivery = match stored.store(organization_id, event.clone(), now).await? {
                 Stored::Duplicate => Delivery::Duplicate,
-                Stored::Claimed(row) => match apply(&db, &effects, organization_id, &event).await {
+                Stored::Claimed { id: row, superseded } => match apply(
+                    &effects,
+                    organization_id,
+                    &event,
+                    superseded,
+                )
+                .await
+                {
                     Ok(delivery) => {
                         stored.applied(row, now).await?;
                         delivery
@@ -242,14 +249,14 @@ fn unavailable(what: &str, e: MailboxError) -> Failure {
     Failure::Unexpected(anyhow::anyhow!("{what} unavailable: {e}"))
 }
 
-/// Applies a stored event. Events come in any order, so each is weighed against the newer
-/// facts already stored: a payment failure older than the customer's last payment success
-/// flags nobody, and a success older than the last failure does not clear the flag.
+/// Applies a stored event. Events come in any order, so each was weighed, when stored,
+/// against the newer facts already stored (`Effect::superseded_by`): a superseded event is
+/// kept, and changes nothing.
 async fn apply(
-    db: &DatabaseConnection,
     effects: &EffectActors,
     organization_id: i64,
     event: &StripeEvent,
+    superseded: bool,
 ) -> Result<Delivery, Failure> {
     let Some(who) = event
         .end_user()
@@ -257,28 +264,11 @@ async fn apply(
     else {
         return Ok(Delivery::Applied);
     };
-    let newer = |effect: Effect, inclusive: bool| async move {
-        match &event.customer {
-            Some(customer) => {
-                stripe_events::newer_event(
-                    db,
-                    organization_id,
-                    customer,
-                    effect,
-                    event.created,
-                    inclusive,
-                )
-                .await
-            }
-            None => Ok(false),
-        }
-    };
+    if superseded {
+        return Ok(Delivery::Superseded);
+    }
     match event.effect {
         Effect::PaymentFailed => {
-            // A success at the same second settles the same invoice after the failure.
-            if newer(Effect::PaymentSucceeded, true).await? {
-                return Ok(Delivery::Superseded);
-            }
             effects
                 .dunning
                 .send(RecordPaymentFailure {
@@ -289,9 +279,6 @@ async fn apply(
                 .map_err(|e| unavailable("dunning tracker", e))??;
         }
         Effect::PaymentSucceeded => {
-            if newer(Effect::PaymentFailed, false).await? {
-                return Ok(Delivery::Superseded);
-            }
             effects
                 .dunning
                 .send(RecordSuccess {

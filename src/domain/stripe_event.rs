@@ -55,6 +55,19 @@ impl Effect {
             Effect::Unhandled => "unhandled",
         }
     }
+
+    /// The newer fact that makes an event of this effect stale when the customer already has
+    /// it: Stripe does not promise order, so a payment failure at or before the customer's
+    /// latest success (a success at the same second settles the same invoice after the
+    /// failure) flags nobody, and a success older than the latest failure does not clear
+    /// the flag. (The effect, and whether one at the same second counts.)
+    pub fn superseded_by(self) -> Option<(Effect, bool)> {
+        match self {
+            Effect::PaymentFailed => Some((Effect::PaymentSucceeded, true)),
+            Effect::PaymentSucceeded => Some((Effect::PaymentFailed, false)),
+            _ => None,
+        }
+    }
 }
 
 /// Effects that end a save: the subscription was deleted or set to cancel.

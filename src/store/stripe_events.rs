@@ -1,9 +1,10 @@
 //! The events Stripe delivered, stored once per organization and event id and claimed before
 //! they are applied, so that two deliveries never both apply one. Written in group commits:
 //! whatever deliveries arrive while a batch is written go into the next one, one statement
-//! of fixed text to store and claim a batch and one to mark a batch applied, instead of two
-//! transactions per event.
-use std::collections::HashMap;
+//! of fixed text to store and claim a batch (and one to read which of its claims a newer
+//! stored fact supersedes) and one to mark a batch applied, instead of two transactions and
+//! a read per event.
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -14,8 +15,7 @@ use serde_json::{json, Value};
 use crate::domain::stripe_event::{Effect, StripeEvent};
 use crate::store::coalescer::Coalescer;
 use crate::store::database::{
-    sqlite_time, sqlite_transaction, sqlite_transaction_in_turn, sqlx_failure, stored_time,
-    WriteTurns,
+    sqlite_time, sqlite_transaction, sqlite_transaction_in_turn, sqlx_failure, WriteTurns,
 };
 
 /// A claim on an event older than this is taken to be a crashed delivery's: another delivery
@@ -29,7 +29,9 @@ const EVENT_BATCH: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
     /// This delivery holds the claim: apply the event, then `applied` (or `release`).
-    Claimed(i64),
+    /// `superseded`: the customer already has a newer fact that this event must not undo
+    /// (`Effect::superseded_by`), so applying it changes nothing.
+    Claimed { id: i64, superseded: bool },
     /// Stored already, and applied or being applied by another delivery.
     Duplicate,
 }
@@ -125,9 +127,14 @@ async fn store_batch(
     // One time for the batch: the latest delivery's.
     let now = batch.iter().map(|d| d.now).max().unwrap_or_else(Utc::now);
     let stale = now - Duration::seconds(CLAIM_SECONDS);
-    let claimed: Vec<(i64, i64, String)> = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => store_postgres(db, &unique, now, stale).await?,
-        _ => store_sqlite(db, turns, &unique, now, stale).await?,
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    let (claimed, superseded) = if postgres {
+        let claimed = store_postgres(db, &unique, now, stale).await?;
+        let checks = supersede_checks(&unique, &claimed);
+        let superseded = superseded_postgres(db, &checks).await?;
+        (claimed, superseded)
+    } else {
+        store_sqlite(db, turns, &unique, now, stale).await?
     };
     let claimed: HashMap<(i64, &str), i64> = claimed
         .iter()
@@ -139,7 +146,10 @@ async fn store_batch(
         .map(|(i, d)| {
             let key = (d.organization_id, d.event.id.as_str());
             Ok(match claimed.get(&key) {
-                Some(id) if first.get(&key) == Some(&i) => Stored::Claimed(*id),
+                Some(id) if first.get(&key) == Some(&i) => Stored::Claimed {
+                    id: *id,
+                    superseded: superseded.contains(id),
+                },
                 _ => Stored::Duplicate,
             })
         })
@@ -170,13 +180,50 @@ macro_rules! claim_unclaimed {
     };
 }
 
+/// A claimed event to weigh against the newer facts stored: its row, organization and
+/// customer, the effect that would supersede it, since when, and whether the same second
+/// counts.
+struct SupersedeCheck<'a> {
+    id: i64,
+    organization_id: i64,
+    customer: &'a str,
+    effect: Effect,
+    since: DateTime<Utc>,
+    inclusive: bool,
+}
+
+fn supersede_checks<'a>(
+    batch: &[&'a Delivery],
+    claimed: &[(i64, i64, String)],
+) -> Vec<SupersedeCheck<'a>> {
+    let rows: HashMap<(i64, &str), i64> = claimed
+        .iter()
+        .map(|(id, org, event)| ((*org, event.as_str()), *id))
+        .collect();
+    batch
+        .iter()
+        .filter_map(|d| {
+            let id = *rows.get(&(d.organization_id, d.event.id.as_str()))?;
+            let (effect, inclusive) = d.event.effect.superseded_by()?;
+            Some(SupersedeCheck {
+                id,
+                organization_id: d.organization_id,
+                customer: d.event.customer.as_deref()?,
+                effect,
+                since: d.event.created,
+                inclusive,
+            })
+        })
+        .collect()
+}
+
 async fn store_sqlite(
     db: &DatabaseConnection,
     turns: &WriteTurns,
     batch: &[&Delivery],
     now: DateTime<Utc>,
     stale: DateTime<Utc>,
-) -> Result<Vec<(i64, i64, String)>, DbErr> {
+) -> Result<(Vec<(i64, i64, String)>, HashSet<i64>), DbErr> {
     let rows: Vec<Value> = batch
         .iter()
         .map(|d| {
@@ -209,8 +256,8 @@ async fn store_sqlite(
         return Err(DbErr::Custom("SQLite writes need writers' turns".into()));
     };
     let rows = sqlite_transaction_in_turn(db, &mut turn, statement).await?;
-    drop(turn);
-    rows.iter()
+    let claimed = rows
+        .iter()
         .map(|row| {
             use sqlx::Row;
             Ok((
@@ -219,7 +266,64 @@ async fn store_sqlite(
                 row.try_get(2).map_err(sqlx_failure)?,
             ))
         })
-        .collect()
+        .collect::<Result<Vec<(i64, i64, String)>, DbErr>>()?;
+    let checks = supersede_checks(batch, &claimed);
+    if checks.is_empty() {
+        return Ok((claimed, HashSet::new()));
+    }
+    // On the writer's connection, whose cache the upsert just warmed.
+    let checks: Vec<Value> = checks
+        .iter()
+        .map(|c| {
+            json!([
+                c.id,
+                c.organization_id,
+                c.customer,
+                c.effect.as_str(),
+                sqlite_time(c.since),
+                c.inclusive
+            ])
+        })
+        .collect();
+    let query = sqlx::query_scalar::<_, i64>(
+        "SELECT b.value ->> 0 FROM json_each(?1) AS b WHERE EXISTS (SELECT 1 FROM stripe_events AS e \
+         WHERE e.organization_id = b.value ->> 1 AND e.stripe_customer_id = b.value ->> 2 \
+         AND e.effect = b.value ->> 3 AND e.event_created >= b.value ->> 4 \
+         AND (b.value ->> 5 OR e.event_created > b.value ->> 4))",
+    )
+    .bind(Value::Array(checks).to_string());
+    let conn = turn
+        .as_mut()
+        .ok_or_else(|| DbErr::Custom("the writers' connection closed".into()))?;
+    let superseded = query.fetch_all(&mut **conn).await.map_err(sqlx_failure)?;
+    Ok((claimed, superseded.into_iter().collect()))
+}
+
+/// The claims a newer stored fact supersedes, in one query.
+async fn superseded_postgres(
+    db: &DatabaseConnection,
+    checks: &[SupersedeCheck<'_>],
+) -> Result<HashSet<i64>, DbErr> {
+    if checks.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query_scalar::<_, i64>(
+        "SELECT b.id FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+         $5::timestamptz[], $6::bool[]) AS b(id, o, cu, ef, since, incl) \
+         WHERE EXISTS (SELECT 1 FROM stripe_events AS e WHERE e.organization_id = b.o \
+         AND e.stripe_customer_id = b.cu AND e.effect = b.ef AND e.event_created >= b.since \
+         AND (b.incl OR e.event_created > b.since))",
+    )
+    .bind(checks.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(checks.iter().map(|c| c.organization_id).collect::<Vec<_>>())
+    .bind(checks.iter().map(|c| c.customer.to_owned()).collect::<Vec<_>>())
+    .bind(checks.iter().map(|c| c.effect.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(checks.iter().map(|c| c.since).collect::<Vec<_>>())
+    .bind(checks.iter().map(|c| c.inclusive).collect::<Vec<_>>())
+    .fetch_all(db.get_postgres_connection_pool())
+    .await
+    .map_err(sqlx_failure)?;
+    Ok(rows.into_iter().collect())
 }
 
 async fn store_postgres(
@@ -302,44 +406,10 @@ pub async fn release(db: &DatabaseConnection, id: i64) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Whether the customer has a stored event with `effect` created after `since` (or at it,
-/// with `inclusive`): a newer fact that an older event must not undo.
-#[tracing::instrument(skip(db))]
-pub async fn newer_event(
-    db: &DatabaseConnection,
-    organization_id: i64,
-    customer: &str,
-    effect: Effect,
-    since: DateTime<Utc>,
-    inclusive: bool,
-) -> Result<bool, DbErr> {
-    let backend = db.get_database_backend();
-    let since = stored_time(backend, since);
-    let created = Expr::col(Events::EventCreated);
-    let query = Query::select()
-        .expr(Expr::val(1))
-        .from(Events::Table)
-        .and_where(Expr::col(Events::OrganizationId).eq(organization_id))
-        .and_where(Expr::col(Events::StripeCustomerId).eq(customer))
-        .and_where(Expr::col(Events::Effect).eq(effect.as_str()))
-        .and_where(if inclusive {
-            created.gte(since)
-        } else {
-            created.gt(since)
-        })
-        .limit(1)
-        .to_owned();
-    Ok(db.query_one(&query).await?.is_some())
-}
-
 #[derive(sea_orm::DeriveIden)]
 enum Events {
     #[sea_orm(iden = "stripe_events")]
     Table,
     Id,
-    OrganizationId,
-    StripeCustomerId,
-    Effect,
-    EventCreated,
     ClaimedAt,
 }
