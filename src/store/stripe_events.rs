@@ -295,7 +295,7 @@ async fn store_sqlite(
     let conn = turn
         .as_mut()
         .ok_or_else(|| DbErr::Custom("the writers' connection closed".into()))?;
-    let superseded = query.fetch_all(&mut **conn).await.map_err(sqlx_failure)?;
+    let superseded = query.fetch_all(&mut *conn).await.map_err(sqlx_failure)?;
     Ok((claimed, superseded.into_iter().collect()))
 }
 
