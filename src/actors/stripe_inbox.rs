@@ -218,16 +218,14 @@ impl Handler<ReceiveEvent> for StripeInbox {
             let effect = event.effect;
             let delivery = match stored.store(organization_id, event.clone(), now).await? {
                 Stored::Duplicate => Delivery::Duplicate,
-                Stored::Claimed { id: row, superseded } => match apply(
-                    &effects,
-                    organization_id,
-                    &event,
+                Stored::Claimed {
+                    id: row,
                     superseded,
-                )
-                .await
-                {
-                    Ok(delivery) => {
-                        stored.applied(row, now).await?;
+                } => match apply(&effects, organization_id, &event, superseded, row).await {
+                    Ok((delivery, marked)) => {
+                        if !marked {
+                            stored.applied(row, now).await?;
+                        }
                         delivery
                     }
                     Err(failure) => {
@@ -249,23 +247,26 @@ fn unavailable(what: &str, e: MailboxError) -> Failure {
     Failure::Unexpected(anyhow::anyhow!("{what} unavailable: {e}"))
 }
 
-/// Applies a stored event. Events come in any order, so each was weighed, when stored,
-/// against the newer facts already stored (`Effect::superseded_by`): a superseded event is
-/// kept, and changes nothing.
+/// Applies a stored event (its row: `row`). Events come in any order, so each was weighed,
+/// when stored, against the newer facts already stored (`Effect::superseded_by`): a
+/// superseded event is kept, and changes nothing. Answers what became of it, and whether the
+/// commit that applied it also marked it applied: a payment event is, in the payment-health
+/// group commit, so that no crash between the two can apply it twice.
 async fn apply(
     effects: &EffectActors,
     organization_id: i64,
     event: &StripeEvent,
     superseded: bool,
-) -> Result<Delivery, Failure> {
+    row: i64,
+) -> Result<(Delivery, bool), Failure> {
     let Some(who) = event
         .end_user()
         .filter(|_| event.effect != Effect::Unhandled)
     else {
-        return Ok(Delivery::Applied);
+        return Ok((Delivery::Applied, false));
     };
     if superseded {
-        return Ok(Delivery::Superseded);
+        return Ok((Delivery::Superseded, false));
     }
     match event.effect {
         Effect::PaymentFailed => {
@@ -274,9 +275,11 @@ async fn apply(
                 .send(RecordPaymentFailure {
                     organization_id,
                     who,
+                    stripe_event: Some(row),
                 })
                 .await
                 .map_err(|e| unavailable("dunning tracker", e))??;
+            return Ok((Delivery::Applied, true));
         }
         Effect::PaymentSucceeded => {
             effects
@@ -285,9 +288,11 @@ async fn apply(
                     organization_id,
                     who,
                     event: event.kind.clone(),
+                    stripe_event: Some(row),
                 })
                 .await
                 .map_err(|e| unavailable("dunning tracker", e))??;
+            return Ok((Delivery::Applied, true));
         }
         Effect::Churned if event.cancellation.comment.is_some() => {
             let comment = event.cancellation.comment.clone().unwrap_or_default();
@@ -317,5 +322,5 @@ async fn apply(
                 .map_err(|e| unavailable("dunning tracker", e))??;
         }
     }
-    Ok(Delivery::Applied)
+    Ok((Delivery::Applied, false))
 }

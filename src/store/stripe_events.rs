@@ -316,8 +316,18 @@ async fn superseded_postgres(
     )
     .bind(checks.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(checks.iter().map(|c| c.organization_id).collect::<Vec<_>>())
-    .bind(checks.iter().map(|c| c.customer.to_owned()).collect::<Vec<_>>())
-    .bind(checks.iter().map(|c| c.effect.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(
+        checks
+            .iter()
+            .map(|c| c.customer.to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        checks
+            .iter()
+            .map(|c| c.effect.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
     .bind(checks.iter().map(|c| c.since).collect::<Vec<_>>())
     .bind(checks.iter().map(|c| c.inclusive).collect::<Vec<_>>())
     .fetch_all(db.get_postgres_connection_pool())

@@ -233,13 +233,27 @@ impl Handler<Identify> for DunningTracker {
 pub struct RecordPaymentFailure {
     pub organization_id: i64,
     pub who: EndUserRef,
+    /// The stored Stripe event this failure comes from, marked applied in the same commit
+    /// (exactly once, whatever crashes).
+    pub stripe_event: Option<i64>,
 }
 
 impl Handler<RecordPaymentFailure> for DunningTracker {
     type Result = ResponseActFuture<Self, Result<i64, Failure>>;
 
     fn handle(&mut self, msg: RecordPaymentFailure, ctx: &mut Self::Context) -> Self::Result {
-        self.identify_then_write(msg.organization_id, msg.who, ctx, HealthWrite::Failure)
+        let RecordPaymentFailure {
+            organization_id,
+            who,
+            stripe_event,
+        } = msg;
+        self.identify_then_write(
+            organization_id,
+            who,
+            ctx,
+            HealthWrite::Failure,
+            stripe_event,
+        )
     }
 }
 
@@ -250,6 +264,8 @@ pub struct RecordSuccess {
     pub organization_id: i64,
     pub who: EndUserRef,
     pub event: String,
+    /// As `RecordPaymentFailure`'s.
+    pub stripe_event: Option<i64>,
 }
 
 impl Handler<RecordSuccess> for DunningTracker {
@@ -257,6 +273,6 @@ impl Handler<RecordSuccess> for DunningTracker {
 
     fn handle(&mut self, msg: RecordSuccess, ctx: &mut Self::Context) -> Self::Result {
         let write = HealthWrite::Success { event: msg.event };
-        self.identify_then_write(msg.organization_id, msg.who, ctx, write)
+        self.identify_then_write(msg.organization_id, msg.who, ctx, write, msg.stripe_event)
     }
 }

@@ -36,6 +36,7 @@ pub async fn dunning(
     actors
         .dunning
         .send(RecordPaymentFailure {
+            stripe_event: None,
             organization_id: tenant.organization_id,
             who,
         })
@@ -62,6 +63,7 @@ pub async fn success_signal(
     let end_user_id = actors
         .dunning
         .send(RecordSuccess {
+            stripe_event: None,
             organization_id: tenant.organization_id,
             who,
             event,

@@ -44,6 +44,8 @@ pub(super) struct PendingWrite {
     organization_id: i64,
     user: Known,
     write: HealthWrite,
+    /// The stored Stripe event this write applies: marked applied in the same commit.
+    stripe_event: Option<i64>,
     waiter: oneshot::Sender<Result<(), String>>,
 }
 
@@ -68,6 +70,7 @@ impl DunningTracker {
         who: EndUserRef,
         ctx: &mut Context<Self>,
         write: HealthWrite,
+        stripe_event: Option<i64>,
     ) -> ResponseActFuture<Self, Result<i64, Failure>> {
         let found = self.identify(organization_id, who, ctx);
         guard::guard_act(
@@ -78,6 +81,7 @@ impl DunningTracker {
                     act.pending_writes.push(PendingWrite {
                         organization_id,
                         write,
+                        stripe_event,
                         user,
                         waiter,
                     });

@@ -12,7 +12,8 @@ use crate::store::end_user_changes;
 /// as one statement of fixed text whatever the batch's size, the batch bound as arrays:
 /// failures update their end users (which count the failures of an open dunning episode) and
 /// open an episode when none is; successes update theirs and payments close the episodes with
-/// the end users' counts; the change is announced.
+/// the end users' counts; the change is announced; the Stripe events the writes come from
+/// are marked applied.
 #[tracing::instrument(skip_all, fields(rows = batch.len()))]
 pub(super) async fn write_health(
     db: &DatabaseConnection,
@@ -44,6 +45,8 @@ struct HealthColumns<'a> {
     /// The end users among `succeeded_users` whose success is a payment (which ends dunning).
     paid_users: Vec<i64>,
     announcements: Vec<String>,
+    /// The stored Stripe events the batch applies.
+    stripe_events: Vec<i64>,
 }
 
 impl<'a> HealthColumns<'a> {
@@ -55,6 +58,7 @@ impl<'a> HealthColumns<'a> {
             events: Vec::new(),
             paid_users: Vec::new(),
             announcements,
+            stripe_events: batch.iter().filter_map(|p| p.stripe_event).collect(),
         };
         for pending in batch {
             match &pending.write {
@@ -122,6 +126,18 @@ async fn write_health_on_sqlite(
             .into_iter()
             .map(|payload| json!(["announcement", null, null, null, null, payload])),
     );
+    // Migration `m20261207_000001_stripe_events_applied_with_payments`.
+    rows.extend(batch.iter().filter_map(|pending| {
+        let id = pending.stripe_event?;
+        Some(json!([
+            "stripe_event_applied",
+            null,
+            null,
+            null,
+            null,
+            id.to_string()
+        ]))
+    }));
     let query = sea_orm::sqlx::query(
         "INSERT INTO payment_health_events \
              (kind, organization_id, end_user_id, event, payment, payload, at) \
@@ -132,6 +148,58 @@ async fn write_health_on_sqlite(
     .bind(now)
     .bind(Value::Array(rows).to_string());
     crate::store::database::sqlite_transaction(db, turns, query).await
+}
+
+/// The payment-health statement, with `$applied` (a part marking Stripe events applied, or
+/// nothing) before its last line.
+macro_rules! health_statement {
+    ($applied:literal) => {
+        concat!(
+            // Failures are counted in the statement, so that those recorded by other instances
+            // all count. A failure opens a dunning episode; while it is open, the end user's row
+            // counts its failures (the episode's row is not written again, one row version and
+            // its WAL less per failure). A payment success ends dunning and closes the open
+            // episode with the end user's counts as they stood before it (every part of the
+            // statement reads the same snapshot, `paid` among them).
+            "WITH failed AS ( \
+                 UPDATE end_users SET needs_payment_update = TRUE, \
+                     payment_failures = payment_failures + 1, \
+                     first_failed_at = COALESCE(first_failed_at, $1), last_failed_at = $1, \
+                     updated_at = $1 \
+                 WHERE id = ANY($3::bigint[]) \
+             ), episodes AS ( \
+                 INSERT INTO dunning_episodes \
+                     (organization_id, end_user_id, started_at, last_failed_at, failures) \
+                 SELECT organization_id, end_user_id, $1, $1, 1 \
+                 FROM UNNEST($2::bigint[], $3::bigint[]) AS f(organization_id, end_user_id) \
+                 ON CONFLICT (end_user_id) WHERE recovered_at IS NULL DO NOTHING \
+             ), succeeded AS ( \
+                 UPDATE end_users AS u SET last_success_at = $1, \
+                     last_success_event = ($5::text[])[array_position($4::bigint[], u.id)], \
+                     updated_at = $1, \
+                     needs_payment_update = \
+                         u.needs_payment_update AND NOT (u.id = ANY($6::bigint[])), \
+                     payment_failures = CASE WHEN u.id = ANY($6::bigint[]) THEN 0 \
+                         ELSE u.payment_failures END, \
+                     first_failed_at = CASE WHEN u.id = ANY($6::bigint[]) THEN NULL \
+                         ELSE u.first_failed_at END \
+                 WHERE u.id = ANY($4::bigint[]) \
+             ), paid AS MATERIALIZED ( \
+                 SELECT id, payment_failures, last_failed_at FROM end_users \
+                 WHERE id = ANY($6::bigint[]) \
+             ), recovered AS ( \
+                 UPDATE dunning_episodes AS d SET recovered_at = $1, \
+                     recovery_event = ($5::text[])[array_position($4::bigint[], d.end_user_id)], \
+                     failures = GREATEST(d.failures, \
+                         (SELECT p.payment_failures FROM paid p WHERE p.id = d.end_user_id)), \
+                     last_failed_at = COALESCE( \
+                         (SELECT p.last_failed_at FROM paid p WHERE p.id = d.end_user_id), \
+                         d.last_failed_at) \
+                 WHERE d.end_user_id = ANY($6::bigint[]) AND d.recovered_at IS NULL \
+             ) \
+             ", $applied, "SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
+        )
+    };
 }
 
 /// PostgreSQL: the whole batch as one statement whose text never changes (the batch travels
@@ -153,61 +221,33 @@ async fn write_health_on_postgres(
     columns: HealthColumns<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    sea_orm::sqlx::query(
-        // Failures are counted in the statement, so that those recorded by other instances
-        // all count. A failure opens a dunning episode; while it is open, the end user's row
-        // counts its failures (the episode's row is not written again, one row version and
-        // its WAL less per failure). A payment success ends dunning and closes the open
-        // episode with the end user's counts as they stood before it (every part of the
-        // statement reads the same snapshot, `paid` among them).
-        "WITH failed AS ( \
-             UPDATE end_users SET needs_payment_update = TRUE, \
-                 payment_failures = payment_failures + 1, \
-                 first_failed_at = COALESCE(first_failed_at, $1), last_failed_at = $1, \
-                 updated_at = $1 \
-             WHERE id = ANY($3::bigint[]) \
-         ), episodes AS ( \
-             INSERT INTO dunning_episodes \
-                 (organization_id, end_user_id, started_at, last_failed_at, failures) \
-             SELECT organization_id, end_user_id, $1, $1, 1 \
-             FROM UNNEST($2::bigint[], $3::bigint[]) AS f(organization_id, end_user_id) \
-             ON CONFLICT (end_user_id) WHERE recovered_at IS NULL DO NOTHING \
-         ), succeeded AS ( \
-             UPDATE end_users AS u SET last_success_at = $1, \
-                 last_success_event = ($5::text[])[array_position($4::bigint[], u.id)], \
-                 updated_at = $1, \
-                 needs_payment_update = \
-                     u.needs_payment_update AND NOT (u.id = ANY($6::bigint[])), \
-                 payment_failures = CASE WHEN u.id = ANY($6::bigint[]) THEN 0 \
-                     ELSE u.payment_failures END, \
-                 first_failed_at = CASE WHEN u.id = ANY($6::bigint[]) THEN NULL \
-                     ELSE u.first_failed_at END \
-             WHERE u.id = ANY($4::bigint[]) \
-         ), paid AS MATERIALIZED ( \
-             SELECT id, payment_failures, last_failed_at FROM end_users \
-             WHERE id = ANY($6::bigint[]) \
-         ), recovered AS ( \
-             UPDATE dunning_episodes AS d SET recovered_at = $1, \
-                 recovery_event = ($5::text[])[array_position($4::bigint[], d.end_user_id)], \
-                 failures = GREATEST(d.failures, \
-                     (SELECT p.payment_failures FROM paid p WHERE p.id = d.end_user_id)), \
-                 last_failed_at = COALESCE( \
-                     (SELECT p.last_failed_at FROM paid p WHERE p.id = d.end_user_id), \
-                     d.last_failed_at) \
-             WHERE d.end_user_id = ANY($6::bigint[]) AND d.recovered_at IS NULL \
-         ) \
-         SELECT pg_notify($7, payload) FROM UNNEST($8::text[]) AS payload",
-    )
-    .bind(now)
-    .bind(columns.failed_organizations)
-    .bind(columns.failed_users)
-    .bind(columns.succeeded_users)
-    .bind(columns.events)
-    .bind(columns.paid_users)
-    .bind(end_user_changes::CHANNEL)
-    .bind(columns.announcements)
-    .execute(pool)
-    .await
-    .map(|_| ())
-    .map_err(crate::store::database::sqlx_failure)
+    // Two texts, each prepared once per connection: a batch with Stripe's events marks them
+    // applied (the table exists from migration `m20261206_000001_stripe_webhooks` on).
+    let statement = if columns.stripe_events.is_empty() {
+        health_statement!("")
+    } else {
+        health_statement!(
+            ", applied AS (UPDATE stripe_events SET applied_at = $1 \
+             WHERE id = ANY($9::bigint[])) "
+        )
+    };
+    let query = sea_orm::sqlx::query(statement)
+        .bind(now)
+        .bind(columns.failed_organizations)
+        .bind(columns.failed_users)
+        .bind(columns.succeeded_users)
+        .bind(columns.events)
+        .bind(columns.paid_users)
+        .bind(end_user_changes::CHANNEL)
+        .bind(columns.announcements);
+    let query = if columns.stripe_events.is_empty() {
+        query
+    } else {
+        query.bind(columns.stripe_events)
+    };
+    query
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(crate::store::database::sqlx_failure)
 }
