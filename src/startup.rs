@@ -192,8 +192,10 @@ pub fn start_actors(
             sentiment: sentiment.clone(),
             reasons: reasons.clone(),
         },
-    )
-    .start();
+    );
+    let known_stripe_endpoints = stripe_inbox.known_endpoints();
+    let stripe_events = stripe_inbox.intake();
+    let stripe_inbox = stripe_inbox.start();
     Actors {
         keys,
         known_keys,
@@ -211,6 +213,8 @@ pub fn start_actors(
         admin,
         analytics,
         stripe_inbox,
+        known_stripe_endpoints,
+        stripe_events,
         clock,
     }
 }

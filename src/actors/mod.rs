@@ -67,6 +67,10 @@ pub struct Actors {
     pub analytics: actix::Addr<analytics::Analytics>,
     /// Stripe's webhook events, and organizations' webhook endpoints and secrets.
     pub stripe_inbox: actix::Addr<stripe_inbox::StripeInbox>,
+    /// The StripeInbox's endpoint cache, read by every HTTP worker.
+    pub known_stripe_endpoints: stripe_inbox::KnownEndpoints,
+    /// Where the HTTP workers hand verified Stripe events.
+    pub stripe_events: stripe_inbox::StripeEventIntake,
     /// The service's clock (moved forward by tests).
     pub clock: crate::clock::Clock,
 }

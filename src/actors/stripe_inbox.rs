@@ -3,8 +3,11 @@
 //! each event once per organization and event id, and applies it through the actors that own
 //! its effects: dunning and success signals through the DunningTracker, a cancellation
 //! comment through the SentimentAnalyzer. Signatures are checked by the HTTP worker (the
-//! domain's rule, off this actor's thread).
+//! domain's rule, off this actor's thread). The HTTP workers find endpoints in a cache they
+//! share with the actor (`KnownEndpoints`) and hand events to the `StripeEventIntake`
+//! themselves: a delivery costs the actor no message unless its endpoint is not cached.
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -14,7 +17,7 @@ use serde_json::Value;
 use super::dunning_tracker::{DunningTracker, Identify, RecordPaymentFailure, RecordSuccess};
 use super::reason_classifier::ReasonReader;
 use super::sentiment_analyzer::{AnalyzeReason, SentimentAnalyzer};
-use super::{guard, guard_act, Failure, MAILBOX_CAPACITY};
+use super::{guard_act, Failure, MAILBOX_CAPACITY};
 use crate::clock::Clock;
 use crate::domain::stripe_event::{Effect, StripeEvent};
 use crate::store::database::WriteTurns;
@@ -38,11 +41,42 @@ pub struct EffectActors {
 pub struct StripeInbox {
     db: DatabaseConnection,
     secrets: SecretBox,
+    known: KnownEndpoints,
+    intake: StripeEventIntake,
+}
+
+/// Endpoints and their secrets as loaded, shared by the actor (which loads them) and the HTTP
+/// workers (which read them without a message), each kept for the cache TTL.
+#[derive(Clone)]
+pub struct KnownEndpoints {
     ttl: Duration,
-    clock: Clock,
-    effects: std::rc::Rc<EffectActors>,
-    stored: std::sync::Arc<StoredEvents>,
-    known: HashMap<String, (EndpointKeys, Instant)>,
+    entries: Arc<RwLock<HashMap<String, (EndpointKeys, Instant)>>>,
+}
+
+impl KnownEndpoints {
+    /// The endpoint's organization and secrets when cached and fresh; None when the
+    /// StripeInbox must load them (`FindEndpoint`).
+    pub fn find(&self, id: &str) -> Option<EndpointKeys> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (keys, loaded_at) = entries.get(id)?;
+        (loaded_at.elapsed() < self.ttl).then(|| keys.clone())
+    }
+
+    fn remember(&self, id: String, keys: EndpointKeys) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_CACHED_ENDPOINTS {
+            entries.clear();
+        }
+        entries.insert(id, (keys, Instant::now()));
+    }
+
+    /// Secrets added or revoked through this process hold at once.
+    fn forget_all(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 impl StripeInbox {
@@ -55,14 +89,29 @@ impl StripeInbox {
         effects: EffectActors,
     ) -> Self {
         StripeInbox {
-            stored: std::sync::Arc::new(StoredEvents::start(db.clone(), turns)),
+            intake: StripeEventIntake {
+                stored: Arc::new(StoredEvents::start(db.clone(), turns)),
+                db: db.clone(),
+                clock,
+                effects: Arc::new(effects),
+            },
             db,
             secrets,
-            ttl,
-            clock,
-            effects: std::rc::Rc::new(effects),
-            known: HashMap::new(),
+            known: KnownEndpoints {
+                ttl,
+                entries: Arc::new(RwLock::new(HashMap::new())),
+            },
         }
+    }
+
+    /// The endpoint cache the HTTP workers read.
+    pub fn known_endpoints(&self) -> KnownEndpoints {
+        self.known.clone()
+    }
+
+    /// Where the HTTP workers hand verified events.
+    pub fn intake(&self) -> StripeEventIntake {
+        self.intake.clone()
     }
 }
 
@@ -83,19 +132,14 @@ impl Handler<FindEndpoint> for StripeInbox {
     type Result = ResponseActFuture<Self, Result<EndpointKeys, Failure>>;
 
     fn handle(&mut self, FindEndpoint(id): FindEndpoint, _: &mut Self::Context) -> Self::Result {
-        if let Some((keys, loaded_at)) = self.known.get(&id) {
-            if loaded_at.elapsed() < self.ttl {
-                return guard_act(fut::ready(Ok(keys.clone())));
-            }
+        if let Some(keys) = self.known.find(&id) {
+            return guard_act(fut::ready(Ok(keys)));
         }
         let (db, secrets, wanted) = (self.db.clone(), self.secrets.clone(), id.clone());
         let load = async move { store::endpoint_secrets(&db, &secrets, &wanted).await };
         guard_act(fut::wrap_future(load).map(move |keys, act: &mut Self, _| {
             let keys = keys?;
-            if act.known.len() >= MAX_CACHED_ENDPOINTS {
-                act.known.clear();
-            }
-            act.known.insert(id, (keys.clone(), Instant::now()));
+            act.known.remember(id, keys.clone());
             Ok(keys)
         }))
     }
@@ -128,8 +172,7 @@ impl Handler<ManageStripeWebhook> for StripeInbox {
     fn handle(&mut self, msg: ManageStripeWebhook, _: &mut Self::Context) -> Self::Result {
         let work = manage(self.db.clone(), self.secrets.clone(), msg);
         guard_act(fut::wrap_future(work).map(|result, act: &mut Self, _| {
-            // Secrets added or revoked through this process hold at once.
-            act.known.clear();
+            act.known.forget_all();
             result
         }))
     }
@@ -196,50 +239,54 @@ impl Delivery {
     }
 }
 
-/// A verified event of an organization: store it, then apply it once.
-#[derive(Message)]
-#[rtype(result = "Result<Delivery, Failure>")]
-pub struct ReceiveEvent {
-    pub organization_id: i64,
-    pub event: StripeEvent,
+/// Stores verified events and applies each once; cloned into every HTTP worker.
+#[derive(Clone)]
+pub struct StripeEventIntake {
+    db: DatabaseConnection,
+    clock: Clock,
+    effects: Arc<EffectActors>,
+    stored: Arc<StoredEvents>,
 }
 
-impl Handler<ReceiveEvent> for StripeInbox {
-    type Result = ResponseFuture<Result<Delivery, Failure>>;
-
-    fn handle(&mut self, msg: ReceiveEvent, _: &mut Self::Context) -> Self::Result {
-        let (db, now, effects) = (self.db.clone(), self.clock.now(), self.effects.clone());
-        let stored = self.stored.clone();
-        guard(async move {
-            let ReceiveEvent {
-                organization_id,
-                event,
-            } = msg;
-            let effect = event.effect;
-            let delivery = match stored.store(organization_id, event.clone(), now).await? {
-                Stored::Duplicate => Delivery::Duplicate,
-                Stored::Claimed {
-                    id: row,
-                    superseded,
-                } => match apply(&effects, organization_id, &event, superseded, row).await {
+impl StripeEventIntake {
+    /// A verified event of an organization: store it, then apply it once.
+    #[tracing::instrument(skip_all, fields(event = %event.id))]
+    pub async fn receive(
+        &self,
+        organization_id: i64,
+        event: StripeEvent,
+    ) -> Result<Delivery, Failure> {
+        let now = self.clock.now();
+        let effect = event.effect;
+        let delivery = match self
+            .stored
+            .store(organization_id, event.clone(), now)
+            .await?
+        {
+            Stored::Duplicate => Delivery::Duplicate,
+            Stored::Claimed {
+                id: row,
+                superseded,
+            } => {
+                match apply(&self.effects, organization_id, &event, superseded, row).await {
                     Ok((delivery, marked)) => {
                         if !marked {
-                            stored.applied(row, now).await?;
+                            self.stored.applied(row, now).await?;
                         }
                         delivery
                     }
                     Err(failure) => {
                         // Stripe retries what is not answered 2xx: that delivery applies it.
-                        if let Err(e) = stripe_events::release(&db, row).await {
+                        if let Err(e) = stripe_events::release(&self.db, row).await {
                             tracing::error!(error = %e, "could not release a Stripe event");
                         }
                         return Err(failure);
                     }
-                },
-            };
-            crate::metrics::stripe_event(effect.as_str(), delivery.as_str());
-            Ok(delivery)
-        })
+                }
+            }
+        };
+        crate::metrics::stripe_event(effect.as_str(), delivery.as_str());
+        Ok(delivery)
     }
 }
 

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::actors::stripe_inbox::{Delivery, FindEndpoint, ManageStripeWebhook, ReceiveEvent};
+use crate::actors::stripe_inbox::{Delivery, FindEndpoint, ManageStripeWebhook};
 use crate::actors::Actors;
 use crate::domain::{stripe_event, stripe_signature};
 use crate::http::docs::{
@@ -84,11 +84,17 @@ pub async fn receive(
     };
     let body =
         body.map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
-    let Some((organization_id, secrets)) = actors
-        .stripe_inbox
-        .send(FindEndpoint(endpoint_id.into_inner()))
-        .await??
-    else {
+    // The shared cache first: a message to the StripeInbox only when it misses.
+    let keys = match actors.known_stripe_endpoints.find(&endpoint_id) {
+        Some(keys) => keys,
+        None => {
+            actors
+                .stripe_inbox
+                .send(FindEndpoint(endpoint_id.into_inner()))
+                .await??
+        }
+    };
+    let Some((organization_id, secrets)) = keys else {
         return Err(ApiError::NotFound("No such webhook endpoint.".into()));
     };
     let signature = req
@@ -101,13 +107,7 @@ pub async fn receive(
         message,
         detail: None,
     })?;
-    let delivery = actors
-        .stripe_inbox
-        .send(ReceiveEvent {
-            organization_id,
-            event,
-        })
-        .await??;
+    let delivery = actors.stripe_events.receive(organization_id, event).await?;
     Ok(HttpResponse::Ok().json(json!({
         "received": true,
         "duplicate": delivery == Delivery::Duplicate,
