@@ -31,7 +31,7 @@ pub mod m20261203_000002_drop_end_user_foreign_key;
 pub mod m20261203_000003_end_user_sessions;
 // Stripe webhooks in (issue 31).
 pub mod m20261206_000001_stripe_webhooks;
-pub mod m20261207_000001_stripe_events_applied_with_payments;
+pub mod m20261207_000002_stripe_events_applied_with_payments;
 // Reasons in German, French and Spanish (issue 32).
 pub mod m20261206_000001_reason_language;
 
@@ -64,7 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_end_user_sessions::Migration),
             Box::new(m20261206_000001_stripe_webhooks::Migration),
             Box::new(m20261206_000001_reason_language::Migration),
-            Box::new(m20261207_000001_stripe_events_applied_with_payments::Migration),
+            Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
         ]
     }
 }

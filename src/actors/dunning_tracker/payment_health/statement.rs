@@ -126,7 +126,7 @@ async fn write_health_on_sqlite(
             .into_iter()
             .map(|payload| json!(["announcement", null, null, null, null, payload])),
     );
-    // Migration `m20261207_000001_stripe_events_applied_with_payments`.
+    // Migration `m20261207_000002_stripe_events_applied_with_payments`.
     rows.extend(batch.iter().filter_map(|pending| {
         let id = pending.stripe_event?;
         Some(json!([
