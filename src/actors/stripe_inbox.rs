@@ -218,14 +218,10 @@ impl Handler<ReceiveEvent> for StripeInbox {
             let effect = event.effect;
             let delivery = match stored.store(organization_id, event.clone(), now).await? {
                 Stored::Duplicate => Delivery::Duplicate,
-                Stored::Claimed { id: row, superseded } => match apply(
-                    &effects,
-                    organization_id,
-                    &event,
+                Stored::Claimed {
+                    id: row,
                     superseded,
-                )
-                .await
-                {
+                } => match apply(&effects, organization_id, &event, superseded).await {
                     Ok(delivery) => {
                         stored.applied(row, now).await?;
                         delivery

@@ -295,7 +295,7 @@ async fn store_sqlite(
     let conn = turn
         .as_mut()
         .ok_or_else(|| DbErr::Custom("the writers' connection closed".into()))?;
-    let superseded = query.fetch_all(&mut **conn).await.map_err(sqlx_failure)?;
+    let superseded = query.fetch_all(&mut *conn).await.map_err(sqlx_failure)?;
     Ok((claimed, superseded.into_iter().collect()))
 }
 
@@ -316,8 +316,18 @@ async fn superseded_postgres(
     )
     .bind(checks.iter().map(|c| c.id).collect::<Vec<_>>())
     .bind(checks.iter().map(|c| c.organization_id).collect::<Vec<_>>())
-    .bind(checks.iter().map(|c| c.customer.to_owned()).collect::<Vec<_>>())
-    .bind(checks.iter().map(|c| c.effect.as_str().to_owned()).collect::<Vec<_>>())
+    .bind(
+        checks
+            .iter()
+            .map(|c| c.customer.to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        checks
+            .iter()
+            .map(|c| c.effect.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
     .bind(checks.iter().map(|c| c.since).collect::<Vec<_>>())
     .bind(checks.iter().map(|c| c.inclusive).collect::<Vec<_>>())
     .fetch_all(db.get_postgres_connection_pool())
