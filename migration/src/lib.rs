@@ -33,6 +33,8 @@ pub mod m20261203_000003_end_user_sessions;
 pub mod m20261206_000001_stripe_webhooks;
 // Reasons in German, French and Spanish (issue 32).
 pub mod m20261206_000001_reason_language;
+// The dashboard's members and their sessions (issue 34).
+pub mod m20261207_000001_members;
 
 pub struct Migrator;
 
@@ -63,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_end_user_sessions::Migration),
             Box::new(m20261206_000001_stripe_webhooks::Migration),
             Box::new(m20261206_000001_reason_language::Migration),
+            Box::new(m20261207_000001_members::Migration),
         ]
     }
 }

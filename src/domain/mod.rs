@@ -6,6 +6,7 @@ pub mod end_user_ref;
 pub mod experiment;
 pub mod experiment_draft;
 pub mod fields;
+pub mod member;
 pub mod money;
 pub mod offer;
 pub mod offer_draft;
