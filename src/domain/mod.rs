@@ -10,6 +10,7 @@ pub mod member;
 pub mod money;
 pub mod offer;
 pub mod offer_draft;
+pub mod operator_session;
 pub mod origin;
 pub mod paging;
 pub mod payment_event;

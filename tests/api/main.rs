@@ -25,6 +25,7 @@ mod offers;
 mod openapi;
 mod operator;
 mod ops_files;
+mod ops_pages;
 mod ops_support;
 mod rate_limit;
 mod readiness;

@@ -5,6 +5,7 @@
 //! form's CSRF token.
 mod layout;
 mod members;
+mod ops;
 mod overview;
 mod session;
 mod sign_in;
@@ -31,6 +32,9 @@ pub enum PageError {
     /// No session, or an expired one: to the sign-in form.
     #[error("Sign in to continue.")]
     SignInRequired,
+    /// No valid operator session: to the operators' sign-in form.
+    #[error("Sign in with the operator token.")]
+    OperatorSignInRequired,
     #[error("This page is for the organization's owners.")]
     OwnersOnly,
     #[error("The form expired or did not come from this site. Reload the page and try again.")]
@@ -59,7 +63,7 @@ impl From<actix::MailboxError> for PageError {
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
         match self {
-            PageError::SignInRequired => StatusCode::SEE_OTHER,
+            PageError::SignInRequired | PageError::OperatorSignInRequired => StatusCode::SEE_OTHER,
             PageError::OwnersOnly | PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,9 +71,14 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let PageError::SignInRequired = self {
+        let sign_in = match self {
+            PageError::SignInRequired => Some("/app/sign-in"),
+            PageError::OperatorSignInRequired => Some("/ops/sign-in"),
+            _ => None,
+        };
+        if let Some(location) = sign_in {
             return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/app/sign-in"))
+                .insert_header((header::LOCATION, location))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish();
         }
@@ -166,6 +175,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/tickets/{id}")
                     .route(web::get().to(tickets::ticket))
                     .route(web::post().to(tickets::work))
+                    .wrap(catch()),
+            ),
+    );
+    cfg.service(
+        web::scope("/ops")
+            .service(
+                web::resource(["", "/"])
+                    .route(web::get().to(ops::overview))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/sign-in")
+                    .route(web::get().to(ops::sign_in_form))
+                    .route(web::post().to(ops::sign_in))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/sign-out")
+                    .route(web::post().to(ops::sign_out))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/dead/{id}/{action}")
+                    .route(web::post().to(ops::settle))
                     .wrap(catch()),
             ),
     );

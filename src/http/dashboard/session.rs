@@ -53,9 +53,20 @@ pub(super) fn set_cookie(
     value: &str,
     max_age: Option<i64>,
 ) -> String {
+    set_cookie_on(req, "/app", name, value, max_age)
+}
+
+/// As [`set_cookie`], scoped to `path`.
+pub(super) fn set_cookie_on(
+    req: &HttpRequest,
+    path: &str,
+    name: &str,
+    value: &str,
+    max_age: Option<i64>,
+) -> String {
     let secure = if over_tls(req) { "; Secure" } else { "" };
     let age = max_age.unwrap_or(0);
-    format!("{name}={value}; Path=/app; HttpOnly; SameSite=Lax; Max-Age={age}{secure}")
+    format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}")
 }
 
 /// The client's network address, which failed sign-ins count against.
