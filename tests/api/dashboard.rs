@@ -312,3 +312,51 @@ async fn a_support_member_works_tickets_but_is_refused_the_owners_pages() {
     other.close().await;
     b.close().await;
 }
+
+#[actix_web::test]
+async fn the_owners_settings_page_shows_the_settings_and_no_secret() {
+    let Some(driver) = chromedriver() else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let (status, _) = parts(
+        app.patch(
+            "/api/v1/settings",
+            &json!({"allowed_origins": ["https://app.example.com"], "offer_cooldown_days": 14}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, secret) = parts(app.post("/api/v1/signing-secrets", &json!({})).await).await;
+    assert_eq!(status, 201, "{secret}");
+    let kid = secret["kid"].as_str().unwrap().to_owned();
+    let raw = secret["secret"].as_str().unwrap().to_owned();
+    let mut web = crate::dashboard_support::WebClient::new(&app);
+    let link = invite(&app, "owner@example.com", "owner").await;
+    assert_eq!(web.accept(&link, PASSWORD).await, 303);
+    let mut support =
+        crate::dashboard_support::WebClient::member(&app, "sam@example.com", "support").await;
+    let (status, _, _) = support.get("/app/settings").await;
+    assert_eq!(status, 403, "support staff are refused the settings");
+
+    let b = Browser::start(&driver).await;
+    sign_in(&b, &app, "owner@example.com").await;
+    click(&b, "nav a[href='/app/settings']").await;
+    b.until_path("/app/settings").await;
+    until_text(&b, "#allowed-origins li", "https://app.example.com").await;
+    let text = b.run("return document.body.textContent").await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains(&kid), "the secret's kid is listed");
+    assert!(!text.contains(&raw), "never the secret");
+    assert!(
+        text.contains("/api/v1/stripe/webhooks/"),
+        "the endpoint's URL"
+    );
+    let cooldown = b
+        .run("return document.querySelector('#eligibility dd').textContent")
+        .await;
+    assert_eq!(cooldown, json!("14"));
+    scan(&b, "the settings").await;
+    b.close().await;
+}

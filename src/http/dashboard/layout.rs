@@ -10,6 +10,7 @@ pub(super) enum Section {
     Overview,
     Tickets,
     Members,
+    Settings,
 }
 
 fn head(title: &str) -> Markup {
@@ -34,9 +35,12 @@ pub(super) fn signed_in(member: &Member, section: Section, title: &str, body: Ma
         (Section::Overview, "/app", "Overview"),
         (Section::Tickets, "/app/tickets", "Tickets"),
         (Section::Members, "/app/members", "Members"),
+        (Section::Settings, "/app/settings", "Settings"),
     ]
     .into_iter()
-    .filter(|(s, _, _)| *s != Section::Members || member.role().is_owner())
+    .filter(|(s, _, _)| {
+        matches!(s, Section::Overview | Section::Tickets) || member.role().is_owner()
+    })
     .collect();
     html! {
         (DOCTYPE)

@@ -8,6 +8,7 @@ mod members;
 mod ops;
 mod overview;
 mod session;
+mod settings;
 mod sign_in;
 mod tickets;
 
@@ -163,6 +164,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/members")
                     .route(web::get().to(members::list))
                     .route(web::post().to(members::add))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings")
+                    .route(web::get().to(settings::settings))
                     .wrap(catch()),
             )
             .service(
