@@ -22,6 +22,17 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     pub rate_limit: RateLimitSettings,
     pub sentiment: SentimentSettings,
+    #[serde(default)]
+    pub dashboard: DashboardSettings,
+}
+
+/// The team's dashboard (`/app`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DashboardSettings {
+    /// Take the client's address (which failed sign-ins are counted against) from the first
+    /// entry of `X-Forwarded-For`: only behind a proxy that sets it. Otherwise the socket's.
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
 }
 
 /// Reading cancellation reasons (`POST /api/v1/intercept/sentiment`).

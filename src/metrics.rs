@@ -14,6 +14,8 @@ use prometheus::{
 };
 use workers::{Job, QueueObserver, QueueStats};
 
+use crate::actors::readiness::ReadinessReport;
+
 /// Latency buckets (seconds) for HTTP requests and Stripe calls.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -406,11 +408,13 @@ fn queue_families(stats: &QueueStats, known_kinds: &[&str]) -> prometheus::Resul
 /// The whole exposition: the process's counters plus the queue reading (None when the
 /// queue could not be read; `saveloops_queue_up` then says 0).
 /// `cached_end_users`: how many end users this instance's cache holds (None when the
-/// DunningTracker did not answer).
+/// DunningTracker did not answer). `readiness`: what `/ready` would say (None when the check
+/// did not answer: `saveloops_ready` is then 0).
 pub fn render(
     queue: Option<&QueueStats>,
     known_kinds: &[&str],
     cached_end_users: Option<usize>,
+    readiness: Option<&ReadinessReport>,
 ) -> String {
     let mut metric_families = families().registry.gather();
     let up = prometheus::IntGauge::new(
@@ -430,6 +434,7 @@ pub fn render(
         cached.set(i64::try_from(entries).unwrap_or(i64::MAX));
         scrape.register(Box::new(cached)).expect("unique metric");
     }
+    register_readiness(&scrape, readiness);
     metric_families.extend(scrape.gather());
     if let Some(stats) = queue {
         match queue_families(stats, known_kinds) {
@@ -442,6 +447,40 @@ pub fn render(
         tracing::error!(error = %e, "could not encode the metrics");
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// `saveloops_ready` (what `/ready` answers, as 1 or 0) and `saveloops_dependency_up` by
+/// dependency, so that an alert need not probe `/ready` itself.
+fn register_readiness(scrape: &Registry, readiness: Option<&ReadinessReport>) {
+    let ready = prometheus::IntGauge::new(
+        "saveloops_ready",
+        "1 when GET /ready would answer 200: every dependency answers.",
+    )
+    .expect("valid gauge");
+    ready.set(i64::from(readiness.is_some_and(ReadinessReport::is_ready)));
+    scrape.register(Box::new(ready)).expect("unique metric");
+    let dependencies = IntGaugeVec::new(
+        Opts::new(
+            "saveloops_dependency_up",
+            "1 when the dependency (database; redis when the queue lives there) answered the readiness check.",
+        ),
+        &["dependency"],
+    )
+    .expect("valid gauge");
+    if let Some(report) = readiness {
+        let mut checks = vec![("database", &report.database)];
+        if let Some(redis) = &report.redis {
+            checks.push(("redis", redis));
+        }
+        for (name, check) in checks {
+            dependencies
+                .with_label_values(&[name])
+                .set(i64::from(check.is_ok()));
+        }
+    }
+    scrape
+        .register(Box::new(dependencies))
+        .expect("unique metric");
 }
 
 /// The content type of [`render`]'s output.

@@ -17,6 +17,7 @@ use crate::actors::admin_desk::AdminDesk;
 use crate::actors::analytics::Analytics;
 use crate::actors::dunning_tracker::DunningTracker;
 use crate::actors::key_verifier::KeyVerifier;
+use crate::actors::member_desk::MemberDesk;
 use crate::actors::offer_selector::OfferSelector;
 use crate::actors::outcome_recorder::OutcomeRecorder;
 use crate::actors::readiness::Readiness;
@@ -30,7 +31,7 @@ use crate::actors::Actors;
 use crate::clock::Clock;
 use crate::config::{QueueBackend, Settings};
 use crate::http::rate_limit::RateLimiter;
-use crate::http::{embed, extract, middleware, routes};
+use crate::http::{dashboard, embed, extract, middleware, routes};
 use crate::jobs;
 use crate::sentiment::{self, Classifier};
 use crate::store::applications::OfferApplier;
@@ -173,6 +174,7 @@ pub fn start_actors(
     .start();
     let reasons = ReasonReader::start(model);
     let tickets = TicketDesk::new(db.clone(), courier).start();
+    let members = MemberDesk::new(db.clone(), clock.clone()).start();
     let sentiment = SentimentAnalyzer::new(
         outcomes.clone(),
         offers.clone(),
@@ -212,6 +214,7 @@ pub fn start_actors(
         tickets,
         admin,
         analytics,
+        members,
         stripe_inbox,
         known_stripe_endpoints,
         stripe_events,
@@ -248,6 +251,7 @@ fn http_server(
             .app_data(web::PayloadConfig::new(max_body))
             .configure(routes::configure)
             .configure(embed::configure)
+            .configure(dashboard::configure)
     })
     .shutdown_timeout(settings.server.shutdown_timeout_seconds)
     .listen(listener)

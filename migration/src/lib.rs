@@ -31,9 +31,12 @@ pub mod m20261203_000002_drop_end_user_foreign_key;
 pub mod m20261203_000003_end_user_sessions;
 // Stripe webhooks in (issue 31).
 pub mod m20261206_000001_stripe_webhooks;
+// Stripe payment events marked applied with their payments (issue 31).
 pub mod m20261207_000002_stripe_events_applied_with_payments;
 // Reasons in German, French and Spanish (issue 32).
 pub mod m20261206_000001_reason_language;
+// The dashboard's members and their sessions (issue 34).
+pub mod m20261207_000001_members;
 
 pub struct Migrator;
 
@@ -64,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_end_user_sessions::Migration),
             Box::new(m20261206_000001_stripe_webhooks::Migration),
             Box::new(m20261206_000001_reason_language::Migration),
+            Box::new(m20261207_000001_members::Migration),
             Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
         ]
     }

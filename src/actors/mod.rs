@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod dunning_tracker;
 pub mod guard;
 pub mod key_verifier;
+pub mod member_desk;
 pub mod offer_selector;
 pub mod outcome_recorder;
 pub mod readiness;
@@ -65,6 +66,8 @@ pub struct Actors {
     pub tickets: actix::Addr<ticket_desk::TicketDesk>,
     pub admin: actix::Addr<admin_desk::AdminDesk>,
     pub analytics: actix::Addr<analytics::Analytics>,
+    /// The dashboard's members, their invitations and sessions.
+    pub members: actix::Addr<member_desk::MemberDesk>,
     /// Stripe's webhook events, and organizations' webhook endpoints and secrets.
     pub stripe_inbox: actix::Addr<stripe_inbox::StripeInbox>,
     /// The StripeInbox's endpoint cache, read by every HTTP worker.

@@ -165,6 +165,9 @@ pub enum WorkTickets {
     List {
         organization_id: i64,
         status: Option<String>,
+        /// The dashboard's inbox also filters by priority and assignee (None: any).
+        priority: Option<String>,
+        assignee: Option<String>,
         paging: PageRequest,
     },
     Get {
@@ -207,6 +210,8 @@ impl Handler<WorkTickets> for TicketDesk {
                 WorkTickets::List {
                     organization_id,
                     status,
+                    priority,
+                    assignee,
                     paging,
                 } => {
                     let PageRequest { page, per_page } = paging;
@@ -214,6 +219,12 @@ impl Handler<WorkTickets> for TicketDesk {
                         .filter(support_ticket::Column::OrganizationId.eq(organization_id));
                     if let Some(status) = &status {
                         query = query.filter(support_ticket::Column::Status.eq(status.clone()));
+                    }
+                    if let Some(priority) = priority {
+                        query = query.filter(support_ticket::Column::Priority.eq(priority));
+                    }
+                    if let Some(assignee) = assignee {
+                        query = query.filter(support_ticket::Column::Assignee.eq(assignee));
                     }
                     let total = query.clone().count(&db).await?;
                     let tickets = query

@@ -3,6 +3,9 @@
 /// A ticket's statuses, as support staff set them.
 pub const STATUSES: [&str; 3] = ["open", "pending", "solved"];
 
+/// A ticket's priorities, most urgent first (see [`priority`]).
+pub const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
+
 /// Whether a reason read as a support matter opens a ticket: only when the reading is at
 /// least `min_confidence` sure (`sentiment.ticket_min_confidence`). No ticket from a guess:
 /// a reading below that bar, of any action, is what analytics counts as low confidence.

@@ -97,7 +97,8 @@ pub async fn catch_panics<B: MessageBody>(
     }
 }
 
-/// Replaces a non-JSON error body with `{"message": ...}`.
+/// Replaces an error body that is neither JSON nor one of the dashboard's HTML pages with
+/// `{"message": ...}`.
 pub fn json_error_body<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -105,7 +106,7 @@ pub fn json_error_body<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -2,6 +2,7 @@
 //! are parsed by the domain's rules; handlers send actors domain types.
 pub mod auth;
 pub mod cors;
+pub mod dashboard;
 pub mod docs;
 pub mod embed;
 pub mod errors;

@@ -7,6 +7,7 @@ pub mod database;
 pub mod eligibility;
 pub mod end_user_changes;
 pub mod experiments;
+pub mod members;
 pub mod secrets;
 pub mod sessions;
 pub mod stripe_events;

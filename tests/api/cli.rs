@@ -151,3 +151,48 @@ async fn signing_secret_commands_manage_session_secrets() {
         false
     );
 }
+
+/// `member add` prints the one-time link; the member it names sets a password and signs in.
+#[actix_web::test]
+async fn member_add_prints_a_one_time_link_that_signs_the_member_in() {
+    let url = fresh_database_url().await;
+    let mut settings = crate::helpers::test_settings().await;
+    settings.database.url = url.clone();
+    let app = TestApp::spawn_with(settings).await;
+    let run = |args: &[&str]| saveloops_cli(&[("SAVELOOPS_DATABASE__URL", &url)], args);
+    let org = app.organization_id.to_string();
+    let added = run(&[
+        "member",
+        "add",
+        "--org",
+        &org,
+        "--email",
+        "Ops@Example.com",
+        "--role",
+        "owner",
+        "--base-url",
+        &app.address,
+    ]);
+    assert_eq!(added["email"], "ops@example.com");
+    assert_eq!(added["role"], "owner");
+    let link = added["invite_url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("{}/app/invite/", app.address)),
+        "{link}"
+    );
+    let listed = run(&["member", "list", "--org", &org]);
+    assert_eq!(listed["data"][0]["email"], "ops@example.com");
+    assert_eq!(listed["data"][0]["active"], false);
+
+    let mut web = crate::dashboard_support::WebClient::new(&app);
+    assert_eq!(
+        web.accept(link, crate::dashboard_support::PASSWORD).await,
+        303
+    );
+    let (status, _) = web
+        .sign_in("ops@example.com", crate::dashboard_support::PASSWORD)
+        .await;
+    assert_eq!(status, 303);
+    let (_, members) = parts(app.get("/api/v1/members").await).await;
+    assert_eq!(members["data"][0]["active"], true);
+}

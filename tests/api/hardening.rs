@@ -110,6 +110,8 @@ async fn a_ticket_page_past_the_edge_panics_in_sql_binding_and_the_desk_goes_on(
     let past_the_edge = WorkTickets::List {
         organization_id: app.organization_id,
         status: None,
+        priority: None,
+        assignee: None,
         paging: PageRequest {
             page: u64::MAX,
             per_page: 100,

@@ -378,6 +378,31 @@ async fn answers_of_every_route_validate_against_the_description() {
         Body::Empty,
     )
     .await;
+    // The dashboard's members.
+    let route = "/api/v1/members";
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"email": "ann@example.com", "role": "support"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = c
+        .check(
+            "post",
+            route,
+            route,
+            Key,
+            Body::Json(json!({"email": "ann@example.com", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(status, 422, "the email is taken");
+    c.check("post", route, route, Key, Body::Json(json!({"role": 7})))
+        .await;
+    c.check("get", route, route, Key, Body::Empty).await;
     let route = "/api/v1/signing-secrets";
     let (status, created) = c.check("post", route, route, Key, Body::Empty).await;
     assert_eq!(status, 201);

@@ -85,7 +85,7 @@ async fn a_too_short_operator_token_is_refused_at_start_up() {
 }
 
 /// Applies an offer while Stripe fails until its job is dead; returns the application id.
-async fn dead_application(app: &TestApp, offer: i64, subscription: &str) -> i64 {
+pub async fn dead_application(app: &TestApp, offer: i64, subscription: &str) -> i64 {
     let (status, body) = parts(
         app.apply_offer(
             json!({"offer_id": offer, "stripe_subscription_id": subscription,

@@ -14,6 +14,7 @@ mod constraints;
 mod dunning;
 mod error_responses;
 mod experiments;
+mod members;
 mod offers;
 mod operations;
 mod operator;
@@ -38,6 +39,7 @@ pub use experiments::{
     Experiment, ExperimentArm, ExperimentCreate, ExperimentList, ExperimentPatch,
     ExperimentResults, ExperimentStatus,
 };
+pub use members::{Member, MemberCreate, MemberInvited, MemberList, MemberRole};
 pub use offers::{Offer, OfferCreate, OfferDeleted, OfferList, OfferPatch, OfferTypeDoc};
 pub use operations::{Health, Readiness};
 pub use operator::{

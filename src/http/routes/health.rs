@@ -98,7 +98,13 @@ pub async fn metrics(
         }
     };
     let cached = actors.dunning.send(CachedEndUsers).await.ok();
+    let readiness = actors.readiness.send(CheckReadiness).await.ok();
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
-        .body(crate::metrics::render(stats.as_ref(), JOB_KINDS, cached))
+        .body(crate::metrics::render(
+            stats.as_ref(),
+            JOB_KINDS,
+            cached,
+            readiness.as_ref(),
+        ))
 }

@@ -7,6 +7,7 @@ pub mod card_update;
 pub mod dunning;
 pub mod experiments;
 pub mod health;
+pub mod members;
 pub mod offers;
 pub mod sentiment;
 pub mod sessions;
@@ -75,6 +76,7 @@ macro_rules! route_table {
                 (name = "experiments", description = "A/B tests of offers."),
                 (name = "support tickets", description = "Tickets opened from cancellation reasons, for support staff."),
                 (name = "analytics", description = "What the cancel flow saved."),
+                (name = "members", description = "The people who sign in to the dashboard (/app): owners and support staff."),
                 (name = "sessions", description = "Signing secrets and end-user session tokens, for the cancel flow in the browser."),
                 (name = "stripe", description = "Stripe's webhook events in: the organization's endpoint and signing secrets."),
                 (name = "operator", description = "Queue, dead jobs, organizations and keys (operator token)."),
@@ -114,6 +116,8 @@ route_table! {
     get "/api/v1/settings" => settings::get;
     patch "/api/v1/settings" => settings::update;
     get "/api/v1/analytics/summary" => analytics::summary;
+    get "/api/v1/members" => members::list;
+    post "/api/v1/members" => members::create;
     post "/api/v1/sessions" => sessions::create_session;
     get "/api/v1/signing-secrets" => sessions::list_secrets;
     post "/api/v1/signing-secrets" => sessions::create_secret;

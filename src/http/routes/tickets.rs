@@ -63,6 +63,8 @@ pub async fn list(
         .send(WorkTickets::List {
             organization_id: tenant.organization_id,
             status,
+            priority: None,
+            assignee: None,
             paging,
         })
         .await??;
