@@ -12,7 +12,7 @@ use super::session::{
 };
 use super::{page, see_other, PageError};
 use crate::actors::member_desk::{
-    AcceptInvitation, FindInvitation, SignIn, SignInOutcome, SignOut,
+    AcceptInvitation, FindInvitation, MemberView, SignIn, SignInOutcome, SignOut,
 };
 use crate::actors::Actors;
 use crate::domain::member::{
@@ -194,22 +194,28 @@ fn invitation_page(
     page(builder, body)
 }
 
+/// The member a one-time link invites, or the page saying the link is not (or no longer)
+/// valid.
+async fn invited_member(actors: &Actors, token: &str) -> Result<MemberView, PageError> {
+    if !is_token(token) {
+        return Err(invalid_invitation());
+    }
+    actors
+        .members
+        .send(FindInvitation {
+            token: token.to_owned(),
+        })
+        .await??
+        .ok_or_else(invalid_invitation)
+}
+
 /// The one-time link: a form to set the password.
 pub(super) async fn invitation(
     req: HttpRequest,
     token: web::Path<String>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, PageError> {
-    if !is_token(&token) {
-        return Err(invalid_invitation());
-    }
-    let member = actors
-        .members
-        .send(FindInvitation {
-            token: token.clone(),
-        })
-        .await??
-        .ok_or_else(invalid_invitation)?;
+    let member = invited_member(&actors, &token).await?;
     Ok(invitation_page(
         &req,
         actix_web::http::StatusCode::OK,
@@ -230,16 +236,7 @@ pub(super) async fn accept(
     if presession.is_empty() || !csrf_matches(&presession, &form) {
         return Err(PageError::Csrf);
     }
-    if !is_token(&token) {
-        return Err(invalid_invitation());
-    }
-    let member = actors
-        .members
-        .send(FindInvitation {
-            token: token.clone(),
-        })
-        .await??
-        .ok_or_else(invalid_invitation)?;
+    let member = invited_member(&actors, &token).await?;
     let password = field(&form, "password");
     let problem = password_problem(password).or_else(|| {
         (password != field(&form, "password_confirmation"))
