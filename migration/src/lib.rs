@@ -33,6 +33,9 @@ pub mod m20261203_000003_end_user_sessions;
 pub mod m20261206_000001_stripe_webhooks;
 // Reasons in German, French and Spanish (issue 32).
 pub mod m20261206_000001_reason_language;
+// Analytics rollups kept in the group commits (issue 33).
+pub mod analytics_rollups;
+pub mod m20261207_000001_analytics_rollups;
 
 pub struct Migrator;
 
@@ -63,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_end_user_sessions::Migration),
             Box::new(m20261206_000001_stripe_webhooks::Migration),
             Box::new(m20261206_000001_reason_language::Migration),
+            Box::new(m20261207_000001_analytics_rollups::Migration),
         ]
     }
 }
