@@ -229,6 +229,14 @@ async fn summarize(
     let mut reason_counts = Vec::new();
     for piece in &parts {
         for slice in analytics::slices(&db, org, piece, target).await? {
+            // A rollup row whose record moved to another day or key may be left at zero.
+            let empty = slice.impressions == 0
+                && slice.saves == 0
+                && slice.abandons == 0
+                && slice.saved_mrr_e4 == 0;
+            if empty {
+                continue;
+            }
             if slice.offer_id == 0 {
                 // The intercept answers: totals, targets, triggers and days.
                 let blank = Slice {
