@@ -124,6 +124,13 @@ fn from_answer(s: &Value) -> Figures {
     }
 }
 
+/// A counted outcome, its MRR and its (target, trigger).
+type Decision<'a> = (
+    &'a entity::outcome::Model,
+    i64,
+    (Option<String>, Option<String>),
+);
+
 /// The stored rows, read once.
 struct Rows {
     impressions: Vec<entity::impression::Model>,
@@ -192,13 +199,7 @@ impl Rows {
 
     /// The counted outcomes: each known end user's first record per offer and status (at
     /// the largest MRR of its records), and every anonymous one. (outcome, MRR, attribution)
-    fn decisions(
-        &self,
-    ) -> Vec<(
-        &entity::outcome::Model,
-        i64,
-        (Option<String>, Option<String>),
-    )> {
+    fn decisions(&self) -> Vec<Decision<'_>> {
         let mut firsts: HashMap<(i64, i64, String), (&entity::outcome::Model, i64)> =
             HashMap::new();
         let mut out = Vec::new();
