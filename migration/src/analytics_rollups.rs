@@ -30,6 +30,14 @@ pub fn day_of(backend: DbBackend, at: &str) -> String {
     }
 }
 
+/// The UTC hour (`YYYY-MM-DDTHH`) of a timestamp expression.
+pub fn hour_of(backend: DbBackend, at: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("to_char(({at}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"),
+        _ => format!("substr({at}, 1, 13)"),
+    }
+}
+
 /// 24 hours before a timestamp expression, comparable with stored times (as the summary has
 /// always computed it: whole seconds on SQLite).
 fn window_start(backend: DbBackend, at: &str) -> String {
@@ -81,6 +89,9 @@ CREATE TABLE first_outcomes (organization_id BIGINT NOT NULL, end_user_id BIGINT
     changed_by BIGINT NOT NULL,
     PRIMARY KEY (organization_id, end_user_id, offer_id, status)){without_rowid};
 CREATE INDEX idx_first_outcomes_org_first ON first_outcomes (organization_id, first_at);
+CREATE TABLE known_save_hours (organization_id BIGINT NOT NULL, hour TEXT NOT NULL,
+    saves BIGINT NOT NULL, saved_mrr_e4 BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, hour)){without_rowid};
 CREATE TABLE reason_rollups (organization_id BIGINT NOT NULL, day TEXT NOT NULL,
     target_id TEXT NOT NULL, suggested_action TEXT NOT NULL, category TEXT NOT NULL,
     language TEXT NOT NULL, reasons BIGINT NOT NULL, low_confidence BIGINT NOT NULL,
@@ -107,6 +118,7 @@ pub const DROP_TABLES: &str = "DROP TABLE IF EXISTS latest_intercepts;
 DROP TABLE IF EXISTS impression_rollups;
 DROP TABLE IF EXISTS outcome_rollups;
 DROP TABLE IF EXISTS first_outcomes;
+DROP TABLE IF EXISTS known_save_hours;
 DROP TABLE IF EXISTS reason_rollups;
 DROP TABLE IF EXISTS analytics_settings;
 DROP TABLE IF EXISTS experiment_impressions;
@@ -146,6 +158,10 @@ const OUTCOME_ROLLUP_UPSERT: &str =
      known_saves = outcome_rollups.known_saves + excluded.known_saves, \
      known_saved_mrr_e4 = outcome_rollups.known_saved_mrr_e4 + excluded.known_saved_mrr_e4";
 
+const KNOWN_SAVE_HOURS_UPSERT: &str = "ON CONFLICT (organization_id, hour) DO UPDATE SET \
+     saves = known_save_hours.saves + excluded.saves, \
+     saved_mrr_e4 = known_save_hours.saved_mrr_e4 + excluded.saved_mrr_e4";
+
 const EXPERIMENT_SAVES_UPSERT: &str = "ON CONFLICT (experiment_id, arm, day) DO UPDATE SET \
      saves = experiment_saves.saves + excluded.saves, \
      saved_mrr_e4 = experiment_saves.saved_mrr_e4 + excluded.saved_mrr_e4, \
@@ -182,6 +198,7 @@ fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
         arm,
     } = r;
     let f_day = day_of(backend, "f.first_at");
+    let f_hour = hour_of(backend, "f.first_at");
     let at_day = day_of(backend, at);
     let saved = "CASE WHEN f.status = 'saved' THEN 1 ELSE 0 END";
     let saved_mrr = "CASE WHEN f.status = 'saved' THEN f.mrr_e4 ELSE 0 END";
@@ -202,6 +219,12 @@ fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
              SELECT f.organization_id, {f_day}, f.offer_id, f.target_id, f.trig, -{saved}, \
                  -{saved_mrr}, -{abandoned}, -{saved}, -{saved_mrr} \
              FROM first_outcomes f WHERE {key} AND {changes} {OUTCOME_ROLLUP_UPSERT}"
+        ),
+        // Known saves by hour too: save validation's boundary day is read by hours.
+        format!(
+            "INSERT INTO known_save_hours (organization_id, hour, saves, saved_mrr_e4) \
+             SELECT f.organization_id, {f_hour}, -1, -f.mrr_e4 FROM first_outcomes f \
+             WHERE {key} AND {changes} AND f.status = 'saved' {KNOWN_SAVE_HOURS_UPSERT}"
         ),
         format!(
             "INSERT INTO first_outcomes (organization_id, end_user_id, offer_id, status, \
@@ -227,6 +250,12 @@ fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
              SELECT f.organization_id, {f_day}, f.offer_id, f.target_id, f.trig, {saved}, \
                  {saved_mrr}, {abandoned}, {saved}, {saved_mrr} \
              FROM first_outcomes f WHERE {key} AND f.changed_by = {id} {OUTCOME_ROLLUP_UPSERT}"
+        ),
+        format!(
+            "INSERT INTO known_save_hours (organization_id, hour, saves, saved_mrr_e4) \
+             SELECT f.organization_id, {f_hour}, 1, f.mrr_e4 FROM first_outcomes f \
+             WHERE {key} AND f.changed_by = {id} AND f.status = 'saved' \
+             {KNOWN_SAVE_HOURS_UPSERT}"
         ),
         // An anonymous outcome counts by itself.
         format!(
@@ -618,6 +647,7 @@ fn rebuild_rows(backend: DbBackend, scope: &RebuildScope) -> Vec<String> {
         None => "SELECT id FROM experiments".to_owned(),
     };
     let first_day = day_of(backend, "first_at");
+    let first_hour = hour_of(backend, "first_at");
     let created_day = day_of(backend, "created_at");
     let imp_day = day_of(backend, "i.created_at");
     let offers_shown = match backend {
@@ -669,6 +699,18 @@ fn rebuild_rows(backend: DbBackend, scope: &RebuildScope) -> Vec<String> {
             time_filter("first_at"),
             org(""),
             time_filter("created_at"),
+        ),
+        format!(
+            "DELETE FROM known_save_hours WHERE {} AND {}",
+            org(""),
+            day_filter("hour")
+        ),
+        format!(
+            "INSERT INTO known_save_hours (organization_id, hour, saves, saved_mrr_e4) \
+             SELECT organization_id, {first_hour}, COUNT(*), SUM(mrr_e4) FROM first_outcomes \
+             WHERE {} AND {} AND status = 'saved' GROUP BY organization_id, {first_hour}",
+            org(""),
+            time_filter("first_at"),
         ),
         format!(
             "DELETE FROM impression_rollups WHERE {} AND {}",

@@ -34,7 +34,7 @@ use super::save_validation::{validate_saves, SaveValidation};
 use super::Failure;
 use crate::clock::Clock;
 use crate::domain::Mrr;
-use crate::store::analytics::{self, pieces, ReasonCount, Slice};
+use crate::store::analytics::{self, pieces, Breakdown, Dimension, ReasonCount};
 use queries::{statement, DUNNING_SQL};
 
 mod queries;
@@ -202,14 +202,12 @@ fn to_count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Adds a slice's figures (offer 0 carries the intercept answers themselves).
-fn absorb(figures: &mut Figures, slice: &Slice, impressions: bool) {
-    if impressions {
-        figures.impressions += to_count(slice.impressions);
-    }
-    figures.saves += to_count(slice.saves);
-    figures.saved_mrr_e4 += slice.saved_mrr_e4;
-    figures.abandons += to_count(slice.abandons);
+/// Adds a breakdown row's figures.
+fn absorb(figures: &mut Figures, row: &Breakdown) {
+    figures.impressions += to_count(row.impressions);
+    figures.saves += to_count(row.saves);
+    figures.saved_mrr_e4 += row.saved_mrr_e4;
+    figures.abandons += to_count(row.abandons);
 }
 
 async fn summarize(
@@ -228,52 +226,30 @@ async fn summarize(
     let mut days: BTreeMap<String, Figures> = BTreeMap::new();
     let mut reason_counts = Vec::new();
     for piece in &parts {
-        for slice in analytics::slices(&db, org, piece, target).await? {
+        for row in analytics::breakdown(&db, org, piece, target).await? {
             // A rollup row whose record moved to another day or key may be left at zero.
-            let empty = slice.impressions == 0
-                && slice.saves == 0
-                && slice.abandons == 0
-                && slice.saved_mrr_e4 == 0;
+            let empty = row.impressions == 0
+                && row.saves == 0
+                && row.abandons == 0
+                && row.saved_mrr_e4 == 0;
             if empty {
                 continue;
             }
-            if slice.offer_id == 0 {
-                // The intercept answers: totals, targets, triggers and days.
-                let blank = Slice {
-                    impressions: slice.impressions,
-                    ..Slice::default()
-                };
-                absorb(&mut totals, &blank, true);
-                absorb(
-                    targets.entry(slice.target_id.clone()).or_default(),
-                    &blank,
-                    true,
-                );
-                absorb(
-                    triggers.entry(slice.trigger.clone()).or_default(),
-                    &blank,
-                    true,
-                );
-                absorb(days.entry(slice.day.clone()).or_default(), &blank, true);
-                continue;
+            match row.dimension {
+                Dimension::Offer => {
+                    if let Some(id) = row.key.as_deref().and_then(|k| k.parse::<i64>().ok()) {
+                        absorb(offers.entry(id).or_default(), &row);
+                    }
+                }
+                Dimension::Target => absorb(targets.entry(row.key.clone()).or_default(), &row),
+                Dimension::Trigger => absorb(triggers.entry(row.key.clone()).or_default(), &row),
+                Dimension::Day => {
+                    absorb(&mut totals, &row);
+                    if let Some(day) = &row.key {
+                        absorb(days.entry(day.clone()).or_default(), &row);
+                    }
+                }
             }
-            // Per offer: the answers that showed it, and its outcomes.
-            absorb(offers.entry(slice.offer_id).or_default(), &slice, true);
-            if slice.saves == 0 && slice.abandons == 0 && slice.saved_mrr_e4 == 0 {
-                continue;
-            }
-            absorb(&mut totals, &slice, false);
-            absorb(
-                targets.entry(slice.target_id.clone()).or_default(),
-                &slice,
-                false,
-            );
-            absorb(
-                triggers.entry(slice.trigger.clone()).or_default(),
-                &slice,
-                false,
-            );
-            absorb(days.entry(slice.day.clone()).or_default(), &slice, false);
         }
         reason_counts
             .extend(analytics::reasons(&db, org, piece, target, ticket_min_confidence).await?);

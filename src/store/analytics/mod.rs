@@ -112,27 +112,35 @@ fn day_of(backend: DatabaseBackend, column: &str) -> String {
     migration::analytics_rollups::day_of(backend, column)
 }
 
-/// One slice of the figures: a day, an offer (0: the intercept answers themselves), a target
-/// and a trigger.
-#[derive(Debug, Clone, Default)]
-pub struct Slice {
-    pub day: String,
-    pub offer_id: i64,
-    pub target_id: Option<String>,
-    pub trigger: Option<String>,
+/// Which breakdown a row of `breakdown` belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    Offer,
+    Target,
+    Trigger,
+    Day,
+}
+
+/// One row of a breakdown: its key (an offer id, a target, a trigger or a day) and figures.
+/// Impressions are the intercept answers, per offer the answers that showed it.
+#[derive(Debug, Clone)]
+pub struct Breakdown {
+    pub dimension: Dimension,
+    pub key: Option<String>,
     pub impressions: i64,
     pub saves: i64,
     pub saved_mrr_e4: i64,
     pub abandons: i64,
 }
 
-/// The piece's slices: impressions, saves and abandons, by day, offer, target and trigger.
-pub async fn slices(
+/// The piece's figures by offer, target, trigger and day, added up by the database: from
+/// the rollups for whole days, from the rows for part of a day.
+pub async fn breakdown(
     db: &impl ConnectionTrait,
     organization_id: i64,
     piece: &Piece,
     target_id: Option<&str>,
-) -> Result<Vec<Slice>, DbErr> {
+) -> Result<Vec<Breakdown>, DbErr> {
     let backend = db.get_database_backend();
     let (mut values, range) = bounds(piece, "created_at", 2, 3);
     values.insert(0, organization_id.into());
@@ -146,11 +154,11 @@ pub async fn slices(
     if let Some(t) = target_id {
         values.push(t.to_owned().into());
     }
-    let tail = "CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)";
-    let sql = match piece {
+    let zeros = "CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT)";
+    let rows = match piece {
         Piece::Days(..) => format!(
-            "SELECT day, offer_id, target_id, trig, impressions, {tail} FROM impression_rollups \
-             WHERE organization_id = $1 AND {range} {t} \
+            "SELECT day, offer_id, target_id, trig, impressions AS i, {zeros} \
+             FROM impression_rollups WHERE organization_id = $1 AND {range} {t} \
              UNION ALL \
              SELECT day, offer_id, target_id, trig, CAST(0 AS BIGINT), saves, saved_mrr_e4, \
                  abandons FROM outcome_rollups \
@@ -172,15 +180,12 @@ pub async fn slices(
             let i_day = day.replace("created_at", "i.created_at");
             format!(
                 "SELECT {day}, CAST(0 AS BIGINT), target_id, COALESCE(\"trigger\", ''), \
-                     CAST(COUNT(*) AS BIGINT), {tail} FROM impressions \
+                     CAST(1 AS BIGINT), {zeros} FROM impressions \
                  WHERE organization_id = $1 AND {range} {ti} \
-                 GROUP BY {day}, target_id, COALESCE(\"trigger\", '') \
                  UNION ALL \
                  SELECT {i_day}, CAST(j.value AS BIGINT), i.target_id, \
-                     COALESCE(i.\"trigger\", ''), CAST(COUNT(*) AS BIGINT), {tail} {shown} \
+                     COALESCE(i.\"trigger\", ''), CAST(1 AS BIGINT), {zeros} {shown} \
                  WHERE i.organization_id = $1 AND {i_range} {tii} \
-                 GROUP BY {i_day}, CAST(j.value AS BIGINT), i.target_id, \
-                     COALESCE(i.\"trigger\", '') \
                  UNION ALL \
                  SELECT {first_day}, offer_id, target_id, trig, CAST(0 AS BIGINT), \
                      CASE WHEN status = 'saved' THEN 1 ELSE 0 END, \
@@ -202,18 +207,34 @@ pub async fn slices(
             )
         }
     };
+    // Offer 0 carries the intercept answers themselves: they count for targets, triggers
+    // and days; an offer's rows count the answers that showed it.
+    let answers = "CAST(SUM(CASE WHEN offer_id = 0 THEN i ELSE 0 END) AS BIGINT)";
+    let decided = "CAST(SUM(s) AS BIGINT), CAST(SUM(m) AS BIGINT), CAST(SUM(a) AS BIGINT)";
+    let sql = format!(
+        "WITH r (day, offer_id, target_id, trig, i, s, m, a) AS MATERIALIZED ({rows}) \
+         SELECT 'o', CAST(offer_id AS TEXT), CAST(SUM(i) AS BIGINT), {decided} FROM r \
+             WHERE offer_id <> 0 GROUP BY offer_id \
+         UNION ALL SELECT 't', target_id, {answers}, {decided} FROM r GROUP BY target_id \
+         UNION ALL SELECT 'g', trig, {answers}, {decided} FROM r GROUP BY trig \
+         UNION ALL SELECT 'd', day, {answers}, {decided} FROM r GROUP BY day"
+    );
     let rows = db.query_all_raw(statement(backend, &sql, values)).await?;
     rows.iter()
         .map(|r| {
-            Ok(Slice {
-                day: r.try_get_by_index(0)?,
-                offer_id: r.try_get_by_index(1)?,
-                target_id: text_key(r.try_get_by_index(2)?),
-                trigger: text_key(r.try_get_by_index(3)?),
-                impressions: r.try_get_by_index(4)?,
-                saves: r.try_get_by_index(5)?,
-                saved_mrr_e4: r.try_get_by_index(6)?,
-                abandons: r.try_get_by_index(7)?,
+            let dimension = match r.try_get_by_index::<String>(0)?.as_str() {
+                "o" => Dimension::Offer,
+                "t" => Dimension::Target,
+                "g" => Dimension::Trigger,
+                _ => Dimension::Day,
+            };
+            Ok(Breakdown {
+                dimension,
+                key: text_key(r.try_get_by_index(1)?),
+                impressions: r.try_get_by_index(2)?,
+                saves: r.try_get_by_index(3)?,
+                saved_mrr_e4: r.try_get_by_index(4)?,
+                abandons: r.try_get_by_index(5)?,
             })
         })
         .collect()
@@ -281,31 +302,108 @@ pub async fn reasons(
 }
 
 /// Saves of known end users in a piece (each once per end user and offer): how many, and
-/// their MRR.
+/// their MRR. Part of a day is read by whole hours (`known_save_hours`) and the rows of at
+/// most one partial hour at each end.
 pub async fn known_saves(
     db: &impl ConnectionTrait,
     organization_id: i64,
     piece: &Piece,
 ) -> Result<(i64, i64), DbErr> {
     let backend = db.get_database_backend();
-    let (mut values, range) = bounds(piece, "first_at", 2, 3);
-    values.insert(0, organization_id.into());
-    let sql = match piece {
-        Piece::Days(..) => format!(
+    let mut parts: Vec<(String, Vec<Value>)> = Vec::new();
+    match piece {
+        Piece::Days(from, until) => parts.push((
             "SELECT CAST(COALESCE(SUM(known_saves), 0) AS BIGINT), \
                  CAST(COALESCE(SUM(known_saved_mrr_e4), 0) AS BIGINT) FROM outcome_rollups \
-             WHERE organization_id = $1 AND {range}"
-        ),
-        Piece::Partial { .. } => format!(
-            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(mrr_e4), 0) AS BIGINT) \
-             FROM first_outcomes WHERE organization_id = $1 AND {range} AND status = 'saved'"
-        ),
+             WHERE organization_id = $1 AND day >= $2 AND day < $3"
+                .to_owned(),
+            vec![
+                organization_id.into(),
+                day_text(*from).into(),
+                day_text(*until).into(),
+            ],
+        )),
+        Piece::Partial {
+            from,
+            until,
+            inclusive,
+        } => {
+            for (a, b, inclusive, whole_hours) in hour_pieces(*from, *until, *inclusive) {
+                if whole_hours {
+                    parts.push((
+                        "SELECT CAST(COALESCE(SUM(saves), 0) AS BIGINT), \
+                             CAST(COALESCE(SUM(saved_mrr_e4), 0) AS BIGINT) \
+                         FROM known_save_hours \
+                         WHERE organization_id = $1 AND hour >= $2 AND hour < $3"
+                            .to_owned(),
+                        vec![
+                            organization_id.into(),
+                            a.format("%Y-%m-%dT%H").to_string().into(),
+                            b.format("%Y-%m-%dT%H").to_string().into(),
+                        ],
+                    ));
+                } else {
+                    let op = if inclusive { "<=" } else { "<" };
+                    parts.push((
+                        format!(
+                            "SELECT CAST(COUNT(*) AS BIGINT), \
+                                 CAST(COALESCE(SUM(mrr_e4), 0) AS BIGINT) FROM first_outcomes \
+                             WHERE organization_id = $1 AND first_at >= $2 AND first_at {op} $3 \
+                                 AND status = 'saved'"
+                        ),
+                        vec![organization_id.into(), a.into(), b.into()],
+                    ));
+                }
+            }
+        }
+    }
+    let (mut count, mut mrr) = (0, 0);
+    for (sql, values) in parts {
+        if let Some(r) = db.query_one_raw(statement(backend, &sql, values)).await? {
+            count += r.try_get_by_index::<i64>(0)?;
+            mrr += r.try_get_by_index::<i64>(1)?;
+        }
+    }
+    Ok((count, mrr))
+}
+
+fn hour_floor(at: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = at.timestamp();
+    DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(at)
+}
+
+/// Cuts `[from, until)` (or `[from, until]`) into whole hours and partial edge hours:
+/// (from, until, inclusive, whole hours).
+fn hour_pieces(
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    inclusive: bool,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>, bool, bool)> {
+    let mut out = Vec::new();
+    if from > until || (from == until && !inclusive) {
+        return out;
+    }
+    let hour = Duration::hours(1);
+    let first_whole = if hour_floor(from) == from {
+        from
+    } else {
+        hour_floor(from) + hour
     };
-    let row = db.query_one_raw(statement(backend, &sql, values)).await?;
-    Ok(match row {
-        Some(r) => (r.try_get_by_index(0)?, r.try_get_by_index(1)?),
-        None => (0, 0),
-    })
+    let last_start = hour_floor(until);
+    if first_whole > last_start {
+        out.push((from, until, inclusive, false));
+        return out;
+    }
+    if from != first_whole {
+        out.push((from, first_whole, false, false));
+    }
+    if first_whole < last_start {
+        out.push((first_whole, last_start, false, true));
+    }
+    if until != last_start || inclusive {
+        out.push((last_start, until, inclusive, false));
+    }
+    out
 }
 
 /// The first saves (end user, when, MRR) of these end users in `[from, until)`.
