@@ -8,7 +8,7 @@ use saveloops::jobs::{self, Workers};
 use saveloops::startup::Application;
 use saveloops::store::secrets::SecretBox;
 use saveloops::store::tickets::TicketCourier;
-use saveloops::store::{database, members, sessions, stripe_webhooks, tenants};
+use saveloops::store::{analytics, database, members, sessions, stripe_webhooks, tenants};
 use saveloops::{sentiment, telemetry};
 use tokio::sync::watch;
 
@@ -97,6 +97,28 @@ enum Command {
     StripeWebhook {
         #[command(subcommand)]
         command: StripeWebhookCommand,
+    },
+    /// The analytics rollups.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Rebuild the rollups of an organization over UTC days `--from` to `--to` (both
+    /// inclusive; all time without them) from the stored rows. Run it while the
+    /// organization's writes are quiet.
+    Rebuild {
+        #[arg(long)]
+        org: i64,
+        /// First day, YYYY-MM-DD.
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day, YYYY-MM-DD.
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
     },
 }
 
@@ -318,6 +340,28 @@ async fn main() -> anyhow::Result<()> {
                     print_json(&serde_json::json!({ "deleted": id }))?
                 }
             }
+        }
+        Command::Analytics {
+            command: AnalyticsCommand::Rebuild { org, from, to },
+        } => {
+            let db = database::connect(&settings.database).await?;
+            database::migrate(&db).await?;
+            let days = match (from, to) {
+                (Some(from), Some(to)) if from <= to => {
+                    Some((from, to + chrono::Duration::days(1)))
+                }
+                (Some(_), Some(_)) => anyhow::bail!("--from must not be after --to"),
+                _ => None,
+            };
+            let started = std::time::Instant::now();
+            analytics::rebuild(&db, Some(org), days).await?;
+            print_json(&serde_json::json!({
+                "organization_id": org,
+                "from": from,
+                "to": to,
+                "rebuilt": true,
+                "seconds": started.elapsed().as_secs_f64(),
+            }))?;
         }
         Command::Migrate => {
             let db = database::connect(&settings.database).await?;

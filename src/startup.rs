@@ -56,6 +56,9 @@ impl Application {
         crate::http::auth::check_admin_token(&settings)?;
         let db = database::connect(&settings.database).await?;
         database::migrate(&db).await?;
+        // The write triggers count low-confidence reasons against the configured bar.
+        crate::store::analytics::set_confidence_bar(&db, settings.sentiment.ticket_min_confidence)
+            .await?;
         let turns = WriteTurns::for_database(&settings.database)?;
         database::start_checkpointer(&settings.database, turns.clone()).await?;
         let queue = jobs::connect_queue(&settings, &db).await?;
@@ -134,7 +137,9 @@ pub fn start_actors(
     let ttl = Duration::from_secs(settings.cache.ttl_seconds);
     let clock = Clock::default();
     let commits_in_flight = settings.database.postgres_commits_in_flight;
-    let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight).start();
+    let outcomes = OutcomeRecorder::new(db.clone(), turns.clone(), commits_in_flight)
+        .with_clock(clock.clone())
+        .start();
     let dunning = DunningTracker::with_ttl(db.clone(), turns.clone(), ttl, commits_in_flight)
         .remembering(settings.cache.max_end_users)
         .announced_changes(

@@ -37,6 +37,9 @@ pub mod m20261207_000002_stripe_events_applied_with_payments;
 pub mod m20261206_000001_reason_language;
 // The dashboard's members and their sessions (issue 34).
 pub mod m20261207_000001_members;
+// Analytics rollups kept in the group commits (issue 33).
+pub mod analytics_rollups;
+pub mod m20261207_000001_analytics_rollups;
 
 pub struct Migrator;
 
@@ -68,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_stripe_webhooks::Migration),
             Box::new(m20261206_000001_reason_language::Migration),
             Box::new(m20261207_000001_members::Migration),
+            Box::new(m20261207_000001_analytics_rollups::Migration),
             Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
         ]
     }

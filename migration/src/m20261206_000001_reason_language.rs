@@ -19,7 +19,7 @@ const DROP_COLUMN: &str = "ALTER TABLE cancellation_reasons DROP COLUMN language
 
 const DROP_TRIGGER: &str = "DROP TRIGGER IF EXISTS outcome_recorder_batch;";
 
-const TRIGGER: &str = "\
+pub(crate) const TRIGGER: &str = "\
 CREATE TRIGGER outcome_recorder_batch INSTEAD OF INSERT ON outcome_recorder_batches BEGIN
     INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4,
         offer_ids, experiment_id, experiment_arm, created_at)

@@ -2,7 +2,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{experiment, experiment_assignment, impression, offer, outcome};
+use entity::{experiment, experiment_assignment, offer};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -254,69 +254,26 @@ pub struct ArmFigures {
 
 /// Counts per arm: impressions (intercept answers), exposures (assigned known end users,
 /// plus anonymous calls), saves (exposed end users who saved at least once, plus anonymous
-/// saves) and the MRR they saved (each saved end user once, at the largest MRR reported).
+/// saves) and the MRR they saved (each saved end user once, at the largest MRR reported),
+/// from the experiment's rollups (`store::analytics`).
 #[tracing::instrument(skip(db))]
 pub async fn figures(
     db: &DatabaseConnection,
     experiment_id: i64,
 ) -> Result<HashMap<String, ArmFigures>, DbErr> {
-    let exposures = experiment_assignment::Entity::find()
-        .select_only()
-        .column(experiment_assignment::Column::Arm)
-        .column_as(count(experiment_assignment::Column::Id), "n")
-        .filter(experiment_assignment::Column::ExperimentId.eq(experiment_id))
-        .group_by(experiment_assignment::Column::Arm)
-        .into_tuple::<(String, i64)>()
-        .all(db);
-    let impressions = impression::Entity::find()
-        .select_only()
-        .column(impression::Column::ExperimentArm)
-        .column_as(count(impression::Column::Id), "n")
-        .filter(impression::Column::ExperimentId.eq(experiment_id))
-        .group_by(impression::Column::ExperimentArm)
-        .into_tuple::<(Option<String>, i64)>()
-        .all(db);
-    let saves = outcome::Entity::find()
-        .select_only()
-        .column(outcome::Column::ExperimentArm)
-        .column(outcome::Column::EndUserId)
-        .column(outcome::Column::MrrE4)
-        .filter(outcome::Column::ExperimentId.eq(experiment_id))
-        .filter(outcome::Column::Status.eq("saved"))
-        .into_tuple::<(Option<String>, Option<i64>, Option<i64>)>()
-        .all(db);
-    let (exposures, impressions, saves) =
-        futures_util::future::try_join3(exposures, impressions, saves).await?;
     let mut arms: HashMap<String, ArmFigures> = HashMap::new();
-    for (arm, n) in exposures {
-        arms.entry(arm).or_default().exposures = n.max(0) as u64;
-    }
-    for (arm, n) in impressions {
-        if let Some(arm) = arm {
-            arms.entry(arm).or_default().impressions = n.max(0) as u64;
-        }
-    }
-    // One save per end user and arm (a client may report a save that apply-offer recorded
-    // already); anonymous saves cannot be told apart and count one each.
-    let mut known: HashMap<(String, i64), i64> = HashMap::new();
-    for (arm, end_user, mrr) in saves {
-        let Some(arm) = arm else { continue };
-        match end_user {
-            Some(user) => {
-                let best = known.entry((arm, user)).or_insert(0);
-                *best = (*best).max(mrr.unwrap_or(0));
-            }
-            None => {
-                let figures = arms.entry(arm).or_default();
-                figures.saves += 1;
-                figures.saved_mrr_e4 += mrr.unwrap_or(0);
-            }
-        }
-    }
-    for ((arm, _), mrr) in known {
-        let figures = arms.entry(arm).or_default();
-        figures.saves += 1;
-        figures.saved_mrr_e4 += mrr;
+    for (arm, impressions, exposures, saves, mrr) in
+        super::analytics::experiment_rows(db, experiment_id).await?
+    {
+        arms.insert(
+            arm,
+            ArmFigures {
+                impressions: impressions.max(0) as u64,
+                exposures: exposures.max(0) as u64,
+                saves: saves.max(0) as u64,
+                saved_mrr_e4: mrr,
+            },
+        );
     }
     Ok(arms)
 }
@@ -426,10 +383,4 @@ pub fn stamp(
     if from != ExperimentStatus::Stopped && to == ExperimentStatus::Stopped {
         row.stopped_at = Set(Some(now));
     }
-}
-
-/// `COUNT(column)`; the trait stays local so that `min`/`max` on numbers keep their meaning.
-fn count(column: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
-    use sea_orm::sea_query::ExprTrait;
-    Expr::col(column).count()
 }

@@ -1,6 +1,7 @@
 //! The database side: connecting and migrating, and the queries and writes of each resource
 //! (tenant-scoped: every query names its organization). Actors and job handlers call these;
 //! HTTP never does.
+pub mod analytics;
 pub mod applications;
 pub mod coalescer;
 pub mod database;

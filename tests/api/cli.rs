@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use crate::helpers::{fresh_database_url, parts, TestApp};
 
 /// Runs the binary as an operator would; it must succeed and print one JSON object.
-fn saveloops_cli(env: &[(&str, &str)], args: &[&str]) -> Value {
+pub(crate) fn saveloops_cli(env: &[(&str, &str)], args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_saveloops"))
         .args(args)
         .envs(env.iter().copied())

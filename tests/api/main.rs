@@ -2,6 +2,7 @@
 // A test binary exports nothing: its modules' `pub` items are for their siblings.
 #![allow(unreachable_pub)]
 mod analytics;
+mod analytics_rollups;
 mod apply_offer;
 mod architecture;
 mod auth;

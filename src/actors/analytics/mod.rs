@@ -1,16 +1,18 @@
-//! Analytics: what an organization's cancel flow saved over a period, answered by aggregate
-//! SQL (GROUP BY over indexed columns) on SQLite and PostgreSQL alike; no table is loaded
-//! into memory.
+//! Analytics: what an organization's cancel flow saved over a period, read from the rollups
+//! that the writes keep current (`store::analytics`, migration
+//! `m20261207_000001_analytics_rollups`): whole UTC days from the rollups, partial edge days
+//! from the rows of those hours. No table is loaded into memory.
 //!
-//! Rules (see the README):
+//! Rules (see the README), applied when the rows are written:
 //! - Impressions are intercept answers, counted as they are.
 //! - Saves and abandons are counted once per end user and offer: an applied offer writes a
 //!   `saved` outcome (source `apply_offer`) and the client may also post `saved` for the same
 //!   end user and offer; that pair is one save, dated by its first row, with the larger MRR
-//!   of its rows. Outcomes without an end user cannot be matched and each count.
+//!   of its rows (`first_outcomes`). Outcomes without an end user cannot be matched and each
+//!   count.
 //! - An outcome is attributed to a target and trigger by the end user's latest impression at
-//!   or before it, at most `ATTRIBUTION_WINDOW_HOURS` before it; without one, the offer's own
-//!   target (trigger unknown).
+//!   or before it, at most 24 hours before it; without one, the offer's own target (trigger
+//!   unknown). Decided when the outcome is written, and stored on its row.
 //! - Dunning: end users whose dunning episode started in the period; recovered when a payment
 //!   success closed that episode (at any time since).
 //! - Save validation: the period's saves weighed against Stripe's cancellations
@@ -22,8 +24,7 @@ use actix::prelude::*;
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
 use entity::offer;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
-    Value as DbValue,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Value as DbValue,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -33,7 +34,8 @@ use super::save_validation::{validate_saves, SaveValidation};
 use super::Failure;
 use crate::clock::Clock;
 use crate::domain::Mrr;
-use queries::{impressions_sql, outcomes_sql, reasons_sql, statement, DUNNING_SQL};
+use crate::store::analytics::{self, pieces, Breakdown, Dimension, ReasonCount};
+use queries::{statement, DUNNING_SQL};
 
 mod queries;
 
@@ -177,61 +179,19 @@ pub struct Summary {
     pub save_validation: SaveValidation,
 }
 
-/// One aggregated row: which breakdown, which key, which status, how many, how much MRR.
-struct Row {
-    dimension: String,
-    key: Option<String>,
-    status: Option<String>,
-    count: i64,
-    mrr_e4: i64,
-}
-
-async fn rows(
-    db: &DatabaseConnection,
-    sql: &str,
-    values: Vec<DbValue>,
-) -> Result<Vec<Row>, Failure> {
+/// The dunning row: how many end users were flagged, how many recovered.
+async fn dunning(db: &DatabaseConnection, values: Vec<DbValue>) -> Result<(u64, u64), Failure> {
     let backend = db.get_database_backend();
-    let result = db.query_all_raw(statement(backend, sql, values)).await?;
-    result
-        .iter()
-        .map(|r| {
-            Ok(Row {
-                dimension: r.try_get_by_index(0)?,
-                key: r.try_get_by_index(1)?,
-                status: r.try_get_by_index(2)?,
-                count: r.try_get_by_index(3)?,
-                mrr_e4: r.try_get_by_index(4)?,
-            })
-        })
-        .collect::<Result<Vec<Row>, sea_orm::DbErr>>()
-        .map_err(Failure::from)
-}
-
-/// How far back from an outcome its end user's intercept is looked for. A cancel flow's
-/// intercept and outcome come minutes apart; bounding the look-back lets attribution read
-/// impressions by time (the index writes already maintain) instead of needing a per-end-user
-/// index that every intercept would have to update at a random place.
-const ATTRIBUTION_WINDOW_HOURS: u32 = 24;
-
-/// Whether a table exists (the cancellation reasons table comes with the sentiment feature).
-async fn table_exists(db: &DatabaseConnection, table: &str) -> Result<bool, Failure> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name = $1"
-        }
-        _ => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
-    };
     let row = db
-        .query_one_raw(statement(backend, sql, vec![table.into()]))
+        .query_one_raw(statement(backend, DUNNING_SQL, values))
         .await?;
-    Ok(row
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0)
-        > 0)
+    Ok(match row {
+        Some(r) => (
+            to_count(r.try_get_by_index::<i64>(3)?),
+            to_count(r.try_get_by_index::<i64>(4)?),
+        ),
+        None => (0, 0),
+    })
 }
 
 fn rate(part: u64, whole: u64) -> Option<f64> {
@@ -242,17 +202,12 @@ fn to_count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// Adds an aggregated row to its slice.
-fn absorb(figures: &mut Figures, row: &Row) {
-    match row.status.as_deref() {
-        Some("saved") => {
-            figures.saves += to_count(row.count);
-            figures.saved_mrr_e4 += row.mrr_e4;
-        }
-        Some("abandoned") => figures.abandons += to_count(row.count),
-        Some(_) => {}
-        None => figures.impressions += to_count(row.count),
-    }
+/// Adds a breakdown row's figures.
+fn absorb(figures: &mut Figures, row: &Breakdown) {
+    figures.impressions += to_count(row.impressions);
+    figures.saves += to_count(row.saves);
+    figures.saved_mrr_e4 += row.saved_mrr_e4;
+    figures.abandons += to_count(row.abandons);
 }
 
 async fn summarize(
@@ -261,41 +216,43 @@ async fn summarize(
     now: DateTime<Utc>,
     ticket_min_confidence: f64,
 ) -> Result<Summary, Failure> {
-    let backend = db.get_database_backend();
-    let by_target = msg.target_id.is_some();
-    let mut values: Vec<DbValue> = vec![
-        msg.organization_id.into(),
-        msg.period.from.into(),
-        msg.period.until.into(),
-    ];
-    if let Some(target) = &msg.target_id {
-        values.push(target.clone().into());
-    }
-    let mut all = rows(&db, &outcomes_sql(backend, by_target), values.clone()).await?;
-    all.extend(rows(&db, &impressions_sql(backend, by_target), values.clone()).await?);
-
+    let org = msg.organization_id;
+    let target = msg.target_id.as_deref();
+    let parts = pieces(msg.period.from, msg.period.until, false);
     let mut totals = Figures::default();
     let mut offers: BTreeMap<i64, Figures> = BTreeMap::new();
     let mut targets: BTreeMap<Option<String>, Figures> = BTreeMap::new();
     let mut triggers: BTreeMap<Option<String>, Figures> = BTreeMap::new();
     let mut days: BTreeMap<String, Figures> = BTreeMap::new();
-    for row in &all {
-        match row.dimension.as_str() {
-            "total" => absorb(&mut totals, row),
-            "offer" => {
-                if let Some(id) = row.key.as_deref().and_then(|k| k.parse::<i64>().ok()) {
-                    absorb(offers.entry(id).or_default(), row);
+    let mut reason_counts = Vec::new();
+    for piece in &parts {
+        for row in analytics::breakdown(&db, org, piece, target).await? {
+            // A rollup row whose record moved to another day or key may be left at zero.
+            let empty = row.impressions == 0
+                && row.saves == 0
+                && row.abandons == 0
+                && row.saved_mrr_e4 == 0;
+            if empty {
+                continue;
+            }
+            match row.dimension {
+                Dimension::Offer => {
+                    if let Some(id) = row.key.as_deref().and_then(|k| k.parse::<i64>().ok()) {
+                        absorb(offers.entry(id).or_default(), &row);
+                    }
+                }
+                Dimension::Target => absorb(targets.entry(row.key.clone()).or_default(), &row),
+                Dimension::Trigger => absorb(triggers.entry(row.key.clone()).or_default(), &row),
+                Dimension::Day => {
+                    absorb(&mut totals, &row);
+                    if let Some(day) = &row.key {
+                        absorb(days.entry(day.clone()).or_default(), &row);
+                    }
                 }
             }
-            "target" => absorb(targets.entry(row.key.clone()).or_default(), row),
-            "trigger" => absorb(triggers.entry(row.key.clone()).or_default(), row),
-            "day" => {
-                if let Some(day) = &row.key {
-                    absorb(days.entry(day.clone()).or_default(), row);
-                }
-            }
-            _ => {}
         }
+        reason_counts
+            .extend(analytics::reasons(&db, org, piece, target, ticket_min_confidence).await?);
     }
     // Every day of the period appears, zero or not.
     let first = msg.period.from.date_naive();
@@ -314,7 +271,7 @@ async fn summarize(
         HashMap::new()
     } else {
         offer::Entity::find()
-            .filter(offer::Column::OrganizationId.eq(msg.organization_id))
+            .filter(offer::Column::OrganizationId.eq(org))
             .filter(offer::Column::Id.is_in(offer_ids))
             .all(&db)
             .await?
@@ -323,47 +280,12 @@ async fn summarize(
             .collect()
     };
 
-    let period_values = values[..3].to_vec();
-    let dunning = rows(&db, DUNNING_SQL, period_values).await?;
-    let (flagged, recovered) = dunning
-        .first()
-        .map_or((0, 0), |r| (to_count(r.count), to_count(r.mrr_e4)));
+    let period_values: Vec<DbValue> =
+        vec![org.into(), msg.period.from.into(), msg.period.until.into()];
+    let (flagged, recovered) = dunning(&db, period_values).await?;
+    let reasons = reason_figures(reason_counts);
 
-    let mut reasons = ReasonFigures::default();
-    if table_exists(&db, "cancellation_reasons").await? {
-        let mut values = values;
-        values.push(ticket_min_confidence.into());
-        for row in rows(&db, &reasons_sql(by_target), values).await? {
-            let count = Count {
-                value: row.key.clone(),
-                count: to_count(row.count),
-            };
-            match row.dimension.as_str() {
-                "total" => reasons.total = count.count,
-                "low_confidence" => reasons.low_confidence = count.count,
-                "action" => reasons.by_suggested_action.push(count),
-                "category" => reasons.by_category.push(count),
-                "language" => reasons.by_language.push(count),
-                _ => {}
-            }
-        }
-        for list in [
-            &mut reasons.by_suggested_action,
-            &mut reasons.by_category,
-            &mut reasons.by_language,
-        ] {
-            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-        }
-    }
-
-    let save_validation = validate_saves(
-        &db,
-        msg.organization_id,
-        msg.period.from,
-        msg.period.until,
-        now,
-    )
-    .await?;
+    let save_validation = validate_saves(&db, org, msg.period.from, msg.period.until, now).await?;
     Ok(Summary {
         save_validation,
         from: msg.period.from,
@@ -407,6 +329,35 @@ async fn summarize(
             recovery_rate: rate(recovered, flagged),
         },
     })
+}
+
+/// Reasons by suggested action, category and language, most frequent first.
+fn reason_figures(counts: Vec<ReasonCount>) -> ReasonFigures {
+    let mut reasons = ReasonFigures::default();
+    let mut actions: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    let mut categories: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    let mut languages: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    for c in counts {
+        let n = to_count(c.reasons);
+        reasons.total += n;
+        reasons.low_confidence += to_count(c.low_confidence);
+        *actions.entry(c.suggested_action).or_default() += n;
+        *categories.entry(c.category).or_default() += n;
+        *languages.entry(c.language).or_default() += n;
+    }
+    for (list, counted) in [
+        (&mut reasons.by_suggested_action, actions),
+        (&mut reasons.by_category, categories),
+        (&mut reasons.by_language, languages),
+    ] {
+        *list = counted
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+            .map(|(value, count)| Count { value, count })
+            .collect();
+        list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    }
+    reasons
 }
 
 impl Handler<Summarize> for Analytics {

@@ -36,6 +36,8 @@ pub struct OutcomeRecorder {
     pending: Vec<(Record, DateTime<Utc>, Waiter)>,
     committing: usize,
     max_committing: usize,
+    /// Dates the records (the service's clock, which tests move).
+    clock: crate::clock::Clock,
 }
 
 impl OutcomeRecorder {
@@ -56,7 +58,14 @@ impl OutcomeRecorder {
             pending: Vec::new(),
             committing: 0,
             max_committing,
+            clock: crate::clock::Clock::default(),
         }
+    }
+
+    /// Dates records by the service's clock (the one tests move) instead of one of its own.
+    pub fn with_clock(mut self, clock: crate::clock::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     fn commit_next_batch(&mut self, ctx: &mut Context<Self>) {
@@ -116,7 +125,7 @@ impl Handler<Record> for OutcomeRecorder {
 
     fn handle(&mut self, record: Record, ctx: &mut Self::Context) -> Self::Result {
         let (waiter, committed) = oneshot::channel();
-        self.pending.push((record, Utc::now(), waiter));
+        self.pending.push((record, self.clock.now(), waiter));
         self.commit_next_batch(ctx);
         guard(async move {
             match committed.await {

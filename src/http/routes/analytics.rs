@@ -1,6 +1,6 @@
 //! What an organization's cancel flow saved, read with its own key.
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 
 use crate::actors::analytics::{parse_bound, Period, Summarize, Summary};
 use crate::actors::Actors;
@@ -62,7 +62,7 @@ pub async fn summary(
             );
         }
     }
-    let until = until.flatten().unwrap_or_else(Utc::now);
+    let until = until.flatten().unwrap_or_else(|| actors.clock.now());
     let from = from
         .flatten()
         .unwrap_or_else(|| until - TimeDelta::days(DEFAULT_PERIOD_DAYS));
