@@ -187,7 +187,9 @@ struct Row {
     arm: String,
 }
 
-/// Statements that add one outcome row to the rollups (after its attribution is stored).
+/// Statements that add one outcome row to the rollups (after its attribution is stored):
+/// five for a known end user's, one for an anonymous one's, four for a save credited to an
+/// experiment arm, in that order.
 fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
     let Row {
         id,
@@ -401,11 +403,29 @@ fn sqlite_triggers() -> String {
              (SELECT f.target_id FROM offers f WHERE f.id = NEW.offer_id)), \
          attributed_trigger = {trigger} WHERE id = NEW.id"
     )];
-    body.extend(outcome_statements(backend, &row));
+    // Three triggers, each run only for the outcomes it concerns (a statement a trigger runs
+    // costs the one writer even when it changes nothing): known end users, anonymous
+    // outcomes, saves credited to an experiment arm.
+    let statements = outcome_statements(backend, &row);
+    body.extend(statements[..5].iter().cloned());
     let body = body.join(";\n    ");
+    let anonymous = statements[5].clone();
+    let arm = statements[6..].join(";\n    ");
     format!(
-        "CREATE TRIGGER analytics_outcome AFTER INSERT ON outcomes BEGIN
+        "CREATE TRIGGER analytics_outcome AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NOT NULL BEGIN
     {body};
+END;
+CREATE TRIGGER analytics_outcome_anonymous AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NULL BEGIN
+    UPDATE outcomes SET attributed_target_id = (SELECT f.target_id FROM offers f
+        WHERE f.id = NEW.offer_id) WHERE id = NEW.id;
+    {anonymous};
+END;
+CREATE TRIGGER analytics_outcome_arm AFTER INSERT ON outcomes
+WHEN NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL AND NEW.experiment_arm IS NOT NULL
+BEGIN
+    {arm};
 END;
 CREATE TRIGGER analytics_exposure AFTER INSERT ON experiment_assignments BEGIN
     {EXPOSURE_STATEMENT};
@@ -438,7 +458,10 @@ fn postgres_triggers() -> String {
         "NEW.end_user_id",
         "NEW.created_at",
     );
-    let statements = outcome_statements(backend, &row).join(";\n    ");
+    let all = outcome_statements(backend, &row);
+    let known = all[..5].join(";\n        ");
+    let anonymous = all[5].clone();
+    let arm = all[6..].join(";\n        ");
     let day = day_of(backend, "created_at");
     format!(
         "CREATE FUNCTION analytics_outcome() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -449,7 +472,15 @@ BEGIN
     IF NEW.attributed_target_id IS NULL THEN
         SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
     END IF;
-    {statements};
+    IF NEW.end_user_id IS NOT NULL THEN
+        {known};
+    ELSE
+        {anonymous};
+    END IF;
+    IF NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL
+        AND NEW.experiment_arm IS NOT NULL THEN
+        {arm};
+    END IF;
     RETURN NEW;
 END $fn$;
 CREATE TRIGGER analytics_outcome BEFORE INSERT ON outcomes
@@ -517,6 +548,8 @@ DROP FUNCTION IF EXISTS analytics_impressions();"
         }
         _ => {
             "DROP TRIGGER IF EXISTS analytics_outcome;
+DROP TRIGGER IF EXISTS analytics_outcome_anonymous;
+DROP TRIGGER IF EXISTS analytics_outcome_arm;
 DROP TRIGGER IF EXISTS analytics_exposure;
 DROP TRIGGER IF EXISTS analytics_reason;"
         }
