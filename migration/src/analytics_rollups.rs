@@ -128,23 +128,28 @@ DROP TABLE IF EXISTS experiment_first_saves;
 ALTER TABLE outcomes DROP COLUMN attributed_target_id;
 ALTER TABLE outcomes DROP COLUMN attributed_trigger;";
 
-/// The end user's latest intercept at or before `at` and at most 24 hours before it:
-/// `latest_intercepts` answers unless it holds a later one (a write that came out of time
-/// order), then the impressions of the window, read by time.
-fn attribution(backend: DbBackend, org: &str, user: &str, at: &str) -> String {
+/// The end user's latest intercept at or before `at` and at most 24 hours before it, as
+/// (target expression, trigger expression): `latest_intercepts` answers unless it holds a
+/// later one (a write that came out of time order); only then are the impressions of the
+/// window read, by time (a `CASE`, so that the usual outcome never reads them).
+fn attribution(backend: DbBackend, org: &str, user: &str, at: &str) -> (String, String) {
     let window = window_start(backend, at);
-    format!(
-        "SELECT c.target_id, c.trig FROM ( \
-             SELECT l.target_id, l.trig, l.created_at, 0 AS id FROM latest_intercepts l \
-             WHERE l.organization_id = {org} AND l.end_user_id = {user} AND l.created_at <= {at} \
-             UNION ALL \
-             SELECT i.target_id, i.\"trigger\", i.created_at, i.id FROM impressions i \
-             WHERE i.organization_id = {org} AND i.created_at >= {window} \
-               AND i.created_at <= {at} AND i.end_user_id = {user} \
-               AND EXISTS (SELECT 1 FROM latest_intercepts l WHERE l.organization_id = {org} \
-                   AND l.end_user_id = {user} AND l.created_at > {at}) \
-         ) c WHERE c.created_at >= {window} ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
-    )
+    let later = format!(
+        "EXISTS (SELECT 1 FROM latest_intercepts l WHERE l.organization_id = {org} \
+             AND l.end_user_id = {user} AND l.created_at > {at})"
+    );
+    let pick = |column: &str, impression_column: &str| {
+        format!(
+            "CASE WHEN {later} THEN (SELECT i.{impression_column} FROM impressions i \
+                 WHERE i.organization_id = {org} AND i.created_at >= {window} \
+                   AND i.created_at <= {at} AND i.end_user_id = {user} \
+                 ORDER BY i.created_at DESC, i.id DESC LIMIT 1) \
+             ELSE (SELECT l.{column} FROM latest_intercepts l \
+                 WHERE l.organization_id = {org} AND l.end_user_id = {user} \
+                   AND l.created_at <= {at} AND l.created_at >= {window}) END"
+        )
+    };
+    (pick("target_id", "target_id"), pick("trig", "\"trigger\""))
 }
 
 const OUTCOME_ROLLUP_COLUMNS: &str = "(organization_id, day, offer_id, target_id, trig, saves, \
@@ -182,7 +187,9 @@ struct Row {
     arm: String,
 }
 
-/// Statements that add one outcome row to the rollups (after its attribution is stored).
+/// Statements that add one outcome row to the rollups (after its attribution is stored):
+/// five for a known end user's, one for an anonymous one's, four for a save credited to an
+/// experiment arm, in that order.
 fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
     let Row {
         id,
@@ -385,22 +392,40 @@ fn sqlite_triggers() -> String {
         exp: "NEW.experiment_id".into(),
         arm: "NEW.experiment_arm".into(),
     };
-    let attr = attribution(
+    let (target, trigger) = attribution(
         backend,
         "NEW.organization_id",
         "NEW.end_user_id",
         "NEW.created_at",
     );
     let mut body = vec![format!(
-        "UPDATE outcomes SET attributed_target_id = COALESCE((SELECT a.target_id FROM ({attr}) a), \
+        "UPDATE outcomes SET attributed_target_id = COALESCE({target}, \
              (SELECT f.target_id FROM offers f WHERE f.id = NEW.offer_id)), \
-         attributed_trigger = (SELECT a.trig FROM ({attr}) a) WHERE id = NEW.id"
+         attributed_trigger = {trigger} WHERE id = NEW.id"
     )];
-    body.extend(outcome_statements(backend, &row));
+    // Three triggers, each run only for the outcomes it concerns (a statement a trigger runs
+    // costs the one writer even when it changes nothing): known end users, anonymous
+    // outcomes, saves credited to an experiment arm.
+    let statements = outcome_statements(backend, &row);
+    body.extend(statements[..5].iter().cloned());
     let body = body.join(";\n    ");
+    let anonymous = statements[5].clone();
+    let arm = statements[6..].join(";\n    ");
     format!(
-        "CREATE TRIGGER analytics_outcome AFTER INSERT ON outcomes BEGIN
+        "CREATE TRIGGER analytics_outcome AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NOT NULL BEGIN
     {body};
+END;
+CREATE TRIGGER analytics_outcome_anonymous AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NULL BEGIN
+    UPDATE outcomes SET attributed_target_id = (SELECT f.target_id FROM offers f
+        WHERE f.id = NEW.offer_id) WHERE id = NEW.id;
+    {anonymous};
+END;
+CREATE TRIGGER analytics_outcome_arm AFTER INSERT ON outcomes
+WHEN NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL AND NEW.experiment_arm IS NOT NULL
+BEGIN
+    {arm};
 END;
 CREATE TRIGGER analytics_exposure AFTER INSERT ON experiment_assignments BEGIN
     {EXPOSURE_STATEMENT};
@@ -427,25 +452,35 @@ fn postgres_triggers() -> String {
         exp: "NEW.experiment_id".into(),
         arm: "NEW.experiment_arm".into(),
     };
-    let attr = attribution(
+    let (target, trigger) = attribution(
         backend,
         "NEW.organization_id",
         "NEW.end_user_id",
         "NEW.created_at",
     );
-    let statements = outcome_statements(backend, &row).join(";\n    ");
+    let all = outcome_statements(backend, &row);
+    let known = all[..5].join(";\n        ");
+    let anonymous = all[5].clone();
+    let arm = all[6..].join(";\n        ");
     let day = day_of(backend, "created_at");
     format!(
         "CREATE FUNCTION analytics_outcome() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    NEW.attributed_target_id := NULL;
-    NEW.attributed_trigger := NULL;
-    SELECT a.target_id, a.trig INTO NEW.attributed_target_id, NEW.attributed_trigger
-    FROM ({attr}) a;
+    NEW.attributed_target_id := {target};
+    NEW.attributed_trigger := CASE WHEN NEW.attributed_target_id IS NULL THEN NULL
+        ELSE {trigger} END;
     IF NEW.attributed_target_id IS NULL THEN
         SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
     END IF;
-    {statements};
+    IF NEW.end_user_id IS NOT NULL THEN
+        {known};
+    ELSE
+        {anonymous};
+    END IF;
+    IF NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL
+        AND NEW.experiment_arm IS NOT NULL THEN
+        {arm};
+    END IF;
     RETURN NEW;
 END $fn$;
 CREATE TRIGGER analytics_outcome BEFORE INSERT ON outcomes
@@ -513,6 +548,8 @@ DROP FUNCTION IF EXISTS analytics_impressions();"
         }
         _ => {
             "DROP TRIGGER IF EXISTS analytics_outcome;
+DROP TRIGGER IF EXISTS analytics_outcome_anonymous;
+DROP TRIGGER IF EXISTS analytics_outcome_arm;
 DROP TRIGGER IF EXISTS analytics_exposure;
 DROP TRIGGER IF EXISTS analytics_reason;"
         }
