@@ -406,6 +406,17 @@ fn hour_pieces(
     out
 }
 
+/// End users named in one query at most (an `IN` list of numbers, written into the text).
+const IDS_PER_QUERY: usize = 500;
+
+/// Ids as an SQL list: numbers only, so nothing a client wrote reaches the text.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The first saves (end user, when, MRR) of these end users in `[from, until)`.
 pub async fn first_saves_of(
     db: &impl ConnectionTrait,
@@ -416,12 +427,8 @@ pub async fn first_saves_of(
 ) -> Result<Vec<(i64, DateTime<Utc>, i64)>, DbErr> {
     let backend = db.get_database_backend();
     let mut out = Vec::new();
-    for chunk in end_users.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+    for chunk in end_users.chunks(IDS_PER_QUERY) {
+        let list = id_list(chunk);
         let sql = format!(
             "SELECT end_user_id, first_at, mrr_e4 FROM first_outcomes \
              WHERE organization_id = $1 AND end_user_id IN ({list}) AND status = 'saved' \
@@ -503,12 +510,8 @@ pub async fn experiment_first_saves_of(
 ) -> Result<Vec<(String, i64, DateTime<Utc>)>, DbErr> {
     let backend = db.get_database_backend();
     let mut out = Vec::new();
-    for chunk in end_users.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+    for chunk in end_users.chunks(IDS_PER_QUERY) {
+        let list = id_list(chunk);
         let sql = format!(
             "SELECT arm, end_user_id, first_at FROM experiment_first_saves \
              WHERE experiment_id = $1 AND end_user_id IN ({list})"
