@@ -132,7 +132,7 @@ ALTER TABLE outcomes DROP COLUMN attributed_trigger;";
 /// (target expression, trigger expression): `latest_intercepts` answers unless it holds a
 /// later one (a write that came out of time order); only then are the impressions of the
 /// window read, by time (a `CASE`, so that the usual outcome never reads them).
-fn attribution(backend: DbBackend, org: &str, user: &str, at: &str) -> (String, String) {
+pub(crate) fn attribution(backend: DbBackend, org: &str, user: &str, at: &str) -> (String, String) {
     let window = window_start(backend, at);
     let later = format!(
         "EXISTS (SELECT 1 FROM latest_intercepts l WHERE l.organization_id = {org} \
@@ -370,11 +370,12 @@ pub const SQLITE_BATCH_IMPRESSIONS: &str = "\
 pub fn create_triggers(backend: DbBackend) -> String {
     match backend {
         DbBackend::Postgres => postgres_triggers(),
-        _ => sqlite_triggers(),
+        _ => sqlite_triggers(""),
     }
 }
 
-fn sqlite_triggers() -> String {
+/// SQLite's row triggers, those on outcomes run only for the rows `extra` (`AND …`) admits.
+pub(crate) fn sqlite_triggers(extra: &str) -> String {
     let backend = DbBackend::Sqlite;
     let stored = |column: &str| {
         format!("COALESCE((SELECT o.{column} FROM outcomes o WHERE o.id = NEW.id), '')")
@@ -413,17 +414,17 @@ fn sqlite_triggers() -> String {
     let arm = statements[6..].join(";\n    ");
     format!(
         "CREATE TRIGGER analytics_outcome AFTER INSERT ON outcomes
-WHEN NEW.end_user_id IS NOT NULL BEGIN
+WHEN NEW.end_user_id IS NOT NULL{extra} BEGIN
     {body};
 END;
 CREATE TRIGGER analytics_outcome_anonymous AFTER INSERT ON outcomes
-WHEN NEW.end_user_id IS NULL BEGIN
+WHEN NEW.end_user_id IS NULL{extra} BEGIN
     UPDATE outcomes SET attributed_target_id = (SELECT f.target_id FROM offers f
         WHERE f.id = NEW.offer_id) WHERE id = NEW.id;
     {anonymous};
 END;
 CREATE TRIGGER analytics_outcome_arm AFTER INSERT ON outcomes
-WHEN NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL AND NEW.experiment_arm IS NOT NULL
+WHEN NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL AND NEW.experiment_arm IS NOT NULL{extra}
 BEGIN
     {arm};
 END;

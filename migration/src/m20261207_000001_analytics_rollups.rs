@@ -21,7 +21,7 @@ const DROP_BATCH_TRIGGER: &str = "DROP TRIGGER IF EXISTS outcome_recorder_batch;
 
 /// The batch view's trigger: the previous one, with the impressions' rollups after the
 /// impressions.
-fn batch_trigger() -> String {
+pub(crate) fn batch_trigger() -> String {
     let anchor = "FROM jsonb_each(NEW.impressions) AS r;";
     PREVIOUS_TRIGGER.replacen(anchor, &format!("{anchor}\n{SQLITE_BATCH_IMPRESSIONS}"), 1)
 }

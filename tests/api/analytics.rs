@@ -124,8 +124,8 @@ async fn figures_reconcile_with_the_outcomes_sent_counting_each_end_user_and_off
     assert!(all["target_id"].is_null());
     assert_eq!(
         all["by_day"].as_array().unwrap().len(),
-        31,
-        "the last 30 days, both ends"
+        30,
+        "the last 30 UTC days, today included"
     );
     let day = entry(&all["by_day"], "date", json!(today.to_string()));
     assert_eq!(figures(day), (5, 4, 1, json!(0.8), json!(94.5)));
@@ -438,6 +438,26 @@ async fn the_period_is_validated_like_every_other_input() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["by_day"].as_array().unwrap().len(), 11);
+    // With neither bound: the last 30 UTC days, today included, as whole days.
+    let today = Utc::now().date_naive();
+    let (status, body) = parts(get("").await).await;
+    assert_eq!(status, 200, "{body}");
+    let days = body["by_day"].as_array().unwrap();
+    assert_eq!(days.len(), 30, "{body}");
+    let last = days[29]["date"].as_str().unwrap();
+    assert!(
+        [today, today.succ_opt().unwrap()]
+            .iter()
+            .any(|d| d.to_string() == last),
+        "the default period ends today: {last}"
+    );
+    let until = chrono::NaiveDate::parse_from_str(last, "%Y-%m-%d").unwrap();
+    let from = until - Duration::days(29);
+    assert_eq!(body["from"], format!("{from}T00:00:00Z"));
+    assert_eq!(
+        body["until"],
+        format!("{}T00:00:00Z", until.succ_opt().unwrap())
+    );
     let unauthenticated = app
         .client
         .get(format!("{}/api/v1/analytics/summary", app.address))

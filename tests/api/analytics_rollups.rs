@@ -546,6 +546,31 @@ async fn rollups_answer_as_a_recomputation_from_the_rows_under_randomized_traffi
             clock.advance(Duration::seconds(rng.gen_range(420..132_000)));
         }
     }
+    // Bursts sent at once, so that one group commit holds several records of one end user,
+    // offer and status (with other MRRs), anonymous ones and the arms' offers together.
+    for _ in 0..6 {
+        let mut burst = Vec::new();
+        for _ in 0..12 {
+            let offer = offers[rng.gen_range(0..offers.len())];
+            let status = if rng.gen_bool(0.7) {
+                "saved"
+            } else {
+                "abandoned"
+            };
+            let mut body = json!({"offer_id": offer, "status": status,
+                "mrr_value": f64::from(rng.gen_range(1..30_000)) / 100.0});
+            if rng.gen_bool(0.85) {
+                body["user_email"] = json!(email(rng.gen_range(0..4)));
+            }
+            burst.push(body);
+        }
+        for answer in
+            futures_util::future::join_all(burst.iter().map(|b| app.outcome(b.clone()))).await
+        {
+            ok(answer).await;
+        }
+        clock.advance(Duration::seconds(rng.gen_range(60..40_000)));
+    }
     // Cancellations: some end users' subscriptions end at times around their saves.
     let mut cancellations: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
     let known: Vec<entity::end_user::Model> =
@@ -671,7 +696,15 @@ async fn rollups_answer_as_a_recomputation_from_the_rows_under_randomized_traffi
     // The migration, undone and run again over the stored rows (attribution included),
     // builds the same rollups.
     use migration::MigratorTrait;
-    migration::Migrator::down(&app.db, Some(1)).await.unwrap();
+    let migrations = migration::Migrator::migrations();
+    let rollups = migrations
+        .iter()
+        .position(|m| m.name() == "m20261207_000001_analytics_rollups")
+        .unwrap();
+    let since = u32::try_from(migrations.len() - rollups).unwrap();
+    migration::Migrator::down(&app.db, Some(since))
+        .await
+        .unwrap();
     migration::Migrator::up(&app.db, None).await.unwrap();
     for (query, before) in &compared {
         let mut after = summary(&app, query).await;

@@ -373,6 +373,14 @@ impl Handler<Summarize> for Analytics {
     }
 }
 
+/// The end of a period whose `to` is not given: the end of the clock's UTC day, so that the
+/// default period (the last 30 days, today included) is whole days, read from the rollups
+/// alone. Nothing is recorded after now, so today's rollup holds today's records so far.
+pub fn end_of_today(now: DateTime<Utc>) -> DateTime<Utc> {
+    let tomorrow = now.date_naive().succ_opt().unwrap_or(now.date_naive());
+    tomorrow.and_hms_opt(0, 0, 0).map_or(now, |at| at.and_utc())
+}
+
 /// Parses a period bound: RFC 3339, or `YYYY-MM-DD` (a UTC day). Both bounds are inclusive:
 /// as the end (`end = true`) the answer is the exclusive instant just after `raw`, i.e. the
 /// next midnight for a day, or one microsecond (the databases' precision) later.

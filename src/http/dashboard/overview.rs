@@ -1,14 +1,16 @@
 //! The overview: what the cancel flow saved over a period the member picks (the analytics
 //! summary the JSON API serves), with saves by day drawn server-side as SVG.
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use maud::{html, Markup};
 use serde_json::Value;
 
 use super::layout::{alert, signed_in, Section};
 use super::session::Member;
 use super::{page, PageError};
-use crate::actors::analytics::{parse_bound, DayFigures, Figures, Period, Summarize, Summary};
+use crate::actors::analytics::{
+    end_of_today, parse_bound, DayFigures, Figures, Period, Summarize, Summary,
+};
 use crate::actors::Actors;
 use crate::http::query::Query;
 use crate::http::routes::analytics::{DEFAULT_PERIOD_DAYS, MAX_PERIOD_DAYS};
@@ -155,7 +157,7 @@ pub(super) async fn overview(
         }),
         None => None,
     }
-    .unwrap_or_else(Utc::now);
+    .unwrap_or_else(|| end_of_today(actors.clock.now()));
     let from = match get("from") {
         Some(raw) => parse_bound(&raw, false).or_else(|| {
             problem = Some("The from date must be a valid date.");

@@ -2,7 +2,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::TimeDelta;
 
-use crate::actors::analytics::{parse_bound, Period, Summarize, Summary};
+use crate::actors::analytics::{end_of_today, parse_bound, Period, Summarize, Summary};
 use crate::actors::Actors;
 use crate::http::docs::{KeyedErrors, Message, Unprocessable};
 use crate::http::errors::ApiError;
@@ -18,12 +18,12 @@ pub const DEFAULT_PERIOD_DAYS: i64 = 30;
 /// trigger and day; cancellation reasons by suggested action and category; dunning recovery.
 ///
 /// `from` and `to` are RFC 3339 timestamps or `YYYY-MM-DD` days (UTC), both inclusive; the
-/// default is the last 30 days. Saves and abandons count once per end user and offer.
+/// default is the last 30 UTC days, today included. Saves and abandons count once per end user and offer.
 #[utoipa::path(get, path = "/api/v1/analytics/summary", tag = "analytics",
     security(("api_key" = [])),
     params(
-        ("from" = Option<String>, Query, description = "Start (inclusive): RFC 3339 or YYYY-MM-DD. Default: 30 days before `to`."),
-        ("to" = Option<String>, Query, description = "End (inclusive): RFC 3339 or YYYY-MM-DD (the whole day). Default: now."),
+        ("from" = Option<String>, Query, description = "Start (inclusive): RFC 3339 or YYYY-MM-DD. Default: 30 days before `to` (with neither, the last 30 UTC days, today included)."),
+        ("to" = Option<String>, Query, description = "End (inclusive): RFC 3339 or YYYY-MM-DD (the whole day). Default: today (the whole day: nothing is recorded after now)."),
         ("target_id" = Option<String>, Query, description = "Only this target."),
     ),
     responses(
@@ -62,7 +62,9 @@ pub async fn summary(
             );
         }
     }
-    let until = until.flatten().unwrap_or_else(|| actors.clock.now());
+    let until = until
+        .flatten()
+        .unwrap_or_else(|| end_of_today(actors.clock.now()));
     let from = from
         .flatten()
         .unwrap_or_else(|| until - TimeDelta::days(DEFAULT_PERIOD_DAYS));

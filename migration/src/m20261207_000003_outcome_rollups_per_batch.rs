@@ -1,0 +1,163 @@
+//! Outcomes roll up per batch, not per row (issue 33: the write endpoints paid for the
+//! rollups). The statements are `crate::outcome_rollups`; the rule is unchanged.
+//!
+//! PostgreSQL: a row trigger only decides each outcome's attribution (before the insert, as
+//! before), and a statement trigger rolls up the statement's rows from its transition table.
+//! SQLite: the batch view's trigger stores the attribution with each outcome it inserts
+//! (rather than a row trigger's UPDATE of the row just written) and then rolls up the rows
+//! it inserted; the row triggers now run only for outcomes written elsewhere (the saves of
+//! applied offers, `source = 'apply_offer'`), one statement a few rows at a time.
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::analytics_rollups::{attribution, create_triggers, drop_triggers, sqlite_triggers};
+use crate::m20261130_000003_payment_health_events::run_on;
+use crate::m20261207_000001_analytics_rollups::batch_trigger as PREVIOUS_BATCH_TRIGGER;
+use crate::outcome_rollups::{batch_source, batch_statements};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const DROP_BATCH_TRIGGER: &str = "DROP TRIGGER IF EXISTS outcome_recorder_batch;";
+
+/// The outcomes' insert of the previous batch trigger.
+const PREVIOUS_OUTCOMES_INSERT: &str =
+    "INSERT INTO outcomes (organization_id, offer_id, end_user_id, status, mrr_e4, source,
+        experiment_id, experiment_arm, created_at)
+    SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,
+        r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8
+    FROM jsonb_each(NEW.outcomes) AS r;";
+
+/// SQLite: the batch view's trigger, whose outcomes carry their attribution and are rolled
+/// up together, right after they are inserted.
+fn sqlite_batch_trigger() -> String {
+    let backend = DbBackend::Sqlite;
+    let (target, trigger) = attribution(backend, "x.org", "x.usr", "x.at");
+    let insert = format!(
+        "INSERT INTO outcomes (organization_id, offer_id, end_user_id, status, mrr_e4, source,
+        experiment_id, experiment_arm, created_at, attributed_target_id, attributed_trigger)
+    SELECT x.org, x.offer, x.usr, x.status, x.mrr, x.source, x.exp, x.arm, x.at,
+        COALESCE({target}, (SELECT f.target_id FROM offers f WHERE f.id = x.offer)), {trigger}
+    FROM (SELECT r.key AS k, r.value ->> 0 AS org, r.value ->> 1 AS offer,
+            r.value ->> 2 AS usr, r.value ->> 3 AS status, r.value ->> 4 AS mrr,
+            r.value ->> 5 AS source, r.value ->> 6 AS exp, r.value ->> 7 AS arm,
+            r.value ->> 8 AS at
+        FROM jsonb_each(NEW.outcomes) AS r) x WHERE 1 = 1 ORDER BY x.k;"
+    );
+    // The rows just inserted: the statement holds SQLite's write lock, so they are the
+    // highest ids, one per element of the batch.
+    let source = batch_source(
+        "outcomes WHERE id > (SELECT MAX(id) FROM outcomes) - json_array_length(NEW.outcomes)",
+    );
+    let rollups = batch_statements(backend, &source).join(";\n    ");
+    let previous = PREVIOUS_BATCH_TRIGGER();
+    assert!(previous.contains(PREVIOUS_OUTCOMES_INSERT));
+    previous.replacen(
+        PREVIOUS_OUTCOMES_INSERT,
+        &format!("{insert}\n    {rollups};"),
+        1,
+    )
+}
+
+/// SQLite's row triggers, for the outcomes the batch view does not write.
+fn sqlite_row_triggers() -> String {
+    sqlite_triggers(" AND NEW.source <> 'outcome'")
+}
+
+fn postgres_triggers() -> String {
+    let backend = DbBackend::Postgres;
+    let (target, trigger) = attribution(
+        backend,
+        "NEW.organization_id",
+        "NEW.end_user_id",
+        "NEW.created_at",
+    );
+    let rollups = batch_statements(backend, &batch_source("new_outcomes")).join(";\n    ");
+    format!(
+        "CREATE FUNCTION analytics_outcome_attribution() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    NEW.attributed_target_id := {target};
+    NEW.attributed_trigger := CASE WHEN NEW.attributed_target_id IS NULL THEN NULL
+        ELSE {trigger} END;
+    IF NEW.attributed_target_id IS NULL THEN
+        SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
+    END IF;
+    RETURN NEW;
+END $fn$;
+CREATE TRIGGER analytics_outcome_attribution BEFORE INSERT ON outcomes
+    FOR EACH ROW EXECUTE FUNCTION analytics_outcome_attribution();
+CREATE FUNCTION analytics_outcomes() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    {rollups};
+    RETURN NULL;
+END $fn$;
+CREATE TRIGGER analytics_outcomes AFTER INSERT ON outcomes
+    REFERENCING NEW TABLE AS new_outcomes FOR EACH STATEMENT
+    EXECUTE FUNCTION analytics_outcomes();"
+    )
+}
+
+const POSTGRES_DROP: &str = "DROP TRIGGER IF EXISTS analytics_outcome_attribution ON outcomes;
+DROP TRIGGER IF EXISTS analytics_outcomes ON outcomes;
+DROP FUNCTION IF EXISTS analytics_outcome_attribution();
+DROP FUNCTION IF EXISTS analytics_outcomes();";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                db.execute_unprepared(
+                    "DROP TRIGGER IF EXISTS analytics_outcome ON outcomes;
+DROP FUNCTION IF EXISTS analytics_outcome();",
+                )
+                .await?;
+                db.execute_unprepared(&postgres_triggers()).await?;
+                Ok(())
+            }
+            _ => {
+                run_on(
+                    DbBackend::Sqlite,
+                    manager,
+                    &[
+                        drop_triggers(DbBackend::Sqlite),
+                        &sqlite_row_triggers(),
+                        DROP_BATCH_TRIGGER,
+                        &sqlite_batch_trigger(),
+                    ]
+                    .join("\n"),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                db.execute_unprepared(POSTGRES_DROP).await?;
+                db.execute_unprepared(drop_triggers(DbBackend::Postgres))
+                    .await?;
+                db.execute_unprepared(&create_triggers(DbBackend::Postgres))
+                    .await?;
+                Ok(())
+            }
+            _ => {
+                run_on(
+                    DbBackend::Sqlite,
+                    manager,
+                    &[
+                        drop_triggers(DbBackend::Sqlite),
+                        &create_triggers(DbBackend::Sqlite),
+                        DROP_BATCH_TRIGGER,
+                        &PREVIOUS_BATCH_TRIGGER(),
+                    ]
+                    .join("\n"),
+                )
+                .await
+            }
+        }
+    }
+}

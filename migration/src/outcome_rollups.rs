@@ -1,0 +1,173 @@
+//! The outcome rollups kept per batch of outcomes rather than per outcome
+//! (`m20261207_000003_outcome_rollups_per_batch`): one set of statements for all the rows one
+//! statement inserted, so that a rollup row every outcome of a day, offer, target and trigger
+//! moves is written once per commit, and a first record once per end user, offer and status.
+//!
+//! The result equals the per-row rule of `analytics_rollups` applied in id order: of a
+//! batch's records of one end user, offer and status, the earliest (then the lowest id) is
+//! the first record and the largest MRR counts; what a first record contributed before the
+//! batch is taken back where the batch changes it, and what it contributes after is added.
+//! PostgreSQL runs them in a statement trigger over the inserted rows (its transition table);
+//! SQLite, which has no statement triggers, in the trigger of the batch view
+//! `outcome_recorder_batches`, over the rows it has just inserted.
+use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::analytics_rollups::day_of;
+use crate::analytics_rollups::hour_of;
+
+/// A batch's outcomes as a relation with the columns `id, org, usr, offer, status, mrr, at,
+/// target, trig, exp, arm` from `rows`, a relation of `outcomes`' columns.
+pub fn batch_source(rows: &str) -> String {
+    format!(
+        "SELECT id, organization_id AS org, end_user_id AS usr, offer_id AS offer, status, \
+             COALESCE(mrr_e4, 0) AS mrr, created_at AS at, \
+             COALESCE(attributed_target_id, '') AS target, \
+             COALESCE(attributed_trigger, '') AS trig, experiment_id AS exp, \
+             experiment_arm AS arm FROM {rows}"
+    )
+}
+
+const OUTCOME_ROLLUPS: &str = "INSERT INTO outcome_rollups (organization_id, day, offer_id, \
+     target_id, trig, saves, saved_mrr_e4, abandons, known_saves, known_saved_mrr_e4)";
+
+const OUTCOME_ROLLUP_UPSERT: &str =
+    "ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET \
+     saves = outcome_rollups.saves + excluded.saves, \
+     saved_mrr_e4 = outcome_rollups.saved_mrr_e4 + excluded.saved_mrr_e4, \
+     abandons = outcome_rollups.abandons + excluded.abandons, \
+     known_saves = outcome_rollups.known_saves + excluded.known_saves, \
+     known_saved_mrr_e4 = outcome_rollups.known_saved_mrr_e4 + excluded.known_saved_mrr_e4";
+
+const KNOWN_SAVE_HOURS_UPSERT: &str = "ON CONFLICT (organization_id, hour) DO UPDATE SET \
+     saves = known_save_hours.saves + excluded.saves, \
+     saved_mrr_e4 = known_save_hours.saved_mrr_e4 + excluded.saved_mrr_e4";
+
+const EXPERIMENT_SAVES: &str = "INSERT INTO experiment_saves (experiment_id, arm, day, saves, \
+     saved_mrr_e4, known_saves)";
+
+const EXPERIMENT_SAVES_UPSERT: &str = "ON CONFLICT (experiment_id, arm, day) DO UPDATE SET \
+     saves = experiment_saves.saves + excluded.saves, \
+     saved_mrr_e4 = experiment_saves.saved_mrr_e4 + excluded.saved_mrr_e4, \
+     known_saves = experiment_saves.known_saves + excluded.known_saves";
+
+/// The statements, in order, that add the outcomes of `source` (see `batch_source`) to the
+/// rollups. Every upsert's rows are grouped by its key and sorted, so that no statement
+/// updates a row twice and concurrent writers (PostgreSQL) lock rollup rows in one order.
+pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
+    // Per end user, offer and status: the first record (time, then id), the largest MRR and
+    // the batch's last id, which marks the first records this batch changed.
+    let firsts = format!(
+        "(SELECT org, usr, offer, status, at AS first_at, target, trig, max_mrr AS mrr, \
+             last_id FROM (SELECT b.*, \
+                 ROW_NUMBER() OVER (PARTITION BY org, usr, offer, status ORDER BY at, id) \
+                     AS rn, \
+                 MAX(mrr) OVER (PARTITION BY org, usr, offer, status) AS max_mrr, \
+                 MAX(id) OVER (PARTITION BY org, usr, offer, status) AS last_id \
+             FROM ({source}) b WHERE usr IS NOT NULL) w WHERE rn = 1)"
+    );
+    let joined = format!(
+        "FROM first_outcomes f JOIN {firsts} g ON f.organization_id = g.org \
+             AND f.end_user_id = g.usr AND f.offer_id = g.offer AND f.status = g.status"
+    );
+    let changes = "(g.first_at < f.first_at OR (g.mrr > f.mrr_e4 AND f.status = 'saved'))";
+    let f_day = day_of(backend, "f.first_at");
+    let f_hour = hour_of(backend, "f.first_at");
+    let saved = "SUM(CASE WHEN f.status = 'saved' THEN 1 ELSE 0 END)";
+    let saved_mrr = "SUM(CASE WHEN f.status = 'saved' THEN f.mrr_e4 ELSE 0 END)";
+    let abandoned = "SUM(CASE WHEN f.status = 'abandoned' THEN 1 ELSE 0 END)";
+    let contribution = |sign: &str, which: &str| {
+        format!(
+            "{OUTCOME_ROLLUPS} SELECT f.organization_id, {f_day}, f.offer_id, f.target_id, \
+                 f.trig, {sign}{saved}, {sign}{saved_mrr}, {sign}{abandoned}, {sign}{saved}, \
+                 {sign}{saved_mrr} {joined} WHERE {which} \
+             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 {OUTCOME_ROLLUP_UPSERT}"
+        )
+    };
+    let hours = |sign: &str, which: &str| {
+        format!(
+            "INSERT INTO known_save_hours (organization_id, hour, saves, saved_mrr_e4) \
+             SELECT f.organization_id, {f_hour}, {sign}COUNT(*), {sign}SUM(f.mrr_e4) {joined} \
+             WHERE f.status = 'saved' AND {which} \
+             GROUP BY 1, 2 ORDER BY 1, 2 {KNOWN_SAVE_HOURS_UPSERT}"
+        )
+    };
+    let at_day = day_of(backend, "at");
+    // Per experiment, end user and arm: the first save and the largest MRR.
+    let arm_firsts = format!(
+        "(SELECT exp, usr, arm, MIN(at) AS first_at, MAX(mrr) AS mrr, MAX(id) AS last_id \
+         FROM ({source}) b WHERE status = 'saved' AND exp IS NOT NULL AND arm IS NOT NULL \
+             AND usr IS NOT NULL GROUP BY exp, usr, arm)"
+    );
+    let arm_joined = format!(
+        "FROM experiment_first_saves f JOIN {arm_firsts} g ON f.experiment_id = g.exp \
+             AND f.end_user_id = g.usr AND f.arm = g.arm"
+    );
+    let arm_contribution = |sign: &str, which: &str| {
+        format!(
+            "{EXPERIMENT_SAVES} SELECT f.experiment_id, f.arm, {f_day}, {sign}COUNT(*), \
+                 {sign}SUM(f.mrr_e4), {sign}COUNT(*) {arm_joined} WHERE {which} \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 {EXPERIMENT_SAVES_UPSERT}"
+        )
+    };
+    let arm_changes = "(g.first_at < f.first_at OR g.mrr > f.mrr_e4)";
+    vec![
+        // What the first records this batch changes contributed so far.
+        contribution("-", changes),
+        hours("-", changes),
+        format!(
+            "INSERT INTO first_outcomes (organization_id, end_user_id, offer_id, status, \
+                 first_at, target_id, trig, mrr_e4, changed_by) \
+             SELECT org, usr, offer, status, first_at, target, trig, mrr, last_id \
+             FROM {firsts} g WHERE 1 = 1 ORDER BY 1, 2, 3, 4 \
+             ON CONFLICT (organization_id, end_user_id, offer_id, status) DO UPDATE SET \
+             changed_by = CASE WHEN excluded.first_at < first_outcomes.first_at \
+                 OR (excluded.mrr_e4 > first_outcomes.mrr_e4 AND first_outcomes.status = 'saved') \
+                 THEN excluded.changed_by ELSE first_outcomes.changed_by END, \
+             target_id = CASE WHEN excluded.first_at < first_outcomes.first_at \
+                 THEN excluded.target_id ELSE first_outcomes.target_id END, \
+             trig = CASE WHEN excluded.first_at < first_outcomes.first_at \
+                 THEN excluded.trig ELSE first_outcomes.trig END, \
+             first_at = CASE WHEN excluded.first_at < first_outcomes.first_at \
+                 THEN excluded.first_at ELSE first_outcomes.first_at END, \
+             mrr_e4 = CASE WHEN excluded.mrr_e4 > first_outcomes.mrr_e4 \
+                 THEN excluded.mrr_e4 ELSE first_outcomes.mrr_e4 END \
+             WHERE excluded.first_at < first_outcomes.first_at \
+                 OR excluded.mrr_e4 > first_outcomes.mrr_e4"
+        ),
+        // What they contribute now.
+        contribution("", "f.changed_by = g.last_id"),
+        hours("", "f.changed_by = g.last_id"),
+        // Anonymous outcomes count by themselves.
+        format!(
+            "{OUTCOME_ROLLUPS} SELECT org, {at_day}, offer, target, trig, \
+                 SUM(CASE WHEN status = 'saved' THEN 1 ELSE 0 END), \
+                 SUM(CASE WHEN status = 'saved' THEN mrr ELSE 0 END), \
+                 SUM(CASE WHEN status = 'abandoned' THEN 1 ELSE 0 END), 0, 0 \
+             FROM ({source}) b WHERE usr IS NULL \
+             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 {OUTCOME_ROLLUP_UPSERT}"
+        ),
+        // Experiment arms: once per end user and arm, at the largest MRR.
+        arm_contribution("-", arm_changes),
+        format!(
+            "INSERT INTO experiment_first_saves (experiment_id, end_user_id, arm, first_at, \
+                 mrr_e4, changed_by) \
+             SELECT exp, usr, arm, first_at, mrr, last_id FROM {arm_firsts} g WHERE 1 = 1 \
+             ORDER BY 1, 2, 3 \
+             ON CONFLICT (experiment_id, end_user_id, arm) DO UPDATE SET \
+             changed_by = excluded.changed_by, \
+             first_at = CASE WHEN excluded.first_at < experiment_first_saves.first_at \
+                 THEN excluded.first_at ELSE experiment_first_saves.first_at END, \
+             mrr_e4 = CASE WHEN excluded.mrr_e4 > experiment_first_saves.mrr_e4 \
+                 THEN excluded.mrr_e4 ELSE experiment_first_saves.mrr_e4 END \
+             WHERE excluded.first_at < experiment_first_saves.first_at \
+                 OR excluded.mrr_e4 > experiment_first_saves.mrr_e4"
+        ),
+        arm_contribution("", "f.changed_by = g.last_id"),
+        format!(
+            "{EXPERIMENT_SAVES} SELECT exp, arm, {at_day}, COUNT(*), SUM(mrr), 0 \
+             FROM ({source}) b WHERE usr IS NULL AND status = 'saved' AND exp IS NOT NULL \
+                 AND arm IS NOT NULL \
+             GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 {EXPERIMENT_SAVES_UPSERT}"
+        ),
+    ]
+}
