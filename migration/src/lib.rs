@@ -40,9 +40,9 @@ pub mod m20261207_000001_members;
 // Analytics rollups kept in the group commits (issue 33).
 pub mod analytics_rollups;
 pub mod m20261207_000001_analytics_rollups;
-// Outcomes rolled up per batch (issue 33).
-pub mod m20261207_000003_outcome_rollups_per_batch;
-pub mod outcome_rollups;
+// Outcomes and reasons rolled up per batch (issue 33).
+pub mod batch_rollups;
+pub mod m20261207_000003_rollups_per_batch;
 
 pub struct Migrator;
 
@@ -76,7 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_members::Migration),
             Box::new(m20261207_000001_analytics_rollups::Migration),
             Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
-            Box::new(m20261207_000003_outcome_rollups_per_batch::Migration),
+            Box::new(m20261207_000003_rollups_per_batch::Migration),
         ]
     }
 }

@@ -1,19 +1,21 @@
-//! Outcomes roll up per batch, not per row (issue 33: the write endpoints paid for the
-//! rollups). The statements are `crate::outcome_rollups`; the rule is unchanged.
+//! Outcomes and cancellation reasons roll up per batch, not per row (issue 33: the write
+//! endpoints paid for the rollups). The statements are `crate::batch_rollups`; the rules are
+//! unchanged.
 //!
 //! PostgreSQL: a row trigger only decides each outcome's attribution (before the insert, as
 //! before), and a statement trigger rolls up the statement's rows from its transition table.
 //! SQLite: the batch view's trigger stores the attribution with each outcome it inserts
 //! (rather than a row trigger's UPDATE of the row just written) and then rolls up the rows
-//! it inserted; the row triggers now run only for outcomes written elsewhere (the saves of
-//! applied offers, `source = 'apply_offer'`), one statement a few rows at a time.
+//! it inserted; the outcomes' row triggers now run only for outcomes written elsewhere (the
+//! saves of applied offers, `source = 'apply_offer'`). Reasons likewise: a statement trigger
+//! on PostgreSQL; on SQLite, where the batch view writes every reason, its trigger.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::analytics_rollups::{attribution, create_triggers, drop_triggers, sqlite_triggers};
+use crate::batch_rollups::{batch_source, batch_statements, reason_statement};
 use crate::m20261130_000003_payment_health_events::run_on;
 use crate::m20261207_000001_analytics_rollups::batch_trigger as PREVIOUS_BATCH_TRIGGER;
-use crate::outcome_rollups::{batch_source, batch_statements};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -50,18 +52,35 @@ fn sqlite_batch_trigger() -> String {
         "outcomes WHERE id > (SELECT MAX(id) FROM outcomes) - json_array_length(NEW.outcomes)",
     );
     let rollups = batch_statements(backend, &source).join(";\n    ");
+    let reasons = reason_statement(
+        backend,
+        "cancellation_reasons WHERE id > (SELECT MAX(id) FROM cancellation_reasons) \
+         - json_array_length(NEW.reasons)",
+    );
     let previous = PREVIOUS_BATCH_TRIGGER();
     assert!(previous.contains(PREVIOUS_OUTCOMES_INSERT));
-    previous.replacen(
-        PREVIOUS_OUTCOMES_INSERT,
-        &format!("{insert}\n    {rollups};"),
-        1,
-    )
+    assert!(previous.ends_with(REASONS_INSERT_END));
+    previous
+        .replacen(
+            PREVIOUS_OUTCOMES_INSERT,
+            &format!("{insert}\n    {rollups};"),
+            1,
+        )
+        .replace(
+            REASONS_INSERT_END,
+            &format!("FROM jsonb_each(NEW.reasons) AS r;\n    {reasons};\nEND;"),
+        )
 }
+
+/// The end of the previous batch trigger: its last statement inserts the reasons.
+const REASONS_INSERT_END: &str = "FROM jsonb_each(NEW.reasons) AS r;\nEND;";
 
 /// SQLite's row triggers, for the outcomes the batch view does not write.
 fn sqlite_row_triggers() -> String {
-    sqlite_triggers(" AND NEW.source <> 'outcome'")
+    format!(
+        "{}\nDROP TRIGGER analytics_reason;",
+        sqlite_triggers(" AND NEW.source <> 'outcome'")
+    )
 }
 
 fn postgres_triggers() -> String {
@@ -73,6 +92,7 @@ fn postgres_triggers() -> String {
         "NEW.created_at",
     );
     let rollups = batch_statements(backend, &batch_source("new_outcomes")).join(";\n    ");
+    let reasons = reason_statement(backend, "new_reasons");
     format!(
         "CREATE FUNCTION analytics_outcome_attribution() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -93,14 +113,24 @@ BEGIN
 END $fn$;
 CREATE TRIGGER analytics_outcomes AFTER INSERT ON outcomes
     REFERENCING NEW TABLE AS new_outcomes FOR EACH STATEMENT
-    EXECUTE FUNCTION analytics_outcomes();"
+    EXECUTE FUNCTION analytics_outcomes();
+CREATE FUNCTION analytics_reasons() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    {reasons};
+    RETURN NULL;
+END $fn$;
+CREATE TRIGGER analytics_reasons AFTER INSERT ON cancellation_reasons
+    REFERENCING NEW TABLE AS new_reasons FOR EACH STATEMENT
+    EXECUTE FUNCTION analytics_reasons();"
     )
 }
 
 const POSTGRES_DROP: &str = "DROP TRIGGER IF EXISTS analytics_outcome_attribution ON outcomes;
 DROP TRIGGER IF EXISTS analytics_outcomes ON outcomes;
 DROP FUNCTION IF EXISTS analytics_outcome_attribution();
-DROP FUNCTION IF EXISTS analytics_outcomes();";
+DROP FUNCTION IF EXISTS analytics_outcomes();
+DROP TRIGGER IF EXISTS analytics_reasons ON cancellation_reasons;
+DROP FUNCTION IF EXISTS analytics_reasons();";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -110,7 +140,9 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => {
                 db.execute_unprepared(
                     "DROP TRIGGER IF EXISTS analytics_outcome ON outcomes;
-DROP FUNCTION IF EXISTS analytics_outcome();",
+DROP FUNCTION IF EXISTS analytics_outcome();
+DROP TRIGGER IF EXISTS analytics_reason ON cancellation_reasons;
+DROP FUNCTION IF EXISTS analytics_reason();",
                 )
                 .await?;
                 db.execute_unprepared(&postgres_triggers()).await?;

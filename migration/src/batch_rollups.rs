@@ -1,5 +1,5 @@
-//! The outcome rollups kept per batch of outcomes rather than per outcome
-//! (`m20261207_000003_outcome_rollups_per_batch`): one set of statements for all the rows one
+//! The outcome and reason rollups kept per batch of rows rather than per row
+//! (`m20261207_000003_rollups_per_batch`): one set of statements for all the rows one
 //! statement inserted, so that a rollup row every outcome of a day, offer, target and trigger
 //! moves is written once per commit, and a first record once per end user, offer and status.
 //!
@@ -170,4 +170,23 @@ pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
              GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 {EXPERIMENT_SAVES_UPSERT}"
         ),
     ]
+}
+
+/// The statement that adds the cancellation reasons of `rows` (a relation of
+/// `cancellation_reasons`' columns) to their rollups, grouped.
+pub fn reason_statement(backend: DbBackend, rows: &str) -> String {
+    let day = day_of(backend, "created_at");
+    format!(
+        "INSERT INTO reason_rollups (organization_id, day, target_id, suggested_action, \
+             category, language, reasons, low_confidence) \
+         SELECT organization_id, {day}, COALESCE(target_id, ''), \
+             COALESCE(suggested_action, ''), COALESCE(category, ''), \
+             COALESCE(language, ''), COUNT(*), \
+             SUM(CASE WHEN confidence < COALESCE((SELECT s.ticket_min_confidence \
+                 FROM analytics_settings s WHERE s.id = 1), 0.6) THEN 1 ELSE 0 END) \
+         FROM {rows} GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 \
+         ON CONFLICT (organization_id, day, target_id, suggested_action, category, language) \
+         DO UPDATE SET reasons = reason_rollups.reasons + excluded.reasons, \
+             low_confidence = reason_rollups.low_confidence + excluded.low_confidence"
+    )
 }
