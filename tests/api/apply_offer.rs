@@ -102,6 +102,13 @@ async fn a_discount_creates_the_coupon_and_sets_it_on_the_subscription() {
     }
     assert_eq!(stripe.applied_updates("sub_1"), 1);
     assert_eq!(saves(&app).await, 1, "the save is recorded once");
+    // And analytics counts it (the ledger writes it, not the outcomes' group commit).
+    let (_, summary) = parts(app.get("/api/v1/analytics/summary").await).await;
+    assert_eq!(
+        (&summary["saves"], &summary["saved_mrr"]),
+        (&json!(1), &json!(29)),
+        "{summary}"
+    );
 
     // Another customer accepting the same offer reuses the coupon.
     stripe.add_subscription("sub_2", "cus_2", "si_2", "price_pro", None);
