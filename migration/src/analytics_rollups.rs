@@ -155,7 +155,7 @@ pub(crate) fn attribution(backend: DbBackend, org: &str, user: &str, at: &str) -
 const OUTCOME_ROLLUP_COLUMNS: &str = "(organization_id, day, offer_id, target_id, trig, saves, \
      saved_mrr_e4, abandons, known_saves, known_saved_mrr_e4)";
 
-const OUTCOME_ROLLUP_UPSERT: &str =
+pub(crate) const OUTCOME_ROLLUP_UPSERT: &str =
     "ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET \
      saves = outcome_rollups.saves + excluded.saves, \
      saved_mrr_e4 = outcome_rollups.saved_mrr_e4 + excluded.saved_mrr_e4, \
@@ -163,11 +163,29 @@ const OUTCOME_ROLLUP_UPSERT: &str =
      known_saves = outcome_rollups.known_saves + excluded.known_saves, \
      known_saved_mrr_e4 = outcome_rollups.known_saved_mrr_e4 + excluded.known_saved_mrr_e4";
 
-const KNOWN_SAVE_HOURS_UPSERT: &str = "ON CONFLICT (organization_id, hour) DO UPDATE SET \
+/// A first record meets a stored one: the earlier keeps its date and attribution, the larger
+/// MRR counts; `changed_by` names the record that changed what it contributes.
+pub(crate) const FIRST_OUTCOME_UPSERT: &str =
+    "ON CONFLICT (organization_id, end_user_id, offer_id, status) DO UPDATE SET \
+     changed_by = CASE WHEN excluded.first_at < first_outcomes.first_at \
+         OR (excluded.mrr_e4 > first_outcomes.mrr_e4 AND first_outcomes.status = 'saved') \
+         THEN excluded.changed_by ELSE first_outcomes.changed_by END, \
+     target_id = CASE WHEN excluded.first_at < first_outcomes.first_at \
+         THEN excluded.target_id ELSE first_outcomes.target_id END, \
+     trig = CASE WHEN excluded.first_at < first_outcomes.first_at \
+         THEN excluded.trig ELSE first_outcomes.trig END, \
+     first_at = CASE WHEN excluded.first_at < first_outcomes.first_at \
+         THEN excluded.first_at ELSE first_outcomes.first_at END, \
+     mrr_e4 = CASE WHEN excluded.mrr_e4 > first_outcomes.mrr_e4 \
+         THEN excluded.mrr_e4 ELSE first_outcomes.mrr_e4 END";
+
+pub(crate) const KNOWN_SAVE_HOURS_UPSERT: &str =
+    "ON CONFLICT (organization_id, hour) DO UPDATE SET \
      saves = known_save_hours.saves + excluded.saves, \
      saved_mrr_e4 = known_save_hours.saved_mrr_e4 + excluded.saved_mrr_e4";
 
-const EXPERIMENT_SAVES_UPSERT: &str = "ON CONFLICT (experiment_id, arm, day) DO UPDATE SET \
+pub(crate) const EXPERIMENT_SAVES_UPSERT: &str =
+    "ON CONFLICT (experiment_id, arm, day) DO UPDATE SET \
      saves = experiment_saves.saves + excluded.saves, \
      saved_mrr_e4 = experiment_saves.saved_mrr_e4 + excluded.saved_mrr_e4, \
      known_saves = experiment_saves.known_saves + excluded.known_saves";
@@ -237,19 +255,7 @@ fn outcome_statements(backend: DbBackend, r: &Row) -> Vec<String> {
             "INSERT INTO first_outcomes (organization_id, end_user_id, offer_id, status, \
                  first_at, target_id, trig, mrr_e4, changed_by) \
              SELECT {org}, {user}, {offer}, {status}, {at}, {target}, {trig}, {mrr}, {id} \
-             WHERE {user} IS NOT NULL \
-             ON CONFLICT (organization_id, end_user_id, offer_id, status) DO UPDATE SET \
-             changed_by = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 OR (excluded.mrr_e4 > first_outcomes.mrr_e4 AND first_outcomes.status = 'saved') \
-                 THEN excluded.changed_by ELSE first_outcomes.changed_by END, \
-             target_id = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.target_id ELSE first_outcomes.target_id END, \
-             trig = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.trig ELSE first_outcomes.trig END, \
-             first_at = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.first_at ELSE first_outcomes.first_at END, \
-             mrr_e4 = CASE WHEN excluded.mrr_e4 > first_outcomes.mrr_e4 \
-                 THEN excluded.mrr_e4 ELSE first_outcomes.mrr_e4 END"
+             WHERE {user} IS NOT NULL {FIRST_OUTCOME_UPSERT}"
         ),
         // The first record's contribution as it now stands.
         format!(
@@ -438,6 +444,25 @@ END;",
     )
 }
 
+/// PostgreSQL, in a `BEFORE INSERT` row trigger on outcomes: the row's attribution (the
+/// latest intercept's target and trigger; else the offer's target, trigger unknown).
+pub(crate) fn postgres_attribution() -> String {
+    let (target, trigger) = attribution(
+        DbBackend::Postgres,
+        "NEW.organization_id",
+        "NEW.end_user_id",
+        "NEW.created_at",
+    );
+    format!(
+        "NEW.attributed_target_id := {target};
+    NEW.attributed_trigger := CASE WHEN NEW.attributed_target_id IS NULL THEN NULL
+        ELSE {trigger} END;
+    IF NEW.attributed_target_id IS NULL THEN
+        SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
+    END IF;"
+    )
+}
+
 fn postgres_triggers() -> String {
     let backend = DbBackend::Postgres;
     let row = Row {
@@ -453,12 +478,7 @@ fn postgres_triggers() -> String {
         exp: "NEW.experiment_id".into(),
         arm: "NEW.experiment_arm".into(),
     };
-    let (target, trigger) = attribution(
-        backend,
-        "NEW.organization_id",
-        "NEW.end_user_id",
-        "NEW.created_at",
-    );
+    let attribute = postgres_attribution();
     let all = outcome_statements(backend, &row);
     let known = all[..5].join(";\n        ");
     let anonymous = all[5].clone();
@@ -467,12 +487,7 @@ fn postgres_triggers() -> String {
     format!(
         "CREATE FUNCTION analytics_outcome() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    NEW.attributed_target_id := {target};
-    NEW.attributed_trigger := CASE WHEN NEW.attributed_target_id IS NULL THEN NULL
-        ELSE {trigger} END;
-    IF NEW.attributed_target_id IS NULL THEN
-        SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
-    END IF;
+    {attribute}
     IF NEW.end_user_id IS NOT NULL THEN
         {known};
     ELSE

@@ -12,8 +12,10 @@
 //! `outcome_recorder_batches`, over the rows it has just inserted.
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::analytics_rollups::day_of;
-use crate::analytics_rollups::hour_of;
+use crate::analytics_rollups::{
+    day_of, hour_of, EXPERIMENT_SAVES_UPSERT, FIRST_OUTCOME_UPSERT, KNOWN_SAVE_HOURS_UPSERT,
+    OUTCOME_ROLLUP_UPSERT,
+};
 
 /// A batch's outcomes as a relation with the columns `id, org, usr, offer, status, mrr, at,
 /// target, trig, exp, arm` from `rows`, a relation of `outcomes`' columns.
@@ -30,25 +32,8 @@ pub fn batch_source(rows: &str) -> String {
 const OUTCOME_ROLLUPS: &str = "INSERT INTO outcome_rollups (organization_id, day, offer_id, \
      target_id, trig, saves, saved_mrr_e4, abandons, known_saves, known_saved_mrr_e4)";
 
-const OUTCOME_ROLLUP_UPSERT: &str =
-    "ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET \
-     saves = outcome_rollups.saves + excluded.saves, \
-     saved_mrr_e4 = outcome_rollups.saved_mrr_e4 + excluded.saved_mrr_e4, \
-     abandons = outcome_rollups.abandons + excluded.abandons, \
-     known_saves = outcome_rollups.known_saves + excluded.known_saves, \
-     known_saved_mrr_e4 = outcome_rollups.known_saved_mrr_e4 + excluded.known_saved_mrr_e4";
-
-const KNOWN_SAVE_HOURS_UPSERT: &str = "ON CONFLICT (organization_id, hour) DO UPDATE SET \
-     saves = known_save_hours.saves + excluded.saves, \
-     saved_mrr_e4 = known_save_hours.saved_mrr_e4 + excluded.saved_mrr_e4";
-
 const EXPERIMENT_SAVES: &str = "INSERT INTO experiment_saves (experiment_id, arm, day, saves, \
      saved_mrr_e4, known_saves)";
-
-const EXPERIMENT_SAVES_UPSERT: &str = "ON CONFLICT (experiment_id, arm, day) DO UPDATE SET \
-     saves = experiment_saves.saves + excluded.saves, \
-     saved_mrr_e4 = experiment_saves.saved_mrr_e4 + excluded.saved_mrr_e4, \
-     known_saves = experiment_saves.known_saves + excluded.known_saves";
 
 /// The statements, in order, that add the outcomes of `source` (see `batch_source`) to the
 /// rollups. Every upsert's rows are grouped by its key and sorted, so that no statement
@@ -119,18 +104,7 @@ pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
                  first_at, target_id, trig, mrr_e4, changed_by) \
              SELECT org, usr, offer, status, first_at, target, trig, mrr, last_id \
              FROM {firsts} g WHERE 1 = 1 ORDER BY 1, 2, 3, 4 \
-             ON CONFLICT (organization_id, end_user_id, offer_id, status) DO UPDATE SET \
-             changed_by = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 OR (excluded.mrr_e4 > first_outcomes.mrr_e4 AND first_outcomes.status = 'saved') \
-                 THEN excluded.changed_by ELSE first_outcomes.changed_by END, \
-             target_id = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.target_id ELSE first_outcomes.target_id END, \
-             trig = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.trig ELSE first_outcomes.trig END, \
-             first_at = CASE WHEN excluded.first_at < first_outcomes.first_at \
-                 THEN excluded.first_at ELSE first_outcomes.first_at END, \
-             mrr_e4 = CASE WHEN excluded.mrr_e4 > first_outcomes.mrr_e4 \
-                 THEN excluded.mrr_e4 ELSE first_outcomes.mrr_e4 END \
+             {FIRST_OUTCOME_UPSERT} \
              WHERE excluded.first_at < first_outcomes.first_at \
                  OR excluded.mrr_e4 > first_outcomes.mrr_e4"
         ),

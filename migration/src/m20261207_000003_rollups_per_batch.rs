@@ -12,7 +12,9 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::analytics_rollups::{attribution, create_triggers, drop_triggers, sqlite_triggers};
+use crate::analytics_rollups::{
+    attribution, create_triggers, drop_triggers, postgres_attribution, sqlite_triggers,
+};
 use crate::batch_rollups::{batch_source, batch_statements, reason_statement};
 use crate::m20261130_000003_payment_health_events::run_on;
 use crate::m20261207_000001_analytics_rollups::batch_trigger as PREVIOUS_BATCH_TRIGGER;
@@ -85,23 +87,13 @@ fn sqlite_row_triggers() -> String {
 
 fn postgres_triggers() -> String {
     let backend = DbBackend::Postgres;
-    let (target, trigger) = attribution(
-        backend,
-        "NEW.organization_id",
-        "NEW.end_user_id",
-        "NEW.created_at",
-    );
+    let attribute = postgres_attribution();
     let rollups = batch_statements(backend, &batch_source("new_outcomes")).join(";\n    ");
     let reasons = reason_statement(backend, "new_reasons");
     format!(
         "CREATE FUNCTION analytics_outcome_attribution() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    NEW.attributed_target_id := {target};
-    NEW.attributed_trigger := CASE WHEN NEW.attributed_target_id IS NULL THEN NULL
-        ELSE {trigger} END;
-    IF NEW.attributed_target_id IS NULL THEN
-        SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
-    END IF;
+    {attribute}
     RETURN NEW;
 END $fn$;
 CREATE TRIGGER analytics_outcome_attribution BEFORE INSERT ON outcomes
