@@ -53,7 +53,11 @@ async fn an_owner_creates_starts_reads_and_stops_an_experiment_in_the_browser() 
     fill(&b, "#arms-0-name", "control").await;
     click(&b, &format!("#arms-0-offer-{discount}")).await;
     fill(&b, "#arms-1-name", "pause").await;
-    click(&b, "form[action='/app/experiments/new'] button[type=submit]").await;
+    click(
+        &b,
+        "form[action='/app/experiments/new'] button[type=submit]",
+    )
+    .await;
     until_text(
         &b,
         "#arms-1-offer-ids-error",
@@ -69,7 +73,11 @@ async fn an_owner_creates_starts_reads_and_stops_an_experiment_in_the_browser() 
     scan(&b, "the refused form").await;
 
     click(&b, &format!("#arms-1-offer-{pause}")).await;
-    click(&b, "form[action='/app/experiments/new'] button[type=submit]").await;
+    click(
+        &b,
+        "form[action='/app/experiments/new'] button[type=submit]",
+    )
+    .await;
     until_text(&b, "#experiment-status", "draft").await;
     let (_, listed) = parts(app.get("/api/v1/experiments").await).await;
     let experiment = listed["data"][0].clone();
@@ -143,7 +151,10 @@ async fn an_owner_creates_starts_reads_and_stops_an_experiment_in_the_browser() 
     b.until_loaded().await;
     for (index, arm) in results["arms"].as_array().unwrap().iter().enumerate() {
         for field in ["impressions", "exposures", "saves", "held_saves"] {
-            let css = format!("#arm-{index} td.{}", if field == "held_saves" { "held" } else { field });
+            let css = format!(
+                "#arm-{index} td.{}",
+                if field == "held_saves" { "held" } else { field }
+            );
             until_text(&b, &css, &arm[field].to_string()).await;
         }
     }
@@ -254,9 +265,11 @@ async fn experiment_pages_answer_the_apis_refusals_and_change_nothing() {
     let (status, _, page) = web.post("/app/experiments/new", form(&with_offer)).await;
     assert_eq!(status, 422);
     let (api_status, api) = parts(
-        app.create_experiment(json!({"name": "Second", "target_id": "cancel-btn", "status": "running",
-            "arms": [{"name": "a", "offer_ids": [discount]}, {"name": "b", "offer_ids": [third]}]}))
-            .await,
+        app.create_experiment(
+            json!({"name": "Second", "target_id": "cancel-btn", "status": "running",
+            "arms": [{"name": "a", "offer_ids": [discount]}, {"name": "b", "offer_ids": [third]}]}),
+        )
+        .await,
     )
     .await;
     assert_eq!(api_status, 422);
@@ -329,7 +342,11 @@ async fn experiment_pages_answer_the_apis_refusals_and_change_nothing() {
     let (status, _, page) = web
         .post(
             &path,
-            form(&[("csrf", &csrf), ("action", "promote"), ("promote", "arm:nope")]),
+            form(&[
+                ("csrf", &csrf),
+                ("action", "promote"),
+                ("promote", "arm:nope"),
+            ]),
         )
         .await;
     assert_eq!(status, 422);
@@ -355,7 +372,12 @@ async fn experiment_pages_answer_the_apis_refusals_and_change_nothing() {
     let (_, listed) = parts(app.get("/api/v1/experiments").await).await;
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
 
-    for odd in ["/app/experiments/abc", "/app/experiments/0", "/app/experiments/424242", "/app/experiments/99999999999999999999"] {
+    for odd in [
+        "/app/experiments/abc",
+        "/app/experiments/0",
+        "/app/experiments/424242",
+        "/app/experiments/99999999999999999999",
+    ] {
         let (status, _, _) = web.get(odd).await;
         assert_eq!(status, 404, "{odd}");
         let (status, _, _) = web

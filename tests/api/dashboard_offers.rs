@@ -107,9 +107,7 @@ async fn an_owner_creates_edits_and_deactivates_an_offer_in_the_browser() {
         "The max redemptions field must be an integer.",
     )
     .await;
-    let kept = b
-        .run("return document.querySelector('#label').value")
-        .await;
+    let kept = b.run("return document.querySelector('#label').value").await;
     assert_eq!(kept, json!("Stay for 20% less"));
     assert_eq!(api_offers(&app).await[0]["label"], "20% off");
     fill(&b, "#max-redemptions", "100").await;
@@ -178,19 +176,44 @@ async fn the_offer_form_answers_the_apis_messages_and_changes_nothing_when_refus
             json!({"type": "downgrade", "value": "0", "label": "Basic", "config": {}}),
         ),
         (
-            vec![("type", "contact"), ("value", "0"), ("label", "Call us"), ("config.url", "ftp://x")],
+            vec![
+                ("type", "contact"),
+                ("value", "0"),
+                ("label", "Call us"),
+                ("config.url", "ftp://x"),
+            ],
             json!({"type": "contact", "value": "0", "label": "Call us", "config": {"url": "ftp://x"}}),
         ),
         (
-            vec![("type", "discount"), ("value", "10"), ("label", "10"), ("config.duration", "repeating"), ("config.duration_in_months", "1.5")],
+            vec![
+                ("type", "discount"),
+                ("value", "10"),
+                ("label", "10"),
+                ("config.duration", "repeating"),
+                ("config.duration_in_months", "1.5"),
+            ],
             json!({"type": "discount", "value": "10", "label": "10", "config": {"duration": "repeating", "duration_in_months": "1.5"}}),
         ),
         (
-            vec![("type", "custom"), ("value", "0"), ("label", "Custom"), ("config", "[1, 2]")],
+            vec![
+                ("type", "custom"),
+                ("value", "0"),
+                ("label", "Custom"),
+                ("config", "[1, 2]"),
+            ],
             json!({"type": "custom", "value": "0", "label": "Custom", "config": "[1, 2]"}),
         ),
         (
-            vec![("type", "pause"), ("value", "1.5"), ("label", "Pause"), ("min_mrr", "50"), ("max_mrr", "10"), ("priority", "x"), ("cooldown_days", "99999"), ("requires_subscription", "maybe")],
+            vec![
+                ("type", "pause"),
+                ("value", "1.5"),
+                ("label", "Pause"),
+                ("min_mrr", "50"),
+                ("max_mrr", "10"),
+                ("priority", "x"),
+                ("cooldown_days", "99999"),
+                ("requires_subscription", "maybe"),
+            ],
             json!({"type": "pause", "value": "1.5", "label": "Pause", "min_mrr": "50", "max_mrr": "10", "priority": "x", "cooldown_days": "99999", "requires_subscription": "maybe"}),
         ),
         (
@@ -329,7 +352,11 @@ async fn the_offer_form_answers_the_apis_messages_and_changes_nothing_when_refus
             .await;
         assert_eq!(status, 404, "{path}");
     }
-    let (status, body) = parts(app.get_as(&other_key, &format!("/api/v1/offers/{theirs}")).await).await;
+    let (status, body) = parts(
+        app.get_as(&other_key, &format!("/api/v1/offers/{theirs}"))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["active"], true, "theirs is untouched");
 }
@@ -386,7 +413,12 @@ async fn offers_and_experiments_pages_refuse_support_staff_and_forms_without_the
         let (status, _, _) = owner
             .post(
                 "/app/offers/new",
-                form(&[("csrf", token), ("type", "custom"), ("value", "0"), ("label", "Forged")]),
+                form(&[
+                    ("csrf", token),
+                    ("type", "custom"),
+                    ("value", "0"),
+                    ("label", "Forged"),
+                ]),
             )
             .await;
         assert_eq!(status, 403);

@@ -322,15 +322,7 @@ pub(super) async fn change(
                 return Ok(see_other(&format!("/app/experiments/{id}")));
             }
             // What the promotion changed is in the answer only: shown now, not stored.
-            experiment_page(
-                &member,
-                &actors,
-                id,
-                StatusCode::OK,
-                None,
-                Some(promotion),
-            )
-            .await
+            experiment_page(&member, &actors, id, StatusCode::OK, None, Some(promotion)).await
         }
         Err(Failure::Invalid(errors)) => {
             let messages: Vec<String> = errors

@@ -86,7 +86,13 @@ fn filled_rows(form: &HashMap<String, String>) -> usize {
 /// lacks), so that the rules' `arms.N` is the form's row N.
 pub(super) fn body_of(form: &HashMap<String, String>) -> Map<String, Value> {
     let mut body = Map::new();
-    for field in ["name", "target_id", "trigger", "confidence", "min_sample_size"] {
+    for field in [
+        "name",
+        "target_id",
+        "trigger",
+        "confidence",
+        "min_sample_size",
+    ] {
         body.insert(field.into(), typed(form.get(field)));
     }
     let status = typed(form.get("status"));

@@ -62,10 +62,7 @@ pub(super) fn body_of(form: &HashMap<String, String>, with_active: bool) -> Map<
         .map(|t| Value::from(*t))
         .collect();
     body.insert("triggers".into(), Value::Array(triggers));
-    let requires = match form
-        .get("requires_subscription")
-        .map_or("", |v| v.trim())
-    {
+    let requires = match form.get("requires_subscription").map_or("", |v| v.trim()) {
         "" => Value::Null,
         "true" => Value::Bool(true),
         "false" => Value::Bool(false),

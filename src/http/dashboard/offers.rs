@@ -34,7 +34,9 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
     match query.get("done") {
         Some("created") => Some("Offer created."),
         Some("saved") => Some("Offer saved."),
-        Some("deactivated") => Some("Offer deactivated: it no longer shows, except through an experiment that holds it."),
+        Some("deactivated") => Some(
+            "Offer deactivated: it no longer shows, except through an experiment that holds it.",
+        ),
         Some("activated") => Some("Offer activated."),
         _ => None,
     }
