@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::forms::text;
 use super::layout::{alert, csrf_field, signed_in, Section};
 use super::session::Member;
+use super::tickets::short_time;
 use super::{page, see_other, PageError};
 use crate::actors::offer_selector::{ManageExperiments, ManageOffers};
 use crate::actors::{Actors, Failure};
@@ -208,8 +209,8 @@ async fn experiment_page(
             dt { "Status" } dd #experiment-status { (text(&experiment["status"])) }
             dt { "Target" } dd { (text(&experiment["target_id"])) }
             dt { "Trigger" } dd { @if experiment["trigger"].is_null() { "any" } @else { (text(&experiment["trigger"])) } }
-            dt { "Started" } dd { (text(&experiment["started_at"])) }
-            dt { "Stopped" } dd { (text(&experiment["stopped_at"])) }
+            dt { "Started" } dd { (short_time(&experiment["started_at"])) }
+            dt { "Stopped" } dd { (short_time(&experiment["stopped_at"])) }
             dt { "Promoted arm" } dd #promoted-arm { (text(&experiment["promoted_arm"])) }
         }
         (arms_table(&experiment, &offers))

@@ -14,6 +14,7 @@ use super::forms::{
 };
 use super::layout::{csrf_field, signed_in, Section};
 use super::session::Member;
+use super::tickets::short_time;
 use super::{page, see_other, PageError};
 use crate::actors::offer_selector::{ManageExperiments, ManageOffers};
 use crate::actors::{Actors, Failure};
@@ -55,8 +56,8 @@ pub(super) async fn list(
                     td { @if e["trigger"].is_null() { span.muted { "any" } } @else { (text(&e["trigger"])) } }
                     td.status { (text(&e["status"])) }
                     td.num { (e["arms"].as_array().map_or(0, Vec::len)) }
-                    td { (text(&e["started_at"])) }
-                    td { (text(&e["stopped_at"])) }
+                    td { (short_time(&e["started_at"])) }
+                    td { (short_time(&e["stopped_at"])) }
                     td { (text(&e["promoted_arm"])) }
                 } } }
             } }

@@ -13,6 +13,7 @@ use super::forms::{text, FormState};
 use super::layout::{alert, csrf_field, signed_in, Section};
 use super::offer_form::{body_of, offer_form, terms, values_of};
 use super::session::Member;
+use super::tickets::short_time;
 use super::{page, see_other, PageError};
 use crate::actors::offer_selector::ManageOffers;
 use crate::actors::{Actors, Failure};
@@ -184,7 +185,7 @@ fn offer_page(
         dl.facts {
             dt { "State" } dd #offer-state { @if active { "active" } @else { "deactivated" } }
             dt { "Terms" } dd #offer-terms { (terms(offer)) }
-            dt { "Updated" } dd { (text(&offer["updated_at"])) }
+            dt { "Updated" } dd { (short_time(&offer["updated_at"])) }
         }
         h2 { "Edit" }
         (offer_form(member, state, &action, "Save offer", false))
