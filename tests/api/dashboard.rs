@@ -11,13 +11,13 @@ use crate::helpers::{parts, TestApp};
 
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
-async fn fill(b: &Browser, css: &str, text: &str) {
+pub async fn fill(b: &Browser, css: &str, text: &str) {
     let field = b.client.find(Locator::Css(css)).await.expect(css);
     field.clear().await.expect("cleared");
     field.send_keys(text).await.expect("typed");
 }
 
-async fn click(b: &Browser, css: &str) {
+pub async fn click(b: &Browser, css: &str) {
     b.client
         .find(Locator::Css(css))
         .await
@@ -28,7 +28,7 @@ async fn click(b: &Browser, css: &str) {
 }
 
 /// The text of the element `css` names, once it exists and says `wanted`.
-async fn until_text(b: &Browser, css: &str, wanted: &str) {
+pub async fn until_text(b: &Browser, css: &str, wanted: &str) {
     b.until(
         &format!("{css} says {wanted:?}"),
         &format!(
@@ -41,7 +41,7 @@ async fn until_text(b: &Browser, css: &str, wanted: &str) {
 }
 
 /// Runs axe-core on the page; no violation.
-async fn scan(b: &Browser, page: &str) {
+pub async fn scan(b: &Browser, page: &str) {
     b.until_loaded().await;
     b.run(&format!("{AXE}\n;return true;")).await;
     let result = b
@@ -62,7 +62,7 @@ async fn scan(b: &Browser, page: &str) {
     assert!(result["passes"].as_u64().unwrap() > 0, "axe checked {page}");
 }
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
+pub async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
     b.goto(&format!("{}/app/sign-in", app.address)).await;
     fill(b, "#email", email).await;
     fill(b, "#password", PASSWORD).await;

@@ -12,6 +12,8 @@ mod card_update;
 mod cli;
 mod cors;
 mod dashboard;
+mod dashboard_experiments;
+mod dashboard_offers;
 mod dashboard_support;
 mod dunning;
 mod eligibility;

@@ -9,6 +9,8 @@ use super::session::{Member, CSRF_FIELD};
 pub(super) enum Section {
     Overview,
     Tickets,
+    Offers,
+    Experiments,
     Members,
     Settings,
 }
@@ -34,6 +36,8 @@ pub(super) fn signed_in(member: &Member, section: Section, title: &str, body: Ma
     let entries: Vec<(Section, &str, &str)> = [
         (Section::Overview, "/app", "Overview"),
         (Section::Tickets, "/app/tickets", "Tickets"),
+        (Section::Offers, "/app/offers", "Offers"),
+        (Section::Experiments, "/app/experiments", "Experiments"),
         (Section::Members, "/app/members", "Members"),
         (Section::Settings, "/app/settings", "Settings"),
     ]

@@ -3,8 +3,13 @@
 //! `routes::ROUTES` and not in the OpenAPI description; they answer HTML. Every page sends
 //! a strict Content-Security-Policy (no inline script or style), and every POST checks the
 //! form's CSRF token.
+mod experiment_page;
+mod experiments;
+mod forms;
 mod layout;
 mod members;
+mod offer_form;
+mod offers;
 mod ops;
 mod overview;
 mod session;
@@ -175,6 +180,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/invite/{token}")
                     .route(web::get().to(sign_in::invitation))
                     .route(web::post().to(sign_in::accept))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/offers")
+                    .route(web::get().to(offers::list))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/offers/new")
+                    .route(web::get().to(offers::new))
+                    .route(web::post().to(offers::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/offers/{id}")
+                    .route(web::get().to(offers::offer))
+                    .route(web::post().to(offers::change))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/experiments")
+                    .route(web::get().to(experiments::list))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/experiments/new")
+                    .route(web::get().to(experiments::new))
+                    .route(web::post().to(experiments::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/experiments/{id}")
+                    .route(web::get().to(experiment_page::experiment))
+                    .route(web::post().to(experiment_page::change))
                     .wrap(catch()),
             )
             .service(

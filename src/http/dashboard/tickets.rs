@@ -165,7 +165,7 @@ fn truncate(raw: &str, max: usize) -> String {
     }
 }
 
-fn short_time(value: &Value) -> String {
+pub(super) fn short_time(value: &Value) -> String {
     let raw = text(value);
     chrono::DateTime::parse_from_rfc3339(&raw)
         .map(|t| {
