@@ -11,13 +11,13 @@ use crate::helpers::{parts, TestApp};
 
 const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
 
-async fn fill(b: &Browser, css: &str, text: &str) {
+pub async fn fill(b: &Browser, css: &str, text: &str) {
     let field = b.client.find(Locator::Css(css)).await.expect(css);
     field.clear().await.expect("cleared");
     field.send_keys(text).await.expect("typed");
 }
 
-async fn click(b: &Browser, css: &str) {
+pub async fn click(b: &Browser, css: &str) {
     b.client
         .find(Locator::Css(css))
         .await
@@ -28,7 +28,7 @@ async fn click(b: &Browser, css: &str) {
 }
 
 /// The text of the element `css` names, once it exists and says `wanted`.
-async fn until_text(b: &Browser, css: &str, wanted: &str) {
+pub async fn until_text(b: &Browser, css: &str, wanted: &str) {
     b.until(
         &format!("{css} says {wanted:?}"),
         &format!(
@@ -41,7 +41,7 @@ async fn until_text(b: &Browser, css: &str, wanted: &str) {
 }
 
 /// Runs axe-core on the page; no violation.
-async fn scan(b: &Browser, page: &str) {
+pub async fn scan(b: &Browser, page: &str) {
     b.until_loaded().await;
     b.run(&format!("{AXE}\n;return true;")).await;
     let result = b
@@ -62,7 +62,7 @@ async fn scan(b: &Browser, page: &str) {
     assert!(result["passes"].as_u64().unwrap() > 0, "axe checked {page}");
 }
 
-async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
+pub async fn sign_in(b: &Browser, app: &TestApp, email: &str) {
     b.goto(&format!("{}/app/sign-in", app.address)).await;
     fill(b, "#email", email).await;
     fill(b, "#password", PASSWORD).await;
@@ -344,7 +344,11 @@ async fn the_owners_settings_page_shows_the_settings_and_no_secret() {
     sign_in(&b, &app, "owner@example.com").await;
     click(&b, "nav a[href='/app/settings']").await;
     b.until_path("/app/settings").await;
-    until_text(&b, "#allowed-origins li", "https://app.example.com").await;
+    b.until(
+        "the origins are in their field",
+        "return document.querySelector('#allowed_origins').value === 'https://app.example.com'",
+    )
+    .await;
     let text = b.run("return document.body.textContent").await;
     let text = text.as_str().unwrap();
     assert!(text.contains(&kid), "the secret's kid is listed");
@@ -354,7 +358,7 @@ async fn the_owners_settings_page_shows_the_settings_and_no_secret() {
         "the endpoint's URL"
     );
     let cooldown = b
-        .run("return document.querySelector('#eligibility dd').textContent")
+        .run("return document.querySelector('#offer_cooldown_days').value")
         .await;
     assert_eq!(cooldown, json!("14"));
     scan(&b, "the settings").await;

@@ -6,10 +6,12 @@
 mod layout;
 mod members;
 mod ops;
+mod ops_keys;
 mod overview;
 mod session;
 mod settings;
 mod sign_in;
+mod signing_secrets;
 mod tickets;
 
 use actix_web::http::{header, StatusCode};
@@ -169,6 +171,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/settings")
                     .route(web::get().to(settings::settings))
+                    .route(web::post().to(settings::save))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings/signing-secrets")
+                    .route(web::post().to(signing_secrets::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings/signing-secrets/{kid}/revoke")
+                    .route(web::post().to(signing_secrets::revoke))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/members/{id}/{action}")
+                    .route(web::post().to(members::change))
                     .wrap(catch()),
             )
             .service(
@@ -200,6 +218,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/sign-out")
                     .route(web::post().to(ops::sign_out))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}")
+                    .route(web::get().to(ops_keys::keys))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}/keys")
+                    .route(web::post().to(ops_keys::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}/keys/{prefix}/revoke")
+                    .route(web::post().to(ops_keys::revoke))
                     .wrap(catch()),
             )
             .service(
