@@ -2,11 +2,11 @@
 //! here already hashed (`domain::member::token_digest`); nothing secret is stored in clear.
 use chrono::{DateTime, Utc};
 use entity::{member, member_session, organization, sign_in_failure};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::domain::member::{fresh_token, token_digest, Role, INVITE_LIFETIME, LAST_OWNER};
@@ -248,17 +248,23 @@ pub enum MemberChangeError {
     Database(#[from] DbErr),
 }
 
-/// The organization's member `id`, read inside `txn` after locking the organization's row
-/// (PostgreSQL: two owners demoting each other at once take turns; SQLite writes one at a
-/// time anyway), so that the last-owner rule holds under concurrency.
+/// The organization's member `id`, read inside `txn` after a write to the organization's row
+/// that changes nothing, so that changes of its members take turns and the last-owner rule
+/// holds under concurrency: PostgreSQL locks the row until the commit; on SQLite the
+/// transaction holds the write lock from its first statement (waiting its turn then, rather
+/// than failing later on a stale read).
 async fn locked_member(
     txn: &DatabaseTransaction,
     organization_id: i64,
     id: i64,
 ) -> Result<member::Model, MemberChangeError> {
-    organization::Entity::find_by_id(organization_id)
-        .lock_exclusive()
-        .one(txn)
+    organization::Entity::update_many()
+        .col_expr(
+            organization::Column::Name,
+            Expr::col(organization::Column::Name),
+        )
+        .filter(organization::Column::Id.eq(organization_id))
+        .exec(txn)
         .await?;
     member::Entity::find_by_id(id)
         .filter(member::Column::OrganizationId.eq(organization_id))

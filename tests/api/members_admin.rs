@@ -285,3 +285,40 @@ async fn the_members_page_changes_a_role_removes_resets_and_refuses_without_csrf
         .await;
     assert_eq!(status, 404);
 }
+
+/// `member role`, `member reset` and `member remove`: the same rules from the command line.
+#[actix_web::test]
+async fn the_member_commands_change_reset_and_remove_but_keep_the_last_owner() {
+    use std::process::Command;
+    let url = crate::helpers::fresh_database_url().await;
+    let mut settings = crate::helpers::test_settings().await;
+    settings.database.url = url.clone();
+    let app = TestApp::spawn_with(settings).await;
+    let run = |args: &[&str]| crate::cli::saveloops_cli(&[("SAVELOOPS_DATABASE__URL", &url)], args);
+    let org = app.organization_id.to_string();
+    let _owner = WebClient::member(&app, "olga@example.com", "owner").await;
+    let mut sam = WebClient::member(&app, "sam@example.com", "support").await;
+    let olga = member_id(&app, "olga@example.com").await.to_string();
+    let sam_id = member_id(&app, "sam@example.com").await.to_string();
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_saveloops"))
+        .args(["member", "role", "--org", &org, "--id", &olga, "--role", "support"])
+        .env("SAVELOOPS_DATABASE__URL", &url)
+        .env("SAVELOOPS_LOG__LEVEL", "warn")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(LAST_OWNER));
+
+    let changed = run(&["member", "role", "--org", &org, "--id", &sam_id, "--role", "owner"]);
+    assert_eq!(changed["role"], "owner");
+    let reset = run(&["member", "reset", "--org", &org, "--id", &sam_id, "--base-url", &app.address]);
+    assert_eq!(reset["active"], false);
+    assert_eq!(sam.get("/app").await.0, 303, "signed out");
+    let link = reset["invite_url"].as_str().unwrap();
+    assert_eq!(WebClient::new(&app).accept(link, "sam's new password").await, 303);
+    let removed = run(&["member", "remove", "--org", &org, "--id", &sam_id]);
+    assert_eq!(removed["email"], "sam@example.com");
+    let (_, list) = parts(app.get("/api/v1/members").await).await;
+    assert_eq!(emails(&list), vec!["olga@example.com"]);
+}
