@@ -10,7 +10,7 @@ use saveloops::store::tenants;
 use crate::print_json;
 
 #[derive(clap::Subcommand)]
-pub enum MemberCommand {
+pub(crate) enum MemberCommand {
     /// Add a member (owner or support); prints their one-time link to set a password, as JSON.
     Add {
         #[arg(long)]
@@ -56,7 +56,7 @@ pub enum MemberCommand {
     },
 }
 
-pub async fn member_command(
+pub(crate) async fn member_command(
     db: &sea_orm::DatabaseConnection,
     settings: &Settings,
     command: MemberCommand,
@@ -68,9 +68,8 @@ pub async fn member_command(
         })
     };
     let with_link = |invited: &members::Invited, base_url: Option<String>| {
-        let base = base_url.unwrap_or_else(|| {
-            format!("http://{}:{}", settings.server.host, settings.server.port)
-        });
+        let base = base_url
+            .unwrap_or_else(|| format!("http://{}:{}", settings.server.host, settings.server.port));
         let mut out = shown(&invited.member);
         out["invite_url"] = serde_json::json!(format!(
             "{}/app/invite/{}",

@@ -121,17 +121,14 @@ pub async fn accept_invitation(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let done = member::Entity::update_many()
-        .col_expr(
-            member::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(password_hash),
-        )
+        .col_expr(member::Column::PasswordHash, Expr::value(password_hash))
         .col_expr(
             member::Column::InviteTokenHash,
-            sea_orm::sea_query::Expr::value(Option::<String>::None),
+            Expr::value(Option::<String>::None),
         )
         .col_expr(
             member::Column::InviteExpiresAt,
-            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+            Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(member::Column::InviteTokenHash.eq(token_digest(invite_token)))
         .filter(member::Column::InviteExpiresAt.gt(now))

@@ -302,7 +302,9 @@ async fn the_member_commands_change_reset_and_remove_but_keep_the_last_owner() {
     let sam_id = member_id(&app, "sam@example.com").await.to_string();
 
     let refused = Command::new(env!("CARGO_BIN_EXE_saveloops"))
-        .args(["member", "role", "--org", &org, "--id", &olga, "--role", "support"])
+        .args([
+            "member", "role", "--org", &org, "--id", &olga, "--role", "support",
+        ])
         .env("SAVELOOPS_DATABASE__URL", &url)
         .env("SAVELOOPS_LOG__LEVEL", "warn")
         .output()
@@ -310,15 +312,75 @@ async fn the_member_commands_change_reset_and_remove_but_keep_the_last_owner() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains(LAST_OWNER));
 
-    let changed = run(&["member", "role", "--org", &org, "--id", &sam_id, "--role", "owner"]);
+    let changed = run(&[
+        "member", "role", "--org", &org, "--id", &sam_id, "--role", "owner",
+    ]);
     assert_eq!(changed["role"], "owner");
-    let reset = run(&["member", "reset", "--org", &org, "--id", &sam_id, "--base-url", &app.address]);
+    let reset = run(&[
+        "member",
+        "reset",
+        "--org",
+        &org,
+        "--id",
+        &sam_id,
+        "--base-url",
+        &app.address,
+    ]);
     assert_eq!(reset["active"], false);
     assert_eq!(sam.get("/app").await.0, 303, "signed out");
     let link = reset["invite_url"].as_str().unwrap();
-    assert_eq!(WebClient::new(&app).accept(link, "sam's new password").await, 303);
+    assert_eq!(
+        WebClient::new(&app)
+            .accept(link, "sam's new password")
+            .await,
+        303
+    );
     let removed = run(&["member", "remove", "--org", &org, "--id", &sam_id]);
     assert_eq!(removed["email"], "sam@example.com");
     let (_, list) = parts(app.get("/api/v1/members").await).await;
     assert_eq!(emails(&list), vec!["olga@example.com"]);
+}
+
+/// Two owners who make each other support at the same moment: the changes take turns, so
+/// one of them is refused and an active owner remains, on either backend.
+#[actix_web::test]
+async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
+    let app = TestApp::spawn().await;
+    WebClient::member(&app, "olga@example.com", "owner").await;
+    WebClient::member(&app, "otto@example.com", "owner").await;
+    let olga = member_id(&app, "olga@example.com").await;
+    let otto = member_id(&app, "otto@example.com").await;
+    for round in 0..5 {
+        let statuses: Vec<u16> = futures_util::future::join_all([olga, otto].map(|id| {
+            let app = &app;
+            async move {
+                app.patch(
+                    &format!("/api/v1/members/{id}"),
+                    &json!({"role": "support"}),
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        }))
+        .await;
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![200, 422], "round {round}: {statuses:?}");
+        let (_, list) = parts(app.get("/api/v1/members").await).await;
+        let owners = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "owner")
+            .count();
+        assert_eq!(owners, 1, "{list}");
+        // Both owners again for the next round.
+        for id in [olga, otto] {
+            let response = app
+                .patch(&format!("/api/v1/members/{id}"), &json!({"role": "owner"}))
+                .await;
+            assert_eq!(response.status(), 200);
+        }
+    }
 }
