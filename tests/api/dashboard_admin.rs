@@ -342,3 +342,44 @@ async fn an_operator_creates_a_key_shown_once_and_revokes_it() {
     scan(&b, "the revoked key").await;
     b.close().await;
 }
+
+/// Over HTTP: the settings form is the owners' and carries its CSRF token; an owner who
+/// removes themselves (another owner remaining) is signed out with it.
+#[actix_web::test]
+async fn the_settings_form_is_refused_to_support_and_without_csrf_and_self_removal_signs_out() {
+    let app = TestApp::spawn().await;
+    let mut olga = WebClient::member(&app, "olga@example.com", "owner").await;
+    let mut otto = WebClient::member(&app, "otto@example.com", "owner").await;
+    let mut sam = WebClient::member(&app, "sam@example.com", "support").await;
+    let (_, _, tickets) = sam.get("/app/tickets").await;
+    let sam_csrf = crate::dashboard_support::csrf_of(&tickets);
+    let change = |csrf: &str| {
+        crate::dashboard_support::form(&[("csrf", csrf), ("offer_cooldown_days", "9")])
+    };
+    let (status, _, _) = sam.post("/app/settings", change(&sam_csrf)).await;
+    assert_eq!(status, 403, "support staff");
+    let (status, _, _) = olga.post("/app/settings", change("forged")).await;
+    assert_eq!(status, 403, "no CSRF token");
+    assert_eq!(settings(&app).await["offer_cooldown_days"], Value::Null);
+    let (_, _, page) = olga.get("/app/settings").await;
+    let olga_csrf = crate::dashboard_support::csrf_of(&page);
+    let (status, _, _) = olga.post("/app/settings", change(&olga_csrf)).await;
+    assert_eq!(status, 200);
+    assert_eq!(settings(&app).await["offer_cooldown_days"], 9);
+
+    let (_, list) = parts(app.get("/api/v1/members").await).await;
+    let olga_id = list["data"][0]["id"].as_i64().unwrap();
+    let (status, location, _) = olga
+        .post(
+            &format!("/app/members/{olga_id}/remove"),
+            crate::dashboard_support::form(&[("csrf", &olga_csrf)]),
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/app/sign-in")));
+    assert_eq!(olga.get("/app").await.0, 303, "signed out");
+    assert_eq!(
+        otto.get("/app/members").await.0,
+        200,
+        "the other owner remains"
+    );
+}
