@@ -383,3 +383,43 @@ async fn the_settings_form_is_refused_to_support_and_without_csrf_and_self_remov
         "the other owner remains"
     );
 }
+
+/// The ticket webhook on the settings page: its URL and format, how the latest tickets'
+/// deliveries stand, never its secret.
+#[actix_web::test]
+async fn the_settings_page_shows_the_ticket_webhook_and_its_deliveries_but_not_its_secret() {
+    let app = TestApp::spawn().await;
+    let secrets = saveloops::store::secrets::SecretBox::load(&app.settings.security).unwrap();
+    let url = "http://127.0.0.1:9/tickets";
+    let secret = saveloops::store::tenants::set_ticket_webhook(
+        &app.db,
+        &secrets,
+        app.organization_id,
+        url,
+        "slack",
+    )
+    .await
+    .unwrap();
+    for email in ["a@example.com", "b@example.com"] {
+        let (status, answer) = parts(
+            app.post(
+                "/api/v1/intercept/sentiment",
+                &json!({"reason": "You lost all of our data in the last update, this is a disaster",
+                        "user_email": email}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(answer["create_support_ticket"], true, "{answer}");
+    }
+    let mut owner = WebClient::member(&app, "olga@example.com", "owner").await;
+    let (status, _, page) = owner.get("/app/settings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(url) && page.contains("slack"), "{page}");
+    assert!(
+        page.contains("0 delivered, 0 failing, 2 pending"),
+        "no worker ran: both wait"
+    );
+    assert!(!page.contains(&secret), "never the webhook's secret");
+}
