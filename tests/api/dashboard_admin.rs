@@ -236,7 +236,15 @@ async fn an_owner_changes_a_role_removes_a_member_keeps_the_last_owner_and_reset
     );
 
     // Sam removed: his next page load goes to sign-in.
-    click(&b, "button[aria-label='Remove sam@example.com']").await;
+    click(&b, "a[aria-label='Remove sam@example.com']").await;
+    until_body_says(&b, "They are signed out at once").await;
+    scan(&b, "the removal's confirmation").await;
+    assert_eq!(
+        sam.get("/app").await.0,
+        200,
+        "nobody removed before the confirmation"
+    );
+    click(&b, "main form button[type=submit]").await;
     until_body_says(&b, "Removed sam@example.com; their sessions have ended.").await;
     let (status, location, _) = sam.get("/app").await;
     assert_eq!((status, location.as_deref()), (303, Some("/app/sign-in")));

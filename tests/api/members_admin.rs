@@ -265,6 +265,13 @@ async fn the_members_page_changes_a_role_removes_resets_and_refuses_without_csrf
     assert_eq!(status, 200);
     assert!(page.contains("/app/invite/"), "the link is shown");
     assert_eq!(sam.get("/app").await.0, 303, "Sam's session ended");
+    let (status, _, page) = owner.get(&format!("/app/members/{sam_id}/remove")).await;
+    assert_eq!(status, 200, "asked first");
+    assert!(page.contains("Remove sam@example.com"), "{page}");
+    assert_eq!(
+        owner.get(&format!("/app/members/{sam_id}/reset")).await.0,
+        404
+    );
     let (status, _, page) = owner
         .post(
             &format!("/app/members/{sam_id}/remove"),

@@ -56,10 +56,7 @@ async fn members_page(
                         (csrf_field(member))
                         button type="submit" aria-label={ "New password link for " (m.email) } { "New password link" }
                     }
-                    form method="post" action={ "/app/members/" (m.id) "/remove" } {
-                        (csrf_field(member))
-                        button type="submit" aria-label={ "Remove " (m.email) } { "Remove" }
-                    }
+                    a.button href={ "/app/members/" (m.id) "/remove" } aria-label={ "Remove " (m.email) } { "Remove" }
                 }
             } } }
         } }
@@ -248,4 +245,39 @@ pub(super) async fn change(
         },
     };
     members_page(&member, &actors, StatusCode::OK, None, Some(notice)).await
+}
+
+/// Asks before removing a member (a link from the list, so a stray click removes nobody).
+pub(super) async fn confirm(
+    member: Member,
+    path: web::Path<(String, String)>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, PageError> {
+    member.require_owner()?;
+    let (id, action) = path.into_inner();
+    let not_found = || PageError::NotFound("No such member.".into());
+    let member_id = id.parse::<i64>().ok().ok_or_else(not_found)?;
+    let members = actors
+        .members
+        .send(ListMembers {
+            organization_id: member.view.organization_id,
+        })
+        .await??;
+    let target = members
+        .iter()
+        .find(|m| m.id == member_id && action == "remove")
+        .ok_or_else(not_found)?;
+    let body = html! {
+        p { "Remove " strong { (target.email) } " (" (target.role) ")? They are signed out at once and can no longer sign in; they can be added again later." }
+        form method="post" action={ "/app/members/" (target.id) "/remove" } {
+            (csrf_field(&member))
+            button type="submit" { "Remove " (target.email) }
+            " "
+            a href="/app/members" { "Cancel" }
+        }
+    };
+    Ok(page(
+        HttpResponse::Ok(),
+        signed_in(&member, Section::Members, "Remove a member", body),
+    ))
 }

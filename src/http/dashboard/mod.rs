@@ -186,6 +186,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/members/{id}/{action}")
+                    .route(web::get().to(members::confirm))
                     .route(web::post().to(members::change))
                     .wrap(catch()),
             )
