@@ -8,9 +8,12 @@ use saveloops::jobs::{self, Workers};
 use saveloops::startup::Application;
 use saveloops::store::secrets::SecretBox;
 use saveloops::store::tickets::TicketCourier;
-use saveloops::store::{analytics, database, members, sessions, stripe_webhooks, tenants};
+use saveloops::store::{analytics, database, sessions, stripe_webhooks, tenants};
 use saveloops::{sentiment, telemetry};
 use tokio::sync::watch;
+
+mod member_cli;
+use member_cli::{member_command, MemberCommand};
 
 /// glibc's malloc spent a seventh of the service's CPU under load (many small, short-lived
 /// allocations across threads); mimalloc's per-thread free lists cost a fraction of that.
@@ -148,28 +151,6 @@ enum StripeWebhookCommand {
         #[arg(long)]
         org: i64,
         id: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum MemberCommand {
-    /// Add a member (owner or support); prints their one-time link to set a password, as JSON.
-    Add {
-        #[arg(long)]
-        org: i64,
-        #[arg(long)]
-        email: String,
-        /// owner (everything) or support (tickets, and the overview to read).
-        #[arg(long)]
-        role: String,
-        /// Where browsers reach this service (default: http://server.host:server.port).
-        #[arg(long)]
-        base_url: Option<String>,
-    },
-    /// The organization's members.
-    List {
-        #[arg(long)]
-        org: i64,
     },
 }
 
@@ -529,51 +510,4 @@ async fn stripe_webhook(settings: &Settings, command: StripeWebhookCommand) -> a
         }
     }
     Ok(())
-}
-
-async fn member_command(
-    db: &sea_orm::DatabaseConnection,
-    settings: &Settings,
-    command: MemberCommand,
-) -> anyhow::Result<()> {
-    use saveloops::domain::member::{Role, ROLES};
-    use saveloops::domain::Email;
-    let shown = |m: &entity::member::Model| {
-        serde_json::json!({
-            "id": m.id, "organization_id": m.organization_id, "email": m.email, "role": m.role,
-            "active": m.password_hash.is_some(), "created_at": m.created_at.to_rfc3339(),
-        })
-    };
-    match command {
-        MemberCommand::Add {
-            org,
-            email,
-            role,
-            base_url,
-        } => {
-            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
-            let role = Role::parse(role.trim())
-                .ok_or_else(|| anyhow::anyhow!("the role must be one of {ROLES:?}"))?;
-            let invited = members::add_member(db, org, &email, role, chrono::Utc::now()).await?;
-            let base = base_url.unwrap_or_else(|| {
-                format!("http://{}:{}", settings.server.host, settings.server.port)
-            });
-            let mut out = shown(&invited.member);
-            out["invite_url"] = serde_json::json!(format!(
-                "{}/app/invite/{}",
-                base.trim_end_matches('/'),
-                invited.invite_token
-            ));
-            out["invite_expires_at"] =
-                serde_json::json!(invited.member.invite_expires_at.map(|t| t.to_rfc3339()));
-            print_json(&out)
-        }
-        MemberCommand::List { org } => {
-            tenants::find_organization(db, org).await?;
-            let rows = members::list_members(db, org).await?;
-            print_json(&serde_json::json!({
-                "data": rows.iter().map(shown).collect::<Vec<_>>()
-            }))
-        }
-    }
 }

@@ -305,3 +305,54 @@ impl Handler<RevokeKey> for AdminDesk {
         })
     }
 }
+
+/// An API key as operators see it: never its secret or its hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeySummary {
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An organization with its keys, newest first.
+#[derive(Message)]
+#[rtype(result = "Result<(OrganizationSummary, Vec<KeySummary>), Failure>")]
+pub struct OrganizationKeys {
+    pub organization_id: i64,
+}
+
+impl Handler<OrganizationKeys> for AdminDesk {
+    type Result = ResponseFuture<Result<(OrganizationSummary, Vec<KeySummary>), Failure>>;
+
+    fn handle(&mut self, msg: OrganizationKeys, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        guard(async move {
+            let organization = organization::Entity::find_by_id(msg.organization_id)
+                .one(&db)
+                .await?
+                .ok_or_else(|| {
+                    Failure::NotFound(format!("Organization {} not found.", msg.organization_id))
+                })?;
+            let keys: Vec<KeySummary> = api_key::Entity::find()
+                .filter(api_key::Column::OrganizationId.eq(msg.organization_id))
+                .order_by_desc(api_key::Column::Id)
+                .all(&db)
+                .await?
+                .into_iter()
+                .map(|k| KeySummary {
+                    prefix: k.prefix,
+                    created_at: k.created_at,
+                    revoked_at: k.revoked_at,
+                })
+                .collect();
+            let summary = OrganizationSummary {
+                id: organization.id,
+                name: organization.name,
+                created_at: organization.created_at,
+                stripe_configured: organization.stripe_key_ciphertext.is_some(),
+                active_keys: keys.iter().filter(|k| k.revoked_at.is_none()).count() as u64,
+            };
+            Ok((summary, keys))
+        })
+    }
+}

@@ -11,10 +11,10 @@ use super::{guard, Failure};
 use crate::clock::Clock;
 use crate::domain::member::{
     csrf_token, decoy_hash, fresh_token, hash_password, password_matches, throttle_subjects, Role,
-    MAX_FAILED_SIGN_INS, SESSION_LIFETIME, THROTTLE_WINDOW,
+    LAST_OWNER, MAX_FAILED_SIGN_INS, SESSION_LIFETIME, THROTTLE_WINDOW,
 };
 use crate::domain::Email;
-use crate::store::members::{self, AddMemberError};
+use crate::store::members::{self, AddMemberError, MemberChangeError};
 
 pub struct MemberDesk {
     db: DatabaseConnection,
@@ -295,5 +295,72 @@ impl Handler<SignOut> for MemberDesk {
         let db = self.db.clone();
         let now = self.clock.now();
         guard(async move { Ok(members::close_session(&db, &msg.token, now).await?) })
+    }
+}
+
+/// What an owner does to another member (or to themselves).
+#[derive(Debug, Clone)]
+pub enum MemberChange {
+    /// Another role; the last active owner keeps theirs.
+    Role(Role),
+    /// Removed, with every session they had; never the last active owner.
+    Remove,
+    /// A new one-time link to set a password: the old password and sessions end now.
+    Reset,
+}
+
+/// What a change answers: the member as they are now (as they were, when removed) and, for a
+/// reset, their new invitation.
+#[derive(Debug, Clone)]
+pub struct MemberChanged {
+    pub member: MemberView,
+    pub invitation: Option<Invitation>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<MemberChanged, Failure>")]
+pub struct ChangeMember {
+    pub organization_id: i64,
+    pub member_id: i64,
+    pub change: MemberChange,
+}
+
+impl Handler<ChangeMember> for MemberDesk {
+    type Result = ResponseFuture<Result<MemberChanged, Failure>>;
+
+    fn handle(&mut self, msg: ChangeMember, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let now = self.clock.now();
+        guard(async move {
+            let (org, id) = (msg.organization_id, msg.member_id);
+            let changed = match msg.change {
+                MemberChange::Role(role) => members::change_role(&db, org, id, role)
+                    .await
+                    .map(|row| (row, None)),
+                MemberChange::Remove => members::remove_member(&db, org, id)
+                    .await
+                    .map(|row| (row, None)),
+                MemberChange::Reset => members::reissue_invitation(&db, org, id, now)
+                    .await
+                    .map(|invited| (invited.member, Some(invited.invite_token))),
+            };
+            match changed {
+                Ok((row, token)) => {
+                    let member = MemberView::of(&row);
+                    tracing::info!(organization = org, member = id, "a member was changed");
+                    Ok(MemberChanged {
+                        invitation: token.map(|token| Invitation {
+                            expires_at: row.invite_expires_at.unwrap_or(now),
+                            member: member.clone(),
+                            token,
+                        }),
+                        member,
+                    })
+                }
+                Err(e @ MemberChangeError::NotFound(_)) => Err(Failure::NotFound(e.to_string())),
+                Err(MemberChangeError::LastOwner) => Err(Failure::Refused(LAST_OWNER.to_owned())),
+                Err(MemberChangeError::Database(e)) => Err(e.into()),
+            }
+        })
     }
 }

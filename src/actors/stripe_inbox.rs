@@ -164,6 +164,11 @@ pub enum ManageStripeWebhook {
         organization_id: i64,
         id: String,
     },
+    /// Whether the organization's Stripe secret key is stored (never the key):
+    /// `{"stripe_key_stored": …}`.
+    KeyStatus {
+        organization_id: i64,
+    },
 }
 
 impl Handler<ManageStripeWebhook> for StripeInbox {
@@ -203,6 +208,16 @@ async fn manage(
         }
         ManageStripeWebhook::ListSecrets { organization_id } => {
             Ok(store::list_secrets(&db, organization_id).await?)
+        }
+        ManageStripeWebhook::KeyStatus { organization_id } => {
+            let organization = crate::store::tenants::find_organization(&db, organization_id)
+                .await
+                .map_err(|_| {
+                    Failure::NotFound(format!("Organization {organization_id} not found."))
+                })?;
+            Ok(serde_json::json!({
+                "stripe_key_stored": organization.stripe_key_ciphertext.is_some(),
+            }))
         }
         ManageStripeWebhook::RevokeSecret {
             organization_id,

@@ -272,3 +272,63 @@ impl Handler<WorkTickets> for TicketDesk {
         })
     }
 }
+
+/// How many of the organization's latest tickets the settings page counts deliveries of.
+pub const RECENT_DELIVERIES: u64 = 100;
+
+/// The organization's ticket webhook: where tickets go (never its secret) and how the
+/// deliveries of its latest tickets stand.
+#[derive(Debug, Clone)]
+pub struct TicketWebhook {
+    pub url: Option<String>,
+    pub format: Option<String>,
+    /// Of the latest [`RECENT_DELIVERIES`] tickets: delivered, failing (retrying, failed or
+    /// dead) and pending.
+    pub delivered: u64,
+    pub failing: u64,
+    pub pending: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<TicketWebhook, Failure>")]
+pub struct TicketWebhookStatus {
+    pub organization_id: i64,
+}
+
+impl Handler<TicketWebhookStatus> for TicketDesk {
+    type Result = ResponseFuture<Result<TicketWebhook, Failure>>;
+
+    fn handle(&mut self, msg: TicketWebhookStatus, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        guard(async move {
+            let organization = organization::Entity::find_by_id(msg.organization_id)
+                .one(&db)
+                .await?
+                .ok_or_else(|| {
+                    Failure::NotFound(format!("Organization {} not found.", msg.organization_id))
+                })?;
+            let statuses: Vec<String> = support_ticket::Entity::find()
+                .select_only()
+                .column(support_ticket::Column::DeliveryStatus)
+                .filter(support_ticket::Column::OrganizationId.eq(msg.organization_id))
+                .order_by_desc(support_ticket::Column::Id)
+                .limit(RECENT_DELIVERIES)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            let count = |wanted: &[&str]| {
+                statuses
+                    .iter()
+                    .filter(|s| wanted.contains(&s.as_str()))
+                    .count() as u64
+            };
+            Ok(TicketWebhook {
+                url: organization.ticket_webhook_url,
+                format: organization.ticket_webhook_format,
+                delivered: count(&["delivered"]),
+                failing: count(&["retrying", "failed", "dead"]),
+                pending: count(&["pending"]),
+            })
+        })
+    }
+}

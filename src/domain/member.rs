@@ -39,6 +39,11 @@ impl Role {
     }
 }
 
+/// Why an organization keeps its last active owner (an owner who has set a password): without
+/// one, nobody could manage its members or settings in the dashboard.
+pub const LAST_OWNER: &str =
+    "This is the organization's last active owner: make another member an owner first.";
+
 /// How long a one-time invitation link works.
 pub const INVITE_LIFETIME: Duration = Duration::hours(72);
 /// How long a dashboard session lasts after sign-in.

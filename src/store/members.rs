@@ -2,13 +2,14 @@
 //! here already hashed (`domain::member::token_digest`); nothing secret is stored in clear.
 use chrono::{DateTime, Utc};
 use entity::{member, member_session, organization, sign_in_failure};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
-use crate::domain::member::{fresh_token, token_digest, Role, INVITE_LIFETIME};
+use crate::domain::member::{fresh_token, token_digest, Role, INVITE_LIFETIME, LAST_OWNER};
 use crate::domain::Email;
 
 /// Why a member could not be added.
@@ -120,17 +121,14 @@ pub async fn accept_invitation(
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let done = member::Entity::update_many()
-        .col_expr(
-            member::Column::PasswordHash,
-            sea_orm::sea_query::Expr::value(password_hash),
-        )
+        .col_expr(member::Column::PasswordHash, Expr::value(password_hash))
         .col_expr(
             member::Column::InviteTokenHash,
-            sea_orm::sea_query::Expr::value(Option::<String>::None),
+            Expr::value(Option::<String>::None),
         )
         .col_expr(
             member::Column::InviteExpiresAt,
-            sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+            Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(member::Column::InviteTokenHash.eq(token_digest(invite_token)))
         .filter(member::Column::InviteExpiresAt.gt(now))
@@ -233,4 +231,128 @@ pub async fn record_failure(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// Why a member could not be changed, removed or sent a new link.
+#[derive(Debug, thiserror::Error)]
+pub enum MemberChangeError {
+    #[error("Member {0} not found.")]
+    NotFound(i64),
+    /// The change would leave the organization without an owner who can sign in.
+    #[error("{}", LAST_OWNER)]
+    LastOwner,
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// The organization's member `id`, read inside `txn` after a write to the organization's row
+/// that changes nothing, so that changes of its members take turns and the last-owner rule
+/// holds under concurrency: PostgreSQL locks the row until the commit; on SQLite the
+/// transaction holds the write lock from its first statement (waiting its turn then, rather
+/// than failing later on a stale read).
+async fn locked_member(
+    txn: &DatabaseTransaction,
+    organization_id: i64,
+    id: i64,
+) -> Result<member::Model, MemberChangeError> {
+    organization::Entity::update_many()
+        .col_expr(
+            organization::Column::Name,
+            Expr::col(organization::Column::Name),
+        )
+        .filter(organization::Column::Id.eq(organization_id))
+        .exec(txn)
+        .await?;
+    member::Entity::find_by_id(id)
+        .filter(member::Column::OrganizationId.eq(organization_id))
+        .one(txn)
+        .await?
+        .ok_or(MemberChangeError::NotFound(id))
+}
+
+/// Whether taking `target`'s owner rights away would leave no active owner.
+async fn is_last_active_owner(
+    txn: &DatabaseTransaction,
+    target: &member::Model,
+) -> Result<bool, DbErr> {
+    if !(target.role == Role::Owner.as_str() && target.password_hash.is_some()) {
+        return Ok(false);
+    }
+    let others = member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(target.organization_id))
+        .filter(member::Column::Role.eq(Role::Owner.as_str()))
+        .filter(member::Column::PasswordHash.is_not_null())
+        .filter(member::Column::Id.ne(target.id))
+        .count(txn)
+        .await?;
+    Ok(others == 0)
+}
+
+/// Gives a member another role; the last active owner keeps theirs.
+pub async fn change_role(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    id: i64,
+    role: Role,
+) -> Result<member::Model, MemberChangeError> {
+    let txn = db.begin().await?;
+    let target = locked_member(&txn, organization_id, id).await?;
+    if role != Role::Owner && is_last_active_owner(&txn, &target).await? {
+        return Err(MemberChangeError::LastOwner);
+    }
+    let mut row: member::ActiveModel = target.into();
+    row.role = Set(role.as_str().to_owned());
+    let changed = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// Removes a member: their row goes, and with it (by the foreign key's cascade, and here
+/// explicitly) every session they had, so that their next page load asks them to sign in.
+/// The last active owner cannot be removed.
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    id: i64,
+) -> Result<member::Model, MemberChangeError> {
+    let txn = db.begin().await?;
+    let target = locked_member(&txn, organization_id, id).await?;
+    if is_last_active_owner(&txn, &target).await? {
+        return Err(MemberChangeError::LastOwner);
+    }
+    member_session::Entity::delete_many()
+        .filter(member_session::Column::MemberId.eq(id))
+        .exec(&txn)
+        .await?;
+    member::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(target)
+}
+
+/// A new one-time link for a member who forgot their password (or whose password an owner
+/// wants gone): the old password stops working now and their sessions end; the link sets a
+/// new one. The last active owner may have one too (the link is the way back in).
+pub async fn reissue_invitation(
+    db: &DatabaseConnection,
+    organization_id: i64,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<Invited, MemberChangeError> {
+    let txn = db.begin().await?;
+    let target = locked_member(&txn, organization_id, id).await?;
+    let invite_token = fresh_token();
+    member_session::Entity::delete_many()
+        .filter(member_session::Column::MemberId.eq(id))
+        .exec(&txn)
+        .await?;
+    let mut row: member::ActiveModel = target.into();
+    row.password_hash = Set(None);
+    row.invite_token_hash = Set(Some(token_digest(&invite_token)));
+    row.invite_expires_at = Set(Some(now + INVITE_LIFETIME));
+    let member = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(Invited {
+        member,
+        invite_token,
+    })
 }

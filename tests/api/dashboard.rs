@@ -344,7 +344,11 @@ async fn the_owners_settings_page_shows_the_settings_and_no_secret() {
     sign_in(&b, &app, "owner@example.com").await;
     click(&b, "nav a[href='/app/settings']").await;
     b.until_path("/app/settings").await;
-    until_text(&b, "#allowed-origins li", "https://app.example.com").await;
+    b.until(
+        "the origins are in their field",
+        "return document.querySelector('#allowed_origins').value === 'https://app.example.com'",
+    )
+    .await;
     let text = b.run("return document.body.textContent").await;
     let text = text.as_str().unwrap();
     assert!(text.contains(&kid), "the secret's kid is listed");
@@ -354,7 +358,7 @@ async fn the_owners_settings_page_shows_the_settings_and_no_secret() {
         "the endpoint's URL"
     );
     let cooldown = b
-        .run("return document.querySelector('#eligibility dd').textContent")
+        .run("return document.querySelector('#offer_cooldown_days').value")
         .await;
     assert_eq!(cooldown, json!("14"));
     scan(&b, "the settings").await;

@@ -380,7 +380,7 @@ async fn answers_of_every_route_validate_against_the_description() {
     .await;
     // The dashboard's members.
     let route = "/api/v1/members";
-    let (status, _) = c
+    let (status, ann) = c
         .check(
             "post",
             route,
@@ -403,6 +403,45 @@ async fn answers_of_every_route_validate_against_the_description() {
     c.check("post", route, route, Key, Body::Json(json!({"role": 7})))
         .await;
     c.check("get", route, route, Key, Body::Empty).await;
+    let one = "/api/v1/members/{id}";
+    let ann = format!("/api/v1/members/{}", ann["id"]);
+    let (status, _) = c
+        .check(
+            "patch",
+            one,
+            &ann,
+            Key,
+            Body::Json(json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    c.check("patch", one, &ann, Key, Body::Json(json!({"role": 7})))
+        .await;
+    c.check(
+        "patch",
+        one,
+        "/api/v1/members/999999",
+        Key,
+        Body::Json(json!({"role": "owner"})),
+    )
+    .await;
+    let reset = "/api/v1/members/{id}/reset";
+    let (status, _) = c
+        .check("post", reset, &format!("{ann}/reset"), Key, Body::Empty)
+        .await;
+    assert_eq!(status, 200);
+    c.check(
+        "post",
+        reset,
+        "/api/v1/members/999999/reset",
+        Key,
+        Body::Empty,
+    )
+    .await;
+    let (status, _) = c.check("delete", one, &ann, Key, Body::Empty).await;
+    assert_eq!(status, 200);
+    let (status, _) = c.check("delete", one, &ann, Key, Body::Empty).await;
+    assert_eq!(status, 404);
     let route = "/api/v1/signing-secrets";
     let (status, created) = c.check("post", route, route, Key, Body::Empty).await;
     assert_eq!(status, 201);

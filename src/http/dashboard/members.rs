@@ -1,15 +1,17 @@
-//! The organization's members (owners only): who they are, and adding one, which answers
-//! their one-time link to set a password.
+//! The organization's members (owners only): who they are; adding one, which answers their
+//! one-time link to set a password; changing a role, removing a member (their sessions end)
+//! and a new one-time link for a forgotten password. The same MemberDesk messages as the API,
+//! so the last active owner is kept the same way.
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use maud::html;
+use maud::{html, Markup};
 
 use super::layout::{alert, csrf_field, signed_in, Section};
 use super::session::Member;
 use super::{page, PageError};
-use crate::actors::member_desk::{AddMember, ListMembers};
+use crate::actors::member_desk::{AddMember, ChangeMember, ListMembers, MemberChange};
 use crate::actors::{Actors, Failure};
 use crate::domain::member::{Role, ROLES};
 use crate::domain::Email;
@@ -20,7 +22,7 @@ async fn members_page(
     actors: &Actors,
     status: StatusCode,
     message: Option<&str>,
-    invited: Option<(&str, &str)>,
+    notice: Option<Markup>,
 ) -> Result<HttpResponse, PageError> {
     let members = actors
         .members
@@ -30,17 +32,32 @@ async fn members_page(
         .await??;
     let body = html! {
         (alert(message))
-        @if let Some((email, link)) = invited {
-            div.notice role="status" {
-                p { "Added " (email) ". Send them this one-time link to set their password (it is shown only now):" }
-                p { code #invite-link { (link) } }
-            }
+        @if let Some(notice) = notice {
+            div.notice role="status" { (notice) }
         }
-        div.table-wrap { table {
+        div.table-wrap { table #members {
             caption.muted { "Members" }
-            thead { tr { th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Password set" } } }
-            tbody { @for m in &members { tr {
+            thead { tr {
+                th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Password set" }
+                th scope="col" { "Actions" }
+            } }
+            tbody { @for m in &members { tr id={ "member-" (m.id) } {
                 td { (m.email) } td { (m.role) } td { @if m.active { "yes" } @else { "not yet" } }
+                td.row-actions {
+                    form method="post" action={ "/app/members/" (m.id) "/role" } {
+                        (csrf_field(member))
+                        @let other = if m.role().is_owner() { Role::Support } else { Role::Owner };
+                        input type="hidden" name="role" value=(other.as_str());
+                        button type="submit" aria-label={ "Make " (other.as_str()) ": " (m.email) } {
+                            "Make " (other.as_str())
+                        }
+                    }
+                    form method="post" action={ "/app/members/" (m.id) "/reset" } {
+                        (csrf_field(member))
+                        button type="submit" aria-label={ "New password link for " (m.email) } { "New password link" }
+                    }
+                    a.button href={ "/app/members/" (m.id) "/remove" } aria-label={ "Remove " (m.email) } { "Remove" }
+                }
             } } }
         } }
         h2 { "Add a member" }
@@ -122,14 +139,11 @@ pub(super) async fn add(
     match added {
         Ok(invitation) => {
             let link = invite_url(&base, &invitation);
-            members_page(
-                &member,
-                &actors,
-                StatusCode::OK,
-                None,
-                Some((&invitation.member.email, &link)),
-            )
-            .await
+            let notice = html! {
+                p { "Added " (invitation.member.email) ". Send them this one-time link to set their password (it is shown only now):" }
+                p { code #invite-link { (link) } }
+            };
+            members_page(&member, &actors, StatusCode::OK, None, Some(notice)).await
         }
         Err(Failure::Invalid(errors)) => {
             members_page(
@@ -143,4 +157,127 @@ pub(super) async fn add(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Changes a member's role, removes them or gives them a new one-time link (owners only).
+/// An owner who removes or resets themselves is signed out with it; one who makes themselves
+/// support goes to the overview (this page is no longer theirs).
+pub(super) async fn change(
+    member: Member,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<HashMap<String, String>>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, PageError> {
+    member.require_owner()?;
+    member.check_csrf(&form)?;
+    let (id, action) = path.into_inner();
+    let not_found = || PageError::NotFound("No such member.".into());
+    let member_id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(not_found)?;
+    let change = match action.as_str() {
+        "remove" => MemberChange::Remove,
+        "reset" => MemberChange::Reset,
+        "role" => match Role::parse(form.get("role").map(String::as_str).unwrap_or("").trim()) {
+            Some(role) => MemberChange::Role(role),
+            None => {
+                let message = format!("The role must be one of: {}.", ROLES.join(", "));
+                return members_page(
+                    &member,
+                    &actors,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(&message),
+                    None,
+                )
+                .await;
+            }
+        },
+        _ => return Err(not_found()),
+    };
+    let changed = actors
+        .members
+        .send(ChangeMember {
+            organization_id: member.view.organization_id,
+            member_id,
+            change: change.clone(),
+        })
+        .await?;
+    let changed = match changed {
+        Ok(changed) => changed,
+        Err(Failure::Refused(message)) => {
+            return members_page(
+                &member,
+                &actors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&message),
+                None,
+            )
+            .await;
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let myself = member_id == member.view.id;
+    let notice = match (&change, &changed.invitation) {
+        _ if myself && matches!(change, MemberChange::Remove | MemberChange::Reset) => {
+            return Ok(super::see_other("/app/sign-in"));
+        }
+        (MemberChange::Role(Role::Support), _) if myself => return Ok(super::see_other("/app")),
+        (MemberChange::Reset, Some(invitation)) => {
+            let base = {
+                let info = req.connection_info();
+                format!("{}://{}", info.scheme(), info.host())
+            };
+            let link = invite_url(&base, invitation);
+            html! {
+                p { "Their old password no longer works and they were signed out. Send "
+                    (changed.member.email) " this one-time link to set a new one (it is shown only now):" }
+                p { code #invite-link { (link) } }
+            }
+        }
+        (MemberChange::Remove, _) => html! {
+            p { "Removed " (changed.member.email) "; their sessions have ended." }
+        },
+        _ => html! {
+            p { (changed.member.email) " is now " (changed.member.role) "." }
+        },
+    };
+    members_page(&member, &actors, StatusCode::OK, None, Some(notice)).await
+}
+
+/// Asks before removing a member (a link from the list, so a stray click removes nobody).
+pub(super) async fn confirm(
+    member: Member,
+    path: web::Path<(String, String)>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, PageError> {
+    member.require_owner()?;
+    let (id, action) = path.into_inner();
+    let not_found = || PageError::NotFound("No such member.".into());
+    let member_id = id.parse::<i64>().ok().ok_or_else(not_found)?;
+    let members = actors
+        .members
+        .send(ListMembers {
+            organization_id: member.view.organization_id,
+        })
+        .await??;
+    let target = members
+        .iter()
+        .find(|m| m.id == member_id && action == "remove")
+        .ok_or_else(not_found)?;
+    let body = html! {
+        p { "Remove " strong { (target.email) } " (" (target.role) ")? They are signed out at once and can no longer sign in; they can be added again later." }
+        form method="post" action={ "/app/members/" (target.id) "/remove" } {
+            (csrf_field(&member))
+            button type="submit" { "Remove " (target.email) }
+            " "
+            a href="/app/members" { "Cancel" }
+        }
+    };
+    Ok(page(
+        HttpResponse::Ok(),
+        signed_in(&member, Section::Members, "Remove a member", body),
+    ))
 }

@@ -11,10 +11,12 @@ mod members;
 mod offer_form;
 mod offers;
 mod ops;
+mod ops_keys;
 mod overview;
 mod session;
 mod settings;
 mod sign_in;
+mod signing_secrets;
 mod tickets;
 
 use actix_web::http::{header, StatusCode};
@@ -174,6 +176,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/settings")
                     .route(web::get().to(settings::settings))
+                    .route(web::post().to(settings::save))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings/signing-secrets")
+                    .route(web::post().to(signing_secrets::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings/signing-secrets/{kid}/revoke")
+                    .route(web::post().to(signing_secrets::revoke))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/members/{id}/{action}")
+                    .route(web::get().to(members::confirm))
+                    .route(web::post().to(members::change))
                     .wrap(catch()),
             )
             .service(
@@ -239,6 +258,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/sign-out")
                     .route(web::post().to(ops::sign_out))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}")
+                    .route(web::get().to(ops_keys::keys))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}/keys")
+                    .route(web::post().to(ops_keys::create))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/organizations/{id}/keys/{prefix}/revoke")
+                    .route(web::post().to(ops_keys::revoke))
                     .wrap(catch()),
             )
             .service(

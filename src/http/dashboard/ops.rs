@@ -1,7 +1,7 @@
 //! The operators' page (`/ops`), signed in with the operator token (`admin.token`): the queue
 //! by kind (depth, oldest ready job's wait, retries), dead jobs with their error and
-//! organization (retry, discard), organizations and their keys. The same AdminDesk messages
-//! as the operator API. Without an operator token, `/ops` does not exist (404).
+//! organization (retry, discard), organizations (their keys: `ops_keys`). The same AdminDesk
+//! messages as the operator API. Without an operator token, `/ops` does not exist (404).
 use std::collections::HashMap;
 
 use actix_web::http::header;
@@ -34,7 +34,11 @@ fn admin_token(settings: &Settings) -> Result<&str, PageError> {
 }
 
 /// The operator's session cookie, when it is valid: its value (the CSRF secret).
-fn operator(req: &HttpRequest, settings: &Settings, actors: &Actors) -> Result<String, PageError> {
+pub(super) fn operator(
+    req: &HttpRequest,
+    settings: &Settings,
+    actors: &Actors,
+) -> Result<String, PageError> {
     let token = admin_token(settings)?;
     let now = actors.clock.now().timestamp();
     cookie(req, OPS_COOKIE)
@@ -42,7 +46,7 @@ fn operator(req: &HttpRequest, settings: &Settings, actors: &Actors) -> Result<S
         .ok_or(PageError::OperatorSignInRequired)
 }
 
-fn shell(title: &str, session: Option<&str>, body: Markup) -> Markup {
+pub(super) fn shell(title: &str, session: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -252,7 +256,9 @@ pub(super) async fn overview(
                 th scope="col" { "Stripe key" } th scope="col" { "Created" }
             } }
             tbody { @for o in &organizations.data { tr {
-                td { (o.id) } td { (o.name) } td.num { (o.active_keys) }
+                td { (o.id) }
+                td { a href={ "/ops/organizations/" (o.id) } { (o.name) } }
+                td.num { (o.active_keys) }
                 td { @if o.stripe_configured { "stored" } @else { "not set" } }
                 td { (o.created_at.format("%Y-%m-%d")) }
             } } }

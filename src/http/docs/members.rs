@@ -20,6 +20,12 @@ pub struct MemberCreate {
     pub role: MemberRole,
 }
 
+/// A member's new role.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct MemberPatch {
+    pub role: MemberRole,
+}
+
 /// A member of the organization; never a password hash or a token.
 #[derive(serde::Serialize, ToSchema)]
 pub struct Member {

@@ -39,7 +39,7 @@ pub use experiments::{
     Experiment, ExperimentArm, ExperimentCreate, ExperimentList, ExperimentPatch,
     ExperimentResults, ExperimentStatus,
 };
-pub use members::{Member, MemberCreate, MemberInvited, MemberList, MemberRole};
+pub use members::{Member, MemberCreate, MemberInvited, MemberList, MemberPatch, MemberRole};
 pub use offers::{Offer, OfferCreate, OfferDeleted, OfferList, OfferPatch, OfferTypeDoc};
 pub use operations::{Health, Readiness};
 pub use operator::{

@@ -3,11 +3,17 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::actors::member_desk::{AddMember, Invitation, ListMembers, MemberView};
+use super::path_id;
+use crate::actors::member_desk::{
+    AddMember, ChangeMember, Invitation, ListMembers, MemberChange, MemberView,
+};
 use crate::actors::Actors;
 use crate::domain::fields::Input;
 use crate::domain::member::Role;
-use crate::http::docs::{BodyErrors, KeyedErrors, MemberCreate, MemberInvited, MemberList};
+use crate::http::docs::{
+    BodyErrors, KeyedErrors, Member, MemberCreate, MemberInvited, MemberList, MemberPatch, Message,
+    Unprocessable,
+};
 use crate::http::errors::ApiError;
 use crate::http::extract::{JsonObject, Tenant};
 
@@ -60,12 +66,102 @@ pub async fn create(
             role,
         })
         .await??;
-    let info = req.connection_info();
-    let base = format!("{}://{}", info.scheme(), info.host());
+    Ok(HttpResponse::Created().json(invited_json(&base_url(&req), &invitation)))
+}
+
+/// The link, its expiry and the member, as adding or resetting answers them.
+fn invited_json(base: &str, invitation: &Invitation) -> serde_json::Value {
     let mut body = member_json(&invitation.member);
-    body["invite_url"] = json!(invite_url(&base, &invitation));
+    body["invite_url"] = json!(invite_url(base, invitation));
     body["invite_expires_at"] = json!(invitation.expires_at.to_rfc3339());
-    Ok(HttpResponse::Created().json(body))
+    body
+}
+
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn change(
+    actors: &Actors,
+    organization_id: i64,
+    id: &str,
+    change: MemberChange,
+) -> Result<crate::actors::member_desk::MemberChanged, ApiError> {
+    let changed = actors
+        .members
+        .send(ChangeMember {
+            organization_id,
+            member_id: path_id(id, "Member")?,
+            change,
+        })
+        .await??;
+    Ok(changed)
+}
+
+/// Changes a member's role. The organization's last active owner (one who has set a password)
+/// stays an owner.
+#[utoipa::path(patch, path = "/api/v1/members/{id}", operation_id = "update_member", tag = "members", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The member id.")),
+    request_body = MemberPatch,
+    responses((status = 200, description = "The member as they are now.", body = Member),
+        (status = 404, description = "No such member in this organization.", body = Message),
+        BodyErrors, KeyedErrors))]
+pub async fn update(
+    tenant: Tenant,
+    id: web::Path<String>,
+    JsonObject(body): JsonObject,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let mut input = Input::new(&body);
+    let role = input.choice("role", true, Role::parse);
+    input.finish()?;
+    let role = role.expect("validated above");
+    let changed = change(
+        &actors,
+        tenant.organization_id,
+        &id,
+        MemberChange::Role(role),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(member_json(&changed.member)))
+}
+
+/// Removes a member; their dashboard sessions end at once. The organization's last active
+/// owner cannot be removed.
+#[utoipa::path(delete, path = "/api/v1/members/{id}", operation_id = "remove_member", tag = "members", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The member id.")),
+    responses((status = 200, description = "Removed; the member as they were.", body = Member),
+        (status = 404, description = "No such member in this organization.", body = Message),
+        (status = 422, description = "The organization's last active owner.", body = Unprocessable),
+        KeyedErrors))]
+pub async fn remove(
+    tenant: Tenant,
+    id: web::Path<String>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let changed = change(&actors, tenant.organization_id, &id, MemberChange::Remove).await?;
+    Ok(HttpResponse::Ok().json(member_json(&changed.member)))
+}
+
+/// A new one-time link to set the member's password (a forgotten password, or one to be
+/// replaced): their old password stops working and their sessions end now.
+#[utoipa::path(post, path = "/api/v1/members/{id}/reset", operation_id = "reset_member_password", tag = "members", security(("api_key" = [])),
+    params(("id" = i64, Path, description = "The member id.")),
+    responses((status = 200, description = "The new link; `invite_url` is shown this once.", body = MemberInvited),
+        (status = 404, description = "No such member in this organization.", body = Message),
+        KeyedErrors))]
+pub async fn reset(
+    tenant: Tenant,
+    req: HttpRequest,
+    id: web::Path<String>,
+    actors: web::Data<Actors>,
+) -> Result<HttpResponse, ApiError> {
+    let changed = change(&actors, tenant.organization_id, &id, MemberChange::Reset).await?;
+    let invitation = changed
+        .invitation
+        .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("a reset answered no link")))?;
+    Ok(HttpResponse::Ok().json(invited_json(&base_url(&req), &invitation)))
 }
 
 /// The organization's members, oldest first.

@@ -118,6 +118,9 @@ route_table! {
     get "/api/v1/analytics/summary" => analytics::summary;
     get "/api/v1/members" => members::list;
     post "/api/v1/members" => members::create;
+    patch "/api/v1/members/{id}" => members::update;
+    delete "/api/v1/members/{id}" => members::remove;
+    post "/api/v1/members/{id}/reset" => members::reset;
     post "/api/v1/sessions" => sessions::create_session;
     get "/api/v1/signing-secrets" => sessions::list_secrets;
     post "/api/v1/signing-secrets" => sessions::create_secret;
