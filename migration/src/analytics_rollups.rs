@@ -444,6 +444,44 @@ END;",
     )
 }
 
+/// SQLite: row triggers for outcomes that arrive with their attribution (`condition`, `AND …`,
+/// says which): the first migration's statements reading it from the row itself, without the
+/// `UPDATE` that stores it.
+pub(crate) fn sqlite_attributed_outcome_triggers(condition: &str) -> String {
+    let row = Row {
+        id: "NEW.id".into(),
+        org: "NEW.organization_id".into(),
+        user: "NEW.end_user_id".into(),
+        offer: "NEW.offer_id".into(),
+        status: "NEW.status".into(),
+        mrr: "COALESCE(NEW.mrr_e4, 0)".into(),
+        at: "NEW.created_at".into(),
+        target: "COALESCE(NEW.attributed_target_id, '')".into(),
+        trig: "COALESCE(NEW.attributed_trigger, '')".into(),
+        exp: "NEW.experiment_id".into(),
+        arm: "NEW.experiment_arm".into(),
+    };
+    let statements = outcome_statements(DbBackend::Sqlite, &row);
+    let known = statements[..5].join(";\n    ");
+    let anonymous = statements[5].clone();
+    let arm = statements[6..].join(";\n    ");
+    format!(
+        "CREATE TRIGGER analytics_attributed_outcome AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NOT NULL{condition} BEGIN
+    {known};
+END;
+CREATE TRIGGER analytics_attributed_outcome_anonymous AFTER INSERT ON outcomes
+WHEN NEW.end_user_id IS NULL{condition} BEGIN
+    {anonymous};
+END;
+CREATE TRIGGER analytics_attributed_outcome_arm AFTER INSERT ON outcomes
+WHEN NEW.status = 'saved' AND NEW.experiment_id IS NOT NULL AND NEW.experiment_arm IS NOT NULL{condition}
+BEGIN
+    {arm};
+END;"
+    )
+}
+
 /// PostgreSQL, in a `BEFORE INSERT` row trigger on outcomes: the row's attribution (the
 /// latest intercept's target and trigger; else the offer's target, trigger unknown).
 pub(crate) fn postgres_attribution() -> String {

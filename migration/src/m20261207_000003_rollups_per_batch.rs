@@ -13,7 +13,8 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::analytics_rollups::{
-    attribution, create_triggers, drop_triggers, postgres_attribution, sqlite_triggers,
+    attribution, create_triggers, drop_triggers, sqlite_attributed_outcome_triggers,
+    sqlite_triggers,
 };
 use crate::batch_rollups::{batch_source, batch_statements, reason_statement};
 use crate::m20261130_000003_payment_health_events::run_on;
@@ -32,8 +33,9 @@ const PREVIOUS_OUTCOMES_INSERT: &str =
         r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8
     FROM jsonb_each(NEW.outcomes) AS r;";
 
-/// SQLite: the batch view's trigger, whose outcomes carry their attribution and are rolled
-/// up together, right after they are inserted.
+/// SQLite: the batch view's trigger, whose outcomes carry their attribution, and whose
+/// reasons are rolled up together, right after they are inserted (the statement holds
+/// SQLite's write lock, so they are the highest ids, one per element of the batch).
 fn sqlite_batch_trigger() -> String {
     let backend = DbBackend::Sqlite;
     let (target, trigger) = attribution(backend, "x.org", "x.usr", "x.at");
@@ -48,12 +50,6 @@ fn sqlite_batch_trigger() -> String {
             r.value ->> 8 AS at
         FROM jsonb_each(NEW.outcomes) AS r) x WHERE 1 = 1 ORDER BY x.k;"
     );
-    // The rows just inserted: the statement holds SQLite's write lock, so they are the
-    // highest ids, one per element of the batch.
-    let source = batch_source(
-        "outcomes WHERE id > (SELECT MAX(id) FROM outcomes) - json_array_length(NEW.outcomes)",
-    );
-    let rollups = batch_statements(backend, &source).join(";\n    ");
     let reasons = reason_statement(
         backend,
         "cancellation_reasons WHERE id > (SELECT MAX(id) FROM cancellation_reasons) \
@@ -63,11 +59,7 @@ fn sqlite_batch_trigger() -> String {
     assert!(previous.contains(PREVIOUS_OUTCOMES_INSERT));
     assert!(previous.ends_with(REASONS_INSERT_END));
     previous
-        .replacen(
-            PREVIOUS_OUTCOMES_INSERT,
-            &format!("{insert}\n    {rollups};"),
-            1,
-        )
+        .replacen(PREVIOUS_OUTCOMES_INSERT, &insert, 1)
         .replace(
             REASONS_INSERT_END,
             &format!("FROM jsonb_each(NEW.reasons) AS r;\n    {reasons};\nEND;"),
@@ -77,25 +69,28 @@ fn sqlite_batch_trigger() -> String {
 /// The end of the previous batch trigger: its last statement inserts the reasons.
 const REASONS_INSERT_END: &str = "FROM jsonb_each(NEW.reasons) AS r;\nEND;";
 
-/// SQLite's row triggers, for the outcomes the batch view does not write.
+/// SQLite's row triggers: the first migration's for the outcomes the batch view does not
+/// write, leaner ones for those it writes with their attribution; none for reasons.
 fn sqlite_row_triggers() -> String {
     format!(
-        "{}\nDROP TRIGGER analytics_reason;",
-        sqlite_triggers(" AND NEW.source <> 'outcome'")
+        "{}\nDROP TRIGGER analytics_reason;\n{}",
+        sqlite_triggers(" AND NEW.source <> 'outcome'"),
+        sqlite_attributed_outcome_triggers(" AND NEW.source = 'outcome'")
     )
 }
 
+const SQLITE_DROP_ATTRIBUTED: &str = "DROP TRIGGER IF EXISTS analytics_attributed_outcome;
+DROP TRIGGER IF EXISTS analytics_attributed_outcome_anonymous;
+DROP TRIGGER IF EXISTS analytics_attributed_outcome_arm;";
+
 fn postgres_triggers() -> String {
     let backend = DbBackend::Postgres;
-    let attribute = postgres_attribution();
     let rollups = batch_statements(backend, &batch_source("new_outcomes")).join(";\n    ");
     let reasons = reason_statement(backend, "new_reasons");
     format!(
         "CREATE FUNCTION analytics_outcome_attribution() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    {attribute}
-    RETURN NEW;
-END $fn$;
+{POSTGRES_ATTRIBUTION}
+$fn$;
 CREATE TRIGGER analytics_outcome_attribution BEFORE INSERT ON outcomes
     FOR EACH ROW EXECUTE FUNCTION analytics_outcome_attribution();
 CREATE FUNCTION analytics_outcomes() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -116,6 +111,35 @@ CREATE TRIGGER analytics_reasons AFTER INSERT ON cancellation_reasons
     EXECUTE FUNCTION analytics_reasons();"
     )
 }
+
+/// PostgreSQL: an outcome's attribution, one index lookup in the usual case (the first
+/// migration's expression, two `CASE`s of three subqueries each, cost an executor start for
+/// each subquery, twice per row). The latest intercept, unless it came after the outcome (a
+/// write out of time order: then the window's impressions, by time), and only within the 24
+/// hours before it; else the offer's target, trigger unknown.
+const POSTGRES_ATTRIBUTION: &str = "DECLARE
+    latest RECORD;
+BEGIN
+    IF NEW.end_user_id IS NOT NULL THEN
+        SELECT l.created_at, l.target_id, l.trig INTO latest FROM latest_intercepts l
+        WHERE l.organization_id = NEW.organization_id AND l.end_user_id = NEW.end_user_id;
+        IF FOUND AND latest.created_at > NEW.created_at THEN
+            SELECT i.target_id, i.\"trigger\" INTO NEW.attributed_target_id, NEW.attributed_trigger
+            FROM impressions i WHERE i.organization_id = NEW.organization_id
+                AND i.created_at >= NEW.created_at - INTERVAL '24 hours'
+                AND i.created_at <= NEW.created_at AND i.end_user_id = NEW.end_user_id
+            ORDER BY i.created_at DESC, i.id DESC LIMIT 1;
+        ELSIF FOUND AND latest.created_at >= NEW.created_at - INTERVAL '24 hours' THEN
+            NEW.attributed_target_id := latest.target_id;
+            NEW.attributed_trigger := latest.trig;
+        END IF;
+    END IF;
+    IF NEW.attributed_target_id IS NULL THEN
+        NEW.attributed_trigger := NULL;
+        SELECT f.target_id INTO NEW.attributed_target_id FROM offers f WHERE f.id = NEW.offer_id;
+    END IF;
+    RETURN NEW;
+END";
 
 const POSTGRES_DROP: &str = "DROP TRIGGER IF EXISTS analytics_outcome_attribution ON outcomes;
 DROP TRIGGER IF EXISTS analytics_outcomes ON outcomes;
@@ -174,6 +198,7 @@ DROP FUNCTION IF EXISTS analytics_reason();",
                     manager,
                     &[
                         drop_triggers(DbBackend::Sqlite),
+                        SQLITE_DROP_ATTRIBUTED,
                         &create_triggers(DbBackend::Sqlite),
                         DROP_BATCH_TRIGGER,
                         &PREVIOUS_BATCH_TRIGGER(),
