@@ -178,7 +178,7 @@ pub fn start_actors(
     )
     .start();
     let reasons = ReasonReader::start(model);
-    let tickets = TicketDesk::new(db.clone(), courier).start();
+    let tickets = TicketDesk::new(db.clone(), courier, applier_secrets.clone()).start();
     let members = MemberDesk::new(db.clone(), clock.clone()).start();
     let sentiment = SentimentAnalyzer::new(
         outcomes.clone(),

@@ -15,16 +15,23 @@ use serde_json::{json, Value};
 use super::{Failure, MAILBOX_CAPACITY};
 use crate::domain::paging::PageRequest;
 use crate::domain::ticket::priority;
+use crate::store::secrets::SecretBox;
 use crate::store::tickets::{ticket_json, TicketCourier};
 
 pub struct TicketDesk {
     db: DatabaseConnection,
     courier: Arc<TicketCourier>,
+    /// Seals a new ticket webhook's signing secret.
+    secrets: SecretBox,
 }
 
 impl TicketDesk {
-    pub fn new(db: DatabaseConnection, courier: Arc<TicketCourier>) -> Self {
-        TicketDesk { db, courier }
+    pub fn new(db: DatabaseConnection, courier: Arc<TicketCourier>, secrets: SecretBox) -> Self {
+        TicketDesk {
+            db,
+            courier,
+            secrets,
+        }
     }
 }
 
@@ -329,6 +336,39 @@ impl Handler<TicketWebhookStatus> for TicketDesk {
                 failing: count(&["retrying", "failed", "dead"]),
                 pending: count(&["pending"]),
             })
+        })
+    }
+}
+
+/// Points the organization's ticket delivery at a URL (the dashboard; the CLI's
+/// `saveloops org set-ticket-webhook` does the same): answers the new signing secret, which
+/// is shown this once.
+#[derive(Message)]
+#[rtype(result = "Result<String, Failure>")]
+pub struct SetTicketWebhook {
+    pub organization_id: i64,
+    pub url: String,
+    pub format: String,
+}
+
+impl Handler<SetTicketWebhook> for TicketDesk {
+    type Result = ResponseFuture<Result<String, Failure>>;
+
+    fn handle(&mut self, msg: SetTicketWebhook, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let secrets = self.secrets.clone();
+        guard(async move {
+            let (url, format) = crate::domain::ticket::parse_ticket_webhook(&msg.url, &msg.format)
+                .map_err(Failure::Invalid)?;
+            let secret = crate::store::tenants::set_ticket_webhook(
+                &db,
+                &secrets,
+                msg.organization_id,
+                &url,
+                &format,
+            )
+            .await?;
+            Ok(secret)
         })
     }
 }

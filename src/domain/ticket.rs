@@ -1,10 +1,36 @@
-//! Support tickets' rules: the statuses a ticket moves through and how urgent it is.
+//! Support tickets' rules: the statuses a ticket moves through, how urgent it is, and where
+//! an organization's tickets are delivered.
+
+use crate::domain::validation::ValidationErrors;
 
 /// A ticket's statuses, as support staff set them.
 pub const STATUSES: [&str; 3] = ["open", "pending", "solved"];
 
 /// A ticket's priorities, most urgent first (see [`priority`]).
 pub const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
+
+/// Where an organization's tickets are delivered: an http(s) URL and a format (`json`, or
+/// `slack` for an incoming webhook), both checked once, here, for the CLI and the dashboard.
+pub fn parse_ticket_webhook(url: &str, format: &str) -> Result<(String, String), ValidationErrors> {
+    let (url, format) = (url.trim(), format.trim());
+    let mut errors = ValidationErrors::default();
+    if url.is_empty() {
+        errors.add("url", "The url field is required.");
+    } else if url.chars().count() > 2048 || !crate::domain::offer::is_web_url(url) {
+        errors.add(
+            "url",
+            "The url field must be an http(s) URL of at most 2048 characters.",
+        );
+    }
+    if !matches!(format, "json" | "slack") {
+        errors.add("format", "The selected format is invalid (json or slack).");
+    }
+    if errors.is_empty() {
+        Ok((url.to_owned(), format.to_owned()))
+    } else {
+        Err(errors)
+    }
+}
 
 /// Whether a reason read as a support matter opens a ticket: only when the reading is at
 /// least `min_confidence` sure (`sentiment.ticket_min_confidence`). No ticket from a guess:

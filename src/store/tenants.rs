@@ -149,21 +149,15 @@ pub async fn set_ticket_webhook(
     url: &str,
     format: &str,
 ) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        crate::domain::offer::is_web_url(url),
-        "the webhook URL must be an http(s) URL"
-    );
-    anyhow::ensure!(
-        matches!(format, "json" | "slack"),
-        "the format must be json or slack"
-    );
+    let (url, format) = crate::domain::ticket::parse_ticket_webhook(url, format)
+        .map_err(|errors| anyhow::anyhow!(errors.summary()))?;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
     let secret = format!("whsec_{}", hex::encode(bytes));
     let updated = organization::Entity::update_many()
         .col_expr(
             organization::Column::TicketWebhookUrl,
-            sea_orm::sea_query::Expr::value(Some(url.to_owned())),
+            sea_orm::sea_query::Expr::value(Some(url)),
         )
         .col_expr(
             organization::Column::TicketWebhookSecret,
@@ -171,7 +165,7 @@ pub async fn set_ticket_webhook(
         )
         .col_expr(
             organization::Column::TicketWebhookFormat,
-            sea_orm::sea_query::Expr::value(Some(format.to_owned())),
+            sea_orm::sea_query::Expr::value(Some(format)),
         )
         .filter(organization::Column::Id.eq(organization_id))
         .exec(db)

@@ -431,3 +431,105 @@ async fn the_settings_page_shows_the_ticket_webhook_and_its_deliveries_but_not_i
     );
     assert!(!page.contains(&secret), "never the webhook's secret");
 }
+
+#[actix_web::test]
+async fn an_owner_sets_the_ticket_webhook_and_a_refused_one_changes_nothing() {
+    use crate::dashboard_support::{csrf_of, form};
+    use sea_orm::EntityTrait;
+    let app = TestApp::spawn().await;
+    let mut owner = WebClient::member(&app, "tess@example.com", "owner").await;
+    let (_, _, page) = owner.get("/app/settings").await;
+    let csrf = csrf_of(&page);
+    // Not a web URL, and no such format: both said beside their fields, nothing stored.
+    let (status, _, page) = owner
+        .post(
+            "/app/settings/ticket-webhook",
+            form(&[
+                ("csrf", &csrf),
+                ("url", "ftp://tickets.example.com"),
+                ("format", "xml"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("The url field must be an http(s) URL"),
+        "{page}"
+    );
+    assert!(page.contains("The selected format is invalid"), "{page}");
+    assert!(page.contains("ftp://tickets.example.com"), "kept as typed");
+    let stored = entity::organization::Entity::find_by_id(app.organization_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.ticket_webhook_url, None);
+    // Without the form's token: refused, nothing stored.
+    let (status, _, _) = owner
+        .post(
+            "/app/settings/ticket-webhook",
+            form(&[
+                ("url", "https://tickets.example.com/in"),
+                ("format", "json"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, 403);
+    // A support member may not.
+    let mut sam = WebClient::member(&app, "sam@example.com", "support").await;
+    let (_, _, tickets) = sam.get("/app/tickets").await;
+    let (status, _, _) = sam
+        .post(
+            "/app/settings/ticket-webhook",
+            form(&[
+                ("csrf", &csrf_of(&tickets)),
+                ("url", "https://tickets.example.com/in"),
+                ("format", "json"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        entity::organization::Entity::find_by_id(app.organization_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .ticket_webhook_url,
+        None
+    );
+    // Saved: the secret shown once, the URL and format then shown, never the secret again.
+    let (status, _, page) = owner
+        .post(
+            "/app/settings/ticket-webhook",
+            form(&[
+                ("csrf", &csrf),
+                ("url", " https://tickets.example.com/in "),
+                ("format", "slack"),
+            ]),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let secret = page
+        .split("id=\"new-ticket-webhook-secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{page}");
+    let stored = entity::organization::Entity::find_by_id(app.organization_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            stored.ticket_webhook_url.as_deref(),
+            stored.ticket_webhook_format.as_deref()
+        ),
+        (Some("https://tickets.example.com/in"), Some("slack"))
+    );
+    let (_, _, page) = owner.get("/app/settings").await;
+    assert!(page.contains("https://tickets.example.com/in"), "{page}");
+    assert!(!page.contains(&secret), "shown only once");
+}

@@ -17,6 +17,7 @@ mod session;
 mod settings;
 mod sign_in;
 mod signing_secrets;
+mod ticket_webhook;
 mod tickets;
 
 use actix_web::http::{header, StatusCode};
@@ -177,6 +178,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/settings")
                     .route(web::get().to(settings::settings))
                     .route(web::post().to(settings::save))
+                    .wrap(catch()),
+            )
+            .service(
+                web::resource("/settings/ticket-webhook")
+                    .route(web::post().to(ticket_webhook::set))
                     .wrap(catch()),
             )
             .service(

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::layout::{alert, csrf_field, signed_in, Section};
 use super::session::Member;
+use super::ticket_webhook::ticket_webhook_form;
 use super::{page, PageError};
 use crate::actors::offer_selector::ManageSettings;
 use crate::actors::session_desk::ManageSigningSecrets;
@@ -133,7 +134,7 @@ fn form_patch(typed: &Typed) -> Map<String, Value> {
 }
 
 /// The messages of a field (and of its items, for the origins).
-fn field_errors(errors: Option<&ValidationErrors>, name: &str) -> Vec<String> {
+pub(super) fn field_errors(errors: Option<&ValidationErrors>, name: &str) -> Vec<String> {
     errors
         .map(|errors| {
             errors
@@ -147,7 +148,7 @@ fn field_errors(errors: Option<&ValidationErrors>, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn error_list(id: &str, messages: &[String]) -> Markup {
+pub(super) fn error_list(id: &str, messages: &[String]) -> Markup {
     html! {
         @if !messages.is_empty() {
             div.field-error id=(id) { @for m in messages { p { (m) } } }
@@ -237,6 +238,8 @@ pub(super) struct Shown<'a> {
     pub(super) refused: Option<(Typed, ValidationErrors)>,
     pub(super) message: Option<&'a str>,
     pub(super) notice: Option<Markup>,
+    /// The ticket webhook form as typed, and why it was refused.
+    pub(super) ticket_webhook: Option<super::ticket_webhook::Refused>,
 }
 
 impl Shown<'_> {
@@ -244,6 +247,7 @@ impl Shown<'_> {
         Shown {
             status: StatusCode::OK,
             refused: None,
+            ticket_webhook: None,
             message: None,
             notice: None,
         }
@@ -289,6 +293,14 @@ pub(super) async fn settings_page(
         "{base}{}",
         webhook_path(endpoint["endpoint_id"].as_str().unwrap_or_default())
     );
+    let (webhook_url, webhook_format, webhook_errors) = match shown_now.ticket_webhook {
+        Some((url, format, errors)) => (url, format, Some(errors)),
+        None => (
+            tickets.url.clone().unwrap_or_default(),
+            tickets.format.clone().unwrap_or_default(),
+            None,
+        ),
+    };
     let (typed, errors) = match shown_now.refused {
         Some((typed, errors)) => (typed, Some(errors)),
         None => (Typed::of_settings(&settings), None),
@@ -317,9 +329,10 @@ pub(super) async fn settings_page(
         }
         (secret_rows("Stripe's webhook signing secrets (whsec_…, never shown)", "id", &webhook_secrets, None))
         h2 { "Ticket webhook" }
+        (ticket_webhook_form(member, &webhook_url, &webhook_format, webhook_errors.as_ref()))
         dl.facts #ticket-webhook {
             dt { "URL" }
-            dd { @match &tickets.url { Some(url) => (url), None => "not set (saveloops org set-ticket-webhook)" } }
+            dd { @match &tickets.url { Some(url) => (url), None => "not set" } }
             @if let Some(format) = &tickets.format { dt { "Format" } dd { (format) } }
             dt { "Latest " (RECENT_DELIVERIES) " tickets" }
             dd #ticket-deliveries {
@@ -373,6 +386,7 @@ pub(super) async fn save(
                 message: Some(&summary),
                 notice: None,
                 refused: Some((typed, errors)),
+                ticket_webhook: None,
             }
         }
         Err(other) => return Err(other.into()),
