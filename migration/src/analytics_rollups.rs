@@ -205,6 +205,25 @@ struct Row {
     arm: String,
 }
 
+impl Row {
+    /// The outcome a row trigger is running for (`NEW`), its target and trigger as given.
+    fn of_new(target: &str, trig: &str) -> Row {
+        Row {
+            id: "NEW.id".into(),
+            org: "NEW.organization_id".into(),
+            user: "NEW.end_user_id".into(),
+            offer: "NEW.offer_id".into(),
+            status: "NEW.status".into(),
+            mrr: "COALESCE(NEW.mrr_e4, 0)".into(),
+            at: "NEW.created_at".into(),
+            target: target.into(),
+            trig: trig.into(),
+            exp: "NEW.experiment_id".into(),
+            arm: "NEW.experiment_arm".into(),
+        }
+    }
+}
+
 /// Statements that add one outcome row to the rollups (after its attribution is stored):
 /// five for a known end user's, one for an anonymous one's, four for a save credited to an
 /// experiment arm, in that order.
@@ -386,19 +405,10 @@ pub(crate) fn sqlite_triggers(extra: &str) -> String {
     let stored = |column: &str| {
         format!("COALESCE((SELECT o.{column} FROM outcomes o WHERE o.id = NEW.id), '')")
     };
-    let row = Row {
-        id: "NEW.id".into(),
-        org: "NEW.organization_id".into(),
-        user: "NEW.end_user_id".into(),
-        offer: "NEW.offer_id".into(),
-        status: "NEW.status".into(),
-        mrr: "COALESCE(NEW.mrr_e4, 0)".into(),
-        at: "NEW.created_at".into(),
-        target: stored("attributed_target_id"),
-        trig: stored("attributed_trigger"),
-        exp: "NEW.experiment_id".into(),
-        arm: "NEW.experiment_arm".into(),
-    };
+    let row = Row::of_new(
+        &stored("attributed_target_id"),
+        &stored("attributed_trigger"),
+    );
     let (target, trigger) = attribution(
         backend,
         "NEW.organization_id",
@@ -448,19 +458,10 @@ END;",
 /// says which): the first migration's statements reading it from the row itself, without the
 /// `UPDATE` that stores it.
 pub(crate) fn sqlite_attributed_outcome_triggers(condition: &str) -> String {
-    let row = Row {
-        id: "NEW.id".into(),
-        org: "NEW.organization_id".into(),
-        user: "NEW.end_user_id".into(),
-        offer: "NEW.offer_id".into(),
-        status: "NEW.status".into(),
-        mrr: "COALESCE(NEW.mrr_e4, 0)".into(),
-        at: "NEW.created_at".into(),
-        target: "COALESCE(NEW.attributed_target_id, '')".into(),
-        trig: "COALESCE(NEW.attributed_trigger, '')".into(),
-        exp: "NEW.experiment_id".into(),
-        arm: "NEW.experiment_arm".into(),
-    };
+    let row = Row::of_new(
+        "COALESCE(NEW.attributed_target_id, '')",
+        "COALESCE(NEW.attributed_trigger, '')",
+    );
     let statements = outcome_statements(DbBackend::Sqlite, &row);
     let known = statements[..5].join(";\n    ");
     let anonymous = statements[5].clone();
@@ -503,19 +504,10 @@ pub(crate) fn postgres_attribution() -> String {
 
 fn postgres_triggers() -> String {
     let backend = DbBackend::Postgres;
-    let row = Row {
-        id: "NEW.id".into(),
-        org: "NEW.organization_id".into(),
-        user: "NEW.end_user_id".into(),
-        offer: "NEW.offer_id".into(),
-        status: "NEW.status".into(),
-        mrr: "COALESCE(NEW.mrr_e4, 0)".into(),
-        at: "NEW.created_at".into(),
-        target: "COALESCE(NEW.attributed_target_id, '')".into(),
-        trig: "COALESCE(NEW.attributed_trigger, '')".into(),
-        exp: "NEW.experiment_id".into(),
-        arm: "NEW.experiment_arm".into(),
-    };
+    let row = Row::of_new(
+        "COALESCE(NEW.attributed_target_id, '')",
+        "COALESCE(NEW.attributed_trigger, '')",
+    );
     let attribute = postgres_attribution();
     let all = outcome_statements(backend, &row);
     let known = all[..5].join(";\n        ");

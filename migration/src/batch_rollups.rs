@@ -7,9 +7,10 @@
 //! batch's records of one end user, offer and status, the earliest (then the lowest id) is
 //! the first record and the largest MRR counts; what a first record contributed before the
 //! batch is taken back where the batch changes it, and what it contributes after is added.
-//! PostgreSQL runs them in a statement trigger over the inserted rows (its transition table);
-//! SQLite, which has no statement triggers, in the trigger of the batch view
-//! `outcome_recorder_batches`, over the rows it has just inserted.
+//! PostgreSQL runs them in a statement trigger over the inserted rows (its transition table).
+//! SQLite keeps the per-row statements for outcomes (eleven statements with window functions
+//! per batch cost its one writer more than they saved) and runs `reason_statement` in the
+//! trigger of the batch view `outcome_recorder_batches`, over the reasons it just inserted.
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::analytics_rollups::{

@@ -5,10 +5,11 @@
 //! PostgreSQL: a row trigger only decides each outcome's attribution (before the insert, as
 //! before), and a statement trigger rolls up the statement's rows from its transition table.
 //! SQLite: the batch view's trigger stores the attribution with each outcome it inserts
-//! (rather than a row trigger's UPDATE of the row just written) and then rolls up the rows
-//! it inserted; the outcomes' row triggers now run only for outcomes written elsewhere (the
-//! saves of applied offers, `source = 'apply_offer'`). Reasons likewise: a statement trigger
-//! on PostgreSQL; on SQLite, where the batch view writes every reason, its trigger.
+//! (rather than a row trigger's UPDATE of the row just written), and the outcomes' row
+//! triggers read it from the row; the first migration's triggers now run only for outcomes
+//! written elsewhere (the saves of applied offers, `source = 'apply_offer'`). Reasons: a
+//! statement trigger on PostgreSQL; on SQLite, where the batch view writes every reason, one
+//! grouped statement in its trigger.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
