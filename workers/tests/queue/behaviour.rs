@@ -492,10 +492,12 @@ pub async fn worker_run_processes_jobs_when_woken(q: Arc<dyn Queue>) {
         q.enqueue(new_job(&format!("w:{i}"), "k")).await.unwrap();
     }
     waker.notify_one();
+    // The observer hears of a completion just after its acknowledgement: wait for it too.
     eventually("all jobs to run", || async {
         (handler.handled.load(Ordering::SeqCst) == 10
-            && q.stats().await.unwrap().total == workers::KindStats::default())
-        .then_some(())
+            && q.stats().await.unwrap().total == workers::KindStats::default()
+            && observer.counts()[1] == 10)
+            .then_some(())
     })
     .await;
     assert_eq!(observer.counts(), [10, 10, 0, 0, 0]);
