@@ -51,15 +51,8 @@ pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
                  MAX(id) OVER (PARTITION BY org, usr, offer, status) AS last_id \
              FROM ({source}) b WHERE usr IS NOT NULL) w WHERE rn = 1)"
     );
-    // The batch drives the join: SQLite's planner, which cannot tell that the batch is small,
-    // otherwise chose to scan every first record and probe the batch (`CROSS JOIN` keeps
-    // SQLite's order as written; PostgreSQL plans these with an index either way).
-    let join = match backend {
-        DbBackend::Postgres => "JOIN",
-        _ => "CROSS JOIN",
-    };
     let joined = format!(
-        "FROM {firsts} g {join} first_outcomes f ON f.organization_id = g.org \
+        "FROM {firsts} g JOIN first_outcomes f ON f.organization_id = g.org \
              AND f.end_user_id = g.usr AND f.offer_id = g.offer AND f.status = g.status"
     );
     let changes = "(g.first_at < f.first_at OR (g.mrr > f.mrr_e4 AND f.status = 'saved'))";
@@ -92,7 +85,7 @@ pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
              AND usr IS NOT NULL GROUP BY exp, usr, arm)"
     );
     let arm_joined = format!(
-        "FROM {arm_firsts} g {join} experiment_first_saves f ON f.experiment_id = g.exp \
+        "FROM {arm_firsts} g JOIN experiment_first_saves f ON f.experiment_id = g.exp \
              AND f.end_user_id = g.usr AND f.arm = g.arm"
     );
     let arm_contribution = |sign: &str, which: &str| {

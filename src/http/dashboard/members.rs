@@ -17,6 +17,28 @@ use crate::domain::member::{Role, ROLES};
 use crate::domain::Email;
 use crate::http::routes::members::invite_url;
 
+/// The form's role, or the message naming the roles there are.
+fn form_role(form: &HashMap<String, String>) -> Result<Role, String> {
+    Role::parse(form.get("role").map(String::as_str).unwrap_or("").trim())
+        .ok_or_else(|| format!("The role must be one of: {}.", ROLES.join(", ")))
+}
+
+/// The members page again, saying why a form was refused (it changed nothing).
+async fn refused(
+    member: &Member,
+    actors: &Actors,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
+    members_page(
+        member,
+        actors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(message),
+        None,
+    )
+    .await
+}
+
 async fn members_page(
     member: &Member,
     actors: &Actors,
@@ -102,31 +124,17 @@ pub(super) async fn add(
         format!("{}://{}", info.scheme(), info.host())
     };
     let email = Email::parse(form.get("email").map(String::as_str).unwrap_or(""));
-    let role = Role::parse(form.get("role").map(String::as_str).unwrap_or("").trim());
-    let (email, role) = match (email, role) {
-        (Ok(email), Some(role)) => (email, role),
+    let (email, role) = match (email, form_role(&form)) {
+        (Ok(email), Ok(role)) => (email, role),
         (Err(_), _) => {
-            let message = "The email field must be a valid email address.";
-            return members_page(
+            return refused(
                 &member,
                 &actors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(message),
-                None,
+                "The email field must be a valid email address.",
             )
-            .await;
+            .await
         }
-        (_, None) => {
-            let message = format!("The role must be one of: {}.", ROLES.join(", "));
-            return members_page(
-                &member,
-                &actors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&message),
-                None,
-            )
-            .await;
-        }
+        (_, Err(message)) => return refused(&member, &actors, &message).await,
     };
     let added = actors
         .members
@@ -181,19 +189,9 @@ pub(super) async fn change(
     let change = match action.as_str() {
         "remove" => MemberChange::Remove,
         "reset" => MemberChange::Reset,
-        "role" => match Role::parse(form.get("role").map(String::as_str).unwrap_or("").trim()) {
-            Some(role) => MemberChange::Role(role),
-            None => {
-                let message = format!("The role must be one of: {}.", ROLES.join(", "));
-                return members_page(
-                    &member,
-                    &actors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(&message),
-                    None,
-                )
-                .await;
-            }
+        "role" => match form_role(&form) {
+            Ok(role) => MemberChange::Role(role),
+            Err(message) => return refused(&member, &actors, &message).await,
         },
         _ => return Err(not_found()),
     };

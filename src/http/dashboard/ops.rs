@@ -46,6 +46,21 @@ pub(super) fn operator(
         .ok_or(PageError::OperatorSignInRequired)
 }
 
+/// The operator's session of a form's POST, refused without the form's CSRF token.
+pub(super) fn operator_form(
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+    settings: &Settings,
+    actors: &Actors,
+) -> Result<String, PageError> {
+    let session = operator(req, settings, actors)?;
+    if csrf_matches(&session, form) {
+        Ok(session)
+    } else {
+        Err(PageError::Csrf)
+    }
+}
+
 pub(super) fn shell(title: &str, session: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
@@ -159,10 +174,7 @@ pub(super) async fn sign_out(
     settings: web::Data<Settings>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, PageError> {
-    let session = operator(&req, &settings, &actors)?;
-    if !csrf_matches(&session, &form) {
-        return Err(PageError::Csrf);
-    }
+    operator_form(&req, &form, &settings, &actors)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/ops/sign-in"))
         .append_header((
@@ -278,10 +290,7 @@ pub(super) async fn settle(
     settings: web::Data<Settings>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, PageError> {
-    let session = operator(&req, &settings, &actors)?;
-    if !csrf_matches(&session, &form) {
-        return Err(PageError::Csrf);
-    }
+    operator_form(&req, &form, &settings, &actors)?;
     let (id, action) = path.into_inner();
     let action = match action.as_str() {
         "retry" => DeadJobAction::Retry,

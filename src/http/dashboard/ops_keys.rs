@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 
-use super::ops::{operator, shell};
-use super::session::{csrf_matches, CSRF_FIELD};
+use super::ops::{operator, operator_form, shell};
+use super::session::CSRF_FIELD;
 use super::{page, see_other, PageError};
 use crate::actors::admin_desk::{CreateKey, OrganizationKeys, RevokeKey};
 use crate::actors::Actors;
@@ -99,10 +99,7 @@ pub(super) async fn create(
     settings: web::Data<Settings>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, PageError> {
-    let session = operator(&req, &settings, &actors)?;
-    if !csrf_matches(&session, &form) {
-        return Err(PageError::Csrf);
-    }
+    let session = operator_form(&req, &form, &settings, &actors)?;
     let organization_id = organization_id(&id)?;
     let created = actors.admin.send(CreateKey { organization_id }).await??;
     let shown = html! {
@@ -120,10 +117,7 @@ pub(super) async fn revoke(
     settings: web::Data<Settings>,
     actors: web::Data<Actors>,
 ) -> Result<HttpResponse, PageError> {
-    let session = operator(&req, &settings, &actors)?;
-    if !csrf_matches(&session, &form) {
-        return Err(PageError::Csrf);
-    }
+    operator_form(&req, &form, &settings, &actors)?;
     let (id, prefix) = path.into_inner();
     let organization_id = organization_id(&id)?;
     actors.admin.send(RevokeKey { prefix }).await??;
