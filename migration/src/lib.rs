@@ -43,6 +43,7 @@ pub mod m20261207_000001_analytics_rollups;
 // Outcomes and reasons rolled up per batch (issue 33).
 pub mod batch_rollups;
 pub mod m20261207_000003_rollups_per_batch;
+pub mod m20261207_000004_impression_rollups_grouped_by_the_writer;
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_analytics_rollups::Migration),
             Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
             Box::new(m20261207_000003_rollups_per_batch::Migration),
+            Box::new(m20261207_000004_impression_rollups_grouped_by_the_writer::Migration),
         ]
     }
 }

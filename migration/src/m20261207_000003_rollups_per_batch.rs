@@ -37,7 +37,7 @@ const PREVIOUS_OUTCOMES_INSERT: &str =
 /// SQLite: the batch view's trigger, whose outcomes carry their attribution, and whose
 /// reasons are rolled up together, right after they are inserted (the statement holds
 /// SQLite's write lock, so they are the highest ids, one per element of the batch).
-fn sqlite_batch_trigger() -> String {
+pub(crate) fn sqlite_batch_trigger() -> String {
     let backend = DbBackend::Sqlite;
     let (target, trigger) = attribution(backend, "x.org", "x.usr", "x.at");
     let insert = format!(

@@ -6,6 +6,7 @@
 //! The batch's rows are written by `batch` (one statement where it can, per database:
 //! `postgres`, `sqlite`); the writes it takes are in `records`.
 mod batch;
+mod impression_rollups;
 mod postgres;
 mod records;
 mod sqlite;

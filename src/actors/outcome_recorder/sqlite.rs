@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::DatabaseConnection;
 
+use super::impression_rollups::ImpressionRollups;
 use crate::actors::ticket_desk::{NewTicket, OpenedTicket};
 use crate::domain::ticket::priority;
 use crate::store::database::WriteTurn;
@@ -50,6 +51,7 @@ pub(super) async fn write_batch_on_sqlite(
 ) -> Result<Vec<(usize, OpenedTicket)>, sea_orm::DbErr> {
     use sea_orm::sqlx::Row;
     use serde_json::{json, Value};
+    let rollups = ImpressionRollups::of(&impressions);
     let impressions = json_rows!(
         impressions,
         [
@@ -107,18 +109,23 @@ pub(super) async fn write_batch_on_sqlite(
     }
     let statement = sea_orm::sqlx::query(
         "INSERT INTO outcome_recorder_batches (impressions, assignments, outcomes, reasons, \
-             first_ticket_id, webhook_organizations) \
+             first_ticket_id, webhook_organizations, impression_days, latest_intercepts, \
+             arm_impressions) \
          VALUES (jsonb(?1), jsonb(?2), jsonb(?3), jsonb(?4), \
              COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'support_tickets'), 0) + 1, \
              (SELECT json_group_array(o.id) FROM organizations AS o \
               WHERE o.ticket_webhook_url IS NOT NULL \
-                  AND o.id IN (SELECT r.value ->> 0 FROM jsonb_each(?4) AS r))) \
+                  AND o.id IN (SELECT r.value ->> 0 FROM jsonb_each(?4) AS r)), \
+             jsonb(?5), jsonb(?6), jsonb(?7)) \
          RETURNING first_ticket_id, webhook_organizations",
     )
     .bind(Value::Array(impressions).to_string())
     .bind(Value::Array(assignments).to_string())
     .bind(Value::Array(outcomes).to_string())
-    .bind(Value::Array(reasons).to_string());
+    .bind(Value::Array(reasons).to_string())
+    .bind(rollups.days.to_string())
+    .bind(rollups.latest_intercepts.to_string())
+    .bind(rollups.arms.to_string());
     let answer = crate::store::database::sqlite_transaction_in_turn(db, turn, statement).await?;
     let row = answer.first().ok_or(sea_orm::DbErr::RecordNotInserted)?;
     let first_ticket_id: i64 = row
