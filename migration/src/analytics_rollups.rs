@@ -454,6 +454,46 @@ END;",
     )
 }
 
+/// PostgreSQL: the statement trigger that adds the impressions any statement inserts to the
+/// rollups (replaced by the outcome recorder's own statements in
+/// `m20261207_000004_impression_rollups_grouped_by_the_writer`).
+pub(crate) fn postgres_impressions_trigger() -> String {
+    let day = day_of(DbBackend::Postgres, "created_at");
+    format!(
+        "CREATE FUNCTION analytics_impressions() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO impression_rollups (organization_id, day, offer_id, target_id, trig, impressions)
+    SELECT organization_id, day, offer_id, target_id, trig, COUNT(*) FROM (
+        SELECT n.organization_id, {day} AS day, CAST(0 AS BIGINT) AS offer_id, n.target_id,
+            COALESCE(n.\"trigger\", '') AS trig FROM new_rows n
+        UNION ALL
+        SELECT n.organization_id, {day}, CAST(j.value AS BIGINT), n.target_id,
+            COALESCE(n.\"trigger\", '') FROM new_rows n
+            CROSS JOIN LATERAL jsonb_array_elements_text(CAST(n.offer_ids AS jsonb)) AS j(value)
+    ) s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET
+        impressions = impression_rollups.impressions + excluded.impressions;
+    INSERT INTO latest_intercepts (organization_id, end_user_id, created_at, target_id, trig)
+    SELECT DISTINCT ON (n.organization_id, n.end_user_id) n.organization_id, n.end_user_id,
+        n.created_at, n.target_id, n.\"trigger\"
+    FROM new_rows n WHERE n.end_user_id IS NOT NULL
+    ORDER BY n.organization_id, n.end_user_id, n.created_at DESC, n.id DESC
+    ON CONFLICT (organization_id, end_user_id) DO UPDATE SET created_at = excluded.created_at,
+        target_id = excluded.target_id, trig = excluded.trig
+    WHERE excluded.created_at >= latest_intercepts.created_at;
+    INSERT INTO experiment_impressions (experiment_id, arm, impressions)
+    SELECT n.experiment_id, n.experiment_arm, COUNT(*) FROM new_rows n
+    WHERE n.experiment_id IS NOT NULL AND n.experiment_arm IS NOT NULL
+    GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (experiment_id, arm) DO UPDATE SET
+        impressions = experiment_impressions.impressions + excluded.impressions;
+    RETURN NULL;
+END $fn$;
+CREATE TRIGGER analytics_impressions AFTER INSERT ON impressions
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_impressions();"
+    )
+}
+
 /// SQLite: row triggers for outcomes that arrive with their attribution (`condition`, `AND …`,
 /// says which): the first migration's statements reading it from the row itself, without the
 /// `UPDATE` that stores it.
@@ -513,7 +553,6 @@ fn postgres_triggers() -> String {
     let known = all[..5].join(";\n        ");
     let anonymous = all[5].clone();
     let arm = all[6..].join(";\n        ");
-    let day = day_of(backend, "created_at");
     format!(
         "CREATE FUNCTION analytics_outcome() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -545,38 +584,9 @@ BEGIN
 END $fn$;
 CREATE TRIGGER analytics_reason AFTER INSERT ON cancellation_reasons
     FOR EACH ROW EXECUTE FUNCTION analytics_reason();
-CREATE FUNCTION analytics_impressions() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    INSERT INTO impression_rollups (organization_id, day, offer_id, target_id, trig, impressions)
-    SELECT organization_id, day, offer_id, target_id, trig, COUNT(*) FROM (
-        SELECT n.organization_id, {day} AS day, CAST(0 AS BIGINT) AS offer_id, n.target_id,
-            COALESCE(n.\"trigger\", '') AS trig FROM new_rows n
-        UNION ALL
-        SELECT n.organization_id, {day}, CAST(j.value AS BIGINT), n.target_id,
-            COALESCE(n.\"trigger\", '') FROM new_rows n
-            CROSS JOIN LATERAL jsonb_array_elements_text(CAST(n.offer_ids AS jsonb)) AS j(value)
-    ) s GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET
-        impressions = impression_rollups.impressions + excluded.impressions;
-    INSERT INTO latest_intercepts (organization_id, end_user_id, created_at, target_id, trig)
-    SELECT DISTINCT ON (n.organization_id, n.end_user_id) n.organization_id, n.end_user_id,
-        n.created_at, n.target_id, n.\"trigger\"
-    FROM new_rows n WHERE n.end_user_id IS NOT NULL
-    ORDER BY n.organization_id, n.end_user_id, n.created_at DESC, n.id DESC
-    ON CONFLICT (organization_id, end_user_id) DO UPDATE SET created_at = excluded.created_at,
-        target_id = excluded.target_id, trig = excluded.trig
-    WHERE excluded.created_at >= latest_intercepts.created_at;
-    INSERT INTO experiment_impressions (experiment_id, arm, impressions)
-    SELECT n.experiment_id, n.experiment_arm, COUNT(*) FROM new_rows n
-    WHERE n.experiment_id IS NOT NULL AND n.experiment_arm IS NOT NULL
-    GROUP BY 1, 2 ORDER BY 1, 2
-    ON CONFLICT (experiment_id, arm) DO UPDATE SET
-        impressions = experiment_impressions.impressions + excluded.impressions;
-    RETURN NULL;
-END $fn$;
-CREATE TRIGGER analytics_impressions AFTER INSERT ON impressions
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_impressions();",
-        reason_statement(backend)
+{impressions}",
+        reason_statement(backend),
+        impressions = postgres_impressions_trigger(),
     )
 }
 

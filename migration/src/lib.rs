@@ -44,6 +44,7 @@ pub mod m20261207_000001_analytics_rollups;
 pub mod batch_rollups;
 pub mod m20261207_000003_rollups_per_batch;
 pub mod m20261207_000004_impression_rollups_grouped_by_the_writer;
+pub mod m20261207_000005_first_records_in_turn;
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_stripe_events_applied_with_payments::Migration),
             Box::new(m20261207_000003_rollups_per_batch::Migration),
             Box::new(m20261207_000004_impression_rollups_grouped_by_the_writer::Migration),
+            Box::new(m20261207_000005_first_records_in_turn::Migration),
         ]
     }
 }

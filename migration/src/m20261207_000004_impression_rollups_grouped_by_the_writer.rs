@@ -1,26 +1,32 @@
-//! SQLite: the outcome recorder groups a batch's impressions itself and hands the batch view
-//! the rows to add: per organization, UTC day, offer, target and trigger the number of
+//! The outcome recorder groups a batch's impressions itself and writes the rows they add to
+//! the rollups in the statement (SQLite: the batch view's trigger; PostgreSQL: the statement
+//! or transaction) that inserts them: per organization, UTC day, offer, target and trigger the number of
 //! impressions; per end user the batch's latest intercept; per experiment arm the number of
-//! impressions. The view's trigger only upserts them. It used to group them itself, reading
-//! each impression's JSON again and sorting the batch twice in SQLite's single writer. Each of
-//! those two statements cost about as much as the impression's own row (issue 33; a profile,
+//! impressions. The database only upserts them. It used to group them itself: on SQLite the
+//! view's trigger read each impression's JSON again and sorted the batch twice in its single
+//! writer, on PostgreSQL a statement trigger did the same over the statement's rows; each of
+//! those statements cost about as much as the impression's own row (issue 33; a profile,
 //! `bench/writes_profile`, with one statement or the other removed from the trigger).
 //!
 //! The view gets three columns, each a JSON array of rows (arrays of values in the order the
 //! statements name them): `impression_days` (organization id, day `YYYY-MM-DD`, offer id,
 //! 0 for the intercept itself, target id, trigger or '', count), `latest_intercepts`
 //! (organization id, end user id, created at, target id, trigger) and `arm_impressions`
-//! (experiment id, arm, count). PostgreSQL is unchanged: its statement trigger on
-//! `impressions` groups the rows of any statement that inserts them.
+//! (experiment id, arm, count). On PostgreSQL the statement trigger on `impressions` is
+//! dropped: every statement that inserts impressions (the outcome recorder's) adds their
+//! rollups too.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::analytics_rollups::SQLITE_BATCH_IMPRESSIONS;
+use crate::analytics_rollups::{postgres_impressions_trigger, SQLITE_BATCH_IMPRESSIONS};
 use crate::m20261130_000003_payment_health_events::run_on;
 use crate::m20261207_000003_rollups_per_batch::sqlite_batch_trigger as previous_trigger;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+const POSTGRES_DROP: &str = "DROP TRIGGER IF EXISTS analytics_impressions ON impressions;
+DROP FUNCTION IF EXISTS analytics_impressions();";
 
 const DROP_VIEW: &str = "DROP VIEW IF EXISTS outcome_recorder_batches;";
 
@@ -64,6 +70,7 @@ fn trigger() -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_on(DbBackend::Postgres, manager, POSTGRES_DROP).await?;
         // Dropping the view drops its trigger.
         run_on(
             DbBackend::Sqlite,
@@ -74,6 +81,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run_on(
+            DbBackend::Postgres,
+            manager,
+            &postgres_impressions_trigger(),
+        )
+        .await?;
         run_on(
             DbBackend::Sqlite,
             manager,

@@ -547,8 +547,25 @@ async fn rollups_answer_as_a_recomputation_from_the_rows_under_randomized_traffi
         }
     }
     // Bursts sent at once, so that one group commit holds several records of one end user,
-    // offer and status (with other MRRs), anonymous ones and the arms' offers together.
+    // offer and status (with other MRRs), anonymous ones and the arms' offers together; and
+    // before them, at the same time, several intercepts of one end user (the latest in a
+    // group commit is the one its outcomes are attributed to).
     for _ in 0..6 {
+        let mut intercepts = Vec::new();
+        for _ in 0..10 {
+            let mut body = json!({"target_id": TARGETS[rng.gen_range(0..TARGETS.len())],
+                "user_email": email(rng.gen_range(0..4))});
+            if let Some(trigger) = TRIGGERS[rng.gen_range(0..TRIGGERS.len())] {
+                body["trigger"] = json!(trigger);
+            }
+            intercepts.push(body);
+        }
+        for answer in
+            futures_util::future::join_all(intercepts.iter().map(|b| app.intercept(b.clone())))
+                .await
+        {
+            ok(answer).await;
+        }
         let mut burst = Vec::new();
         for _ in 0..12 {
             let offer = offers[rng.gen_range(0..offers.len())];
@@ -712,4 +729,41 @@ async fn rollups_answer_as_a_recomputation_from_the_rows_under_randomized_traffi
         assert_eq!(&after, before, "seed {seed}, {query} after the migration");
     }
     assert_eq!(experiment_answer(&app.results(experiment_id).await), later);
+}
+
+/// Batches in flight at once (several instances, or `postgres_commits_in_flight` above one)
+/// that hold records of the same end user, offer and status still count that save once, at
+/// its largest MRR: each batch changes the first record only after the other committed.
+#[actix_web::test]
+async fn batches_in_flight_together_count_a_save_once() {
+    let mut settings = crate::helpers::test_settings().await;
+    settings.database.postgres_commits_in_flight = 4;
+    let app = TestApp::spawn_with(settings).await;
+    let offer = app
+        .offer(json!({"type": "discount", "value": 20, "label": "A", "target_id": "cancel-btn"}))
+        .await;
+    let users = 3;
+    let mut largest = vec![0_u32; users];
+    for round in 0..12_u32 {
+        let mut burst = Vec::new();
+        for n in 0..24_u32 {
+            let user = usize::try_from(n).unwrap() % users;
+            let mrr = round * 100 + n + 1;
+            largest[user] = largest[user].max(mrr);
+            burst.push(
+                json!({"offer_id": offer, "status": "saved", "mrr_value": mrr,
+                "user_email": email(user)}),
+            );
+        }
+        for answer in
+            futures_util::future::join_all(burst.iter().map(|b| app.outcome(b.clone()))).await
+        {
+            ok(answer).await;
+        }
+    }
+    let today = app.actors.clock.now().date_naive();
+    let answer = summary(&app, &format!("?from={today}&to={today}")).await;
+    assert_eq!(answer["saves"], users, "{answer}");
+    let mrr: u32 = largest.iter().sum();
+    assert_eq!(answer["saved_mrr"], f64::from(mrr), "{answer}");
 }

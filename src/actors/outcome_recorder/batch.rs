@@ -6,7 +6,8 @@ use entity::{cancellation_reason, experiment_assignment, impression, outcome};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbBackend, EntityTrait, TransactionTrait};
 
 use super::postgres::{
-    insert_impressions_on_postgres, insert_outcomes_on_postgres, write_reasons_on_postgres,
+    add_impression_rollups_on_postgres, insert_impressions_on_postgres,
+    insert_outcomes_on_postgres, write_reasons_on_postgres,
 };
 use super::records::Record;
 use super::sqlite::write_batch_on_sqlite;
@@ -186,6 +187,8 @@ async fn insert_rows(
     reasons: Vec<cancellation_reason::ActiveModel>,
 ) -> Result<(), sea_orm::DbErr> {
     if !impressions.is_empty() {
+        // PostgreSQL has no trigger that rolls them up (SQLite never comes here).
+        add_impression_rollups_on_postgres(db, &impressions).await?;
         impression::Entity::insert_many(impressions)
             .exec_without_returning(db)
             .await?;

@@ -1,18 +1,19 @@
-//! SQLite: what a batch of impressions adds to the rollups, grouped here rather than by the
-//! batch view's trigger (migration `m20261207_000004_impression_rollups_grouped_by_the_writer`):
-//! SQLite has one writer, and grouping in its statements (reading each impression's JSON
-//! again, sorting the batch twice) cost that writer about as much as the impressions
-//! themselves. The rules are those the trigger had: per organization, UTC day, offer (0 for
-//! the intercept itself), target and trigger the number of impressions; per end user the
-//! batch's latest intercept (by stored time, then by place in the batch); per experiment arm
-//! the number of impressions.
+//! What a batch of impressions adds to the rollups, grouped here rather than by the database
+//! (migration `m20261207_000004_impression_rollups_grouped_by_the_writer`): grouping in SQL
+//! (reading each impression's JSON again, sorting the batch twice) cost SQLite's single
+//! writer, and PostgreSQL, about as much as the impressions themselves. The rules are those
+//! the triggers had: per organization, UTC day, offer (0 for the intercept itself), target
+//! and trigger the number of impressions; per end user the batch's latest intercept (by
+//! stored time, then by place in the batch); per experiment arm the number of impressions.
+//! Each kind is a JSON array of rows, sorted by key (PostgreSQL's concurrent batches then
+//! lock rollup rows in one order).
 
 use std::collections::BTreeMap;
 
 use entity::impression;
 use serde_json::{json, Value};
 
-use crate::store::database::sqlite_time;
+use chrono::{DateTime, Utc};
 
 /// The rows the view's trigger upserts, each a JSON array of rows.
 pub(super) struct ImpressionRollups {
@@ -22,8 +23,13 @@ pub(super) struct ImpressionRollups {
 }
 
 impl ImpressionRollups {
-    /// Every field read is set by `write_batch`.
-    pub(super) fn of(impressions: &[impression::ActiveModel]) -> Self {
+    /// `stamp`: a time as the database stores it, as text that sorts as the database compares
+    /// the stored times; its first ten characters are the UTC day. Every field read is set by
+    /// `write_batch`.
+    pub(super) fn of(
+        impressions: &[impression::ActiveModel],
+        stamp: impl Fn(DateTime<Utc>) -> String,
+    ) -> Self {
         // (organization, day, offer, target, trigger) → impressions
         let mut days: BTreeMap<(i64, String, i64, &str, &str), i64> = BTreeMap::new();
         // (organization, end user) → (stored time, target, trigger)
@@ -31,7 +37,7 @@ impl ImpressionRollups {
         let mut arms: BTreeMap<(i64, &str), i64> = BTreeMap::new();
         for row in impressions {
             let organization_id = *row.organization_id.as_ref();
-            let at = sqlite_time(*row.created_at.as_ref());
+            let at = stamp(*row.created_at.as_ref());
             let day = at[..10].to_owned();
             let target = row.target_id.as_ref().as_str();
             let trigger = row.trigger.as_ref().as_deref();

@@ -1,8 +1,12 @@
 //! A batch's rows on PostgreSQL, as arrays bound to one fixed statement per kind of batch.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use entity::{cancellation_reason, impression, outcome};
 use sea_orm::sqlx::PgPool;
+
+use super::impression_rollups::ImpressionRollups;
 
 use crate::actors::ticket_desk::{NewTicket, OpenedTicket};
 use crate::domain::ticket::priority;
@@ -14,8 +18,9 @@ use crate::domain::ticket::priority;
 /// (PostgreSQL CPU per impression 44-52 → 34-47 µs). Every column named is set by
 /// `write_batch` (`unwrap` reads a set value); a column added to the table must be added
 /// here too, which the PostgreSQL test run catches if it is required.
+/// `then`: more values, bound after the columns.
 macro_rules! insert_as_arrays {
-    ($pool:expr, $sql:literal, $rows:expr, [$($column:ident),+ $(,)?]) => {{
+    ($pool:expr, $sql:expr, $rows:expr, [$($column:ident),+ $(,)?] $(, then [$($more:expr),+])?) => {{
         let rows = $rows;
         $(let mut $column = Vec::with_capacity(rows.len());)+
         for row in rows {
@@ -23,6 +28,7 @@ macro_rules! insert_as_arrays {
         }
         sea_orm::sqlx::query($sql)
             $(.bind($column))+
+            $($(.bind($more))+)?
             .execute($pool)
             .await
             .map_err(crate::store::database::sqlx_failure)
@@ -30,16 +36,85 @@ macro_rules! insert_as_arrays {
     }};
 }
 
+/// The rollups a batch of impressions adds (see `ImpressionRollups`), as data-modifying CTEs
+/// reading the JSON parameters `$days`, `$days + 1` and `$days + 2`.
+fn impression_rollup_ctes(days: usize) -> String {
+    let (latest, arms) = (days + 1, days + 2);
+    format!(
+        "WITH impression_days AS ( \
+             INSERT INTO impression_rollups (organization_id, day, offer_id, target_id, trig, \
+                 impressions) \
+             SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint, r ->> 3, r ->> 4, \
+                 (r ->> 5)::bigint FROM jsonb_array_elements(${days}::jsonb) AS r \
+             ON CONFLICT (organization_id, day, offer_id, target_id, trig) DO UPDATE SET \
+                 impressions = impression_rollups.impressions + excluded.impressions \
+         ), latest AS ( \
+             INSERT INTO latest_intercepts (organization_id, end_user_id, created_at, \
+                 target_id, trig) \
+             SELECT (r ->> 0)::bigint, (r ->> 1)::bigint, (r ->> 2)::timestamptz, r ->> 3, \
+                 r ->> 4 FROM jsonb_array_elements(${latest}::jsonb) AS r \
+             ON CONFLICT (organization_id, end_user_id) DO UPDATE SET \
+                 created_at = excluded.created_at, target_id = excluded.target_id, \
+                 trig = excluded.trig \
+             WHERE excluded.created_at >= latest_intercepts.created_at \
+         ), arms AS ( \
+             INSERT INTO experiment_impressions (experiment_id, arm, impressions) \
+             SELECT (r ->> 0)::bigint, r ->> 1, (r ->> 2)::bigint \
+             FROM jsonb_array_elements(${arms}::jsonb) AS r \
+             ON CONFLICT (experiment_id, arm) DO UPDATE SET \
+                 impressions = experiment_impressions.impressions + excluded.impressions \
+         ) "
+    )
+}
+
+/// Impressions with their rollups, one statement.
+static IMPRESSIONS_WITH_ROLLUPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4, \
+         offer_ids, experiment_id, experiment_arm, created_at) \
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+         $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::timestamptz[])",
+        impression_rollup_ctes(10)
+    )
+});
+
+/// The rollups alone, for impressions inserted another way in the same transaction.
+static IMPRESSION_ROLLUPS: LazyLock<String> =
+    LazyLock::new(|| format!("{} SELECT 1", impression_rollup_ctes(1)));
+
+/// A time as text that PostgreSQL reads back as the `timestamptz` sqlx binds for it (to the
+/// microsecond, truncated), and that sorts as PostgreSQL compares them.
+fn postgres_stamp(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Adds what `impressions`, inserted in the same transaction, add to the rollups.
+pub(super) async fn add_impression_rollups_on_postgres(
+    db: &impl sea_orm::ConnectionTrait,
+    impressions: &[impression::ActiveModel],
+) -> Result<(), sea_orm::DbErr> {
+    let rollups = ImpressionRollups::of(impressions, postgres_stamp);
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        IMPRESSION_ROLLUPS.as_str(),
+        [
+            rollups.days.to_string().into(),
+            rollups.latest_intercepts.to_string().into(),
+            rollups.arms.to_string().into(),
+        ],
+    ))
+    .await
+    .map(|_| ())
+}
+
 pub(super) async fn insert_impressions_on_postgres(
     pool: &PgPool,
     impressions: Vec<impression::ActiveModel>,
 ) -> Result<(), sea_orm::DbErr> {
+    let rollups = ImpressionRollups::of(&impressions, postgres_stamp);
     insert_as_arrays!(
         pool,
-        "INSERT INTO impressions (organization_id, end_user_id, target_id, trigger, mrr_e4, \
-         offer_ids, experiment_id, experiment_arm, created_at) \
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
-         $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::timestamptz[])",
+        IMPRESSIONS_WITH_ROLLUPS.as_str(),
         impressions,
         [
             organization_id,
@@ -51,6 +126,11 @@ pub(super) async fn insert_impressions_on_postgres(
             experiment_id,
             experiment_arm,
             created_at,
+        ],
+        then [
+            rollups.days.to_string(),
+            rollups.latest_intercepts.to_string(),
+            rollups.arms.to_string()
         ]
     )
 }

@@ -51,7 +51,7 @@ pub(super) async fn write_batch_on_sqlite(
 ) -> Result<Vec<(usize, OpenedTicket)>, sea_orm::DbErr> {
     use sea_orm::sqlx::Row;
     use serde_json::{json, Value};
-    let rollups = ImpressionRollups::of(&impressions);
+    let rollups = ImpressionRollups::of(&impressions, crate::store::database::sqlite_time);
     let impressions = json_rows!(
         impressions,
         [
