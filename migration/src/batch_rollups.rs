@@ -36,21 +36,85 @@ const OUTCOME_ROLLUPS: &str = "INSERT INTO outcome_rollups (organization_id, day
 const EXPERIMENT_SAVES: &str = "INSERT INTO experiment_saves (experiment_id, arm, day, saves, \
      saved_mrr_e4, known_saves)";
 
-/// The statements, in order, that add the outcomes of `source` (see `batch_source`) to the
-/// rollups. Every upsert's rows are grouped by its key and sorted, so that no statement
-/// updates a row twice and concurrent writers (PostgreSQL) lock rollup rows in one order.
-pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
-    // Per end user, offer and status: the first record (time, then id), the largest MRR and
-    // the batch's last id, which marks the first records this batch changed.
-    let firsts = format!(
-        "(SELECT org, usr, offer, status, at AS first_at, target, trig, max_mrr AS mrr, \
+/// Per end user, offer and status of the outcomes of `source`: the first record (time, then
+/// id), the largest MRR and the batch's last id, which marks the first records this batch
+/// changed.
+fn first_records(source: &str) -> String {
+    format!(
+        "SELECT org, usr, offer, status, at AS first_at, target, trig, max_mrr AS mrr, \
              last_id FROM (SELECT b.*, \
                  ROW_NUMBER() OVER (PARTITION BY org, usr, offer, status ORDER BY at, id) \
                      AS rn, \
                  MAX(mrr) OVER (PARTITION BY org, usr, offer, status) AS max_mrr, \
                  MAX(id) OVER (PARTITION BY org, usr, offer, status) AS last_id \
-             FROM ({source}) b WHERE usr IS NOT NULL) w WHERE rn = 1)"
+             FROM ({source}) b WHERE usr IS NOT NULL) w WHERE rn = 1"
+    )
+}
+
+/// PostgreSQL: the first five of `batch_statements` (the known end users' outcomes) as one
+/// statement. The batch's first records are grouped once instead of five times; what the
+/// records it changes contributed before (read in the statement's snapshot) and what they
+/// contribute after (the upsert's `RETURNING`) are netted per rollup row and written by one
+/// upsert per table. The same result, in the order of `batch_statements`, provided no other
+/// batch changes these records meanwhile (`m20261207_000005_first_records_in_turn`).
+pub fn postgres_known_outcomes_statement(source: &str) -> String {
+    let backend = DbBackend::Postgres;
+    let firsts = first_records(source);
+    let (old_day, old_hour) = (
+        day_of(backend, "f.first_at"),
+        hour_of(backend, "f.first_at"),
     );
+    let (new_day, new_hour) = (
+        day_of(backend, "n.first_at"),
+        hour_of(backend, "n.first_at"),
+    );
+    format!(
+        "WITH g AS MATERIALIZED ({firsts}), \
+         taken_back AS MATERIALIZED ( \
+             SELECT f.organization_id AS org, {old_day} AS day, {old_hour} AS hour, \
+                 f.offer_id AS offer, f.target_id AS target, f.trig, f.status, \
+                 f.mrr_e4 AS mrr, -1 AS sign \
+             FROM g JOIN first_outcomes f ON f.organization_id = g.org \
+                 AND f.end_user_id = g.usr AND f.offer_id = g.offer AND f.status = g.status \
+             WHERE g.first_at < f.first_at OR (g.mrr > f.mrr_e4 AND f.status = 'saved')), \
+         written AS ( \
+             INSERT INTO first_outcomes (organization_id, end_user_id, offer_id, status, \
+                 first_at, target_id, trig, mrr_e4, changed_by) \
+             SELECT org, usr, offer, status, first_at, target, trig, mrr, last_id \
+             FROM g ORDER BY 1, 2, 3, 4 \
+             {FIRST_OUTCOME_UPSERT} \
+             WHERE excluded.first_at < first_outcomes.first_at \
+                 OR excluded.mrr_e4 > first_outcomes.mrr_e4 \
+             RETURNING organization_id, end_user_id, offer_id, status, first_at, target_id, \
+                 trig, mrr_e4, changed_by), \
+         moves AS MATERIALIZED ( \
+             SELECT * FROM taken_back \
+             UNION ALL \
+             SELECT n.organization_id, {new_day}, {new_hour}, n.offer_id, n.target_id, \
+                 n.trig, n.status, n.mrr_e4, 1 \
+             FROM written n JOIN g ON g.org = n.organization_id AND g.usr = n.end_user_id \
+                 AND g.offer = n.offer_id AND g.status = n.status \
+             WHERE n.changed_by = g.last_id), \
+         hours AS ( \
+             INSERT INTO known_save_hours (organization_id, hour, saves, saved_mrr_e4) \
+             SELECT org, hour, SUM(sign), SUM(sign * mrr) FROM moves WHERE status = 'saved' \
+             GROUP BY 1, 2 ORDER BY 1, 2 {KNOWN_SAVE_HOURS_UPSERT}) \
+         {OUTCOME_ROLLUPS} \
+         SELECT org, day, offer, target, trig, \
+             SUM(CASE WHEN status = 'saved' THEN sign ELSE 0 END), \
+             SUM(CASE WHEN status = 'saved' THEN sign * mrr ELSE 0 END), \
+             SUM(CASE WHEN status = 'abandoned' THEN sign ELSE 0 END), \
+             SUM(CASE WHEN status = 'saved' THEN sign ELSE 0 END), \
+             SUM(CASE WHEN status = 'saved' THEN sign * mrr ELSE 0 END) \
+         FROM moves GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 {OUTCOME_ROLLUP_UPSERT}"
+    )
+}
+
+/// The statements, in order, that add the outcomes of `source` (see `batch_source`) to the
+/// rollups. Every upsert's rows are grouped by its key and sorted, so that no statement
+/// updates a row twice and concurrent writers (PostgreSQL) lock rollup rows in one order.
+pub fn batch_statements(backend: DbBackend, source: &str) -> Vec<String> {
+    let firsts = format!("({})", first_records(source));
     let joined = format!(
         "FROM {firsts} g JOIN first_outcomes f ON f.organization_id = g.org \
              AND f.end_user_id = g.usr AND f.offer_id = g.offer AND f.status = g.status"

@@ -8,11 +8,12 @@
 //! advisory lock per end user, offer and status (and per experiment, end user and arm) it
 //! holds, in one order; in READ COMMITTED every later statement then reads the records as the
 //! batch before it committed them. Batches of other end users do not wait. The rollups of
-//! anonymous outcomes and of experiment arms run only for batches that hold any.
+//! anonymous outcomes and of experiment arms run only for batches that hold any, and the
+//! known end users' five statements are one (`postgres_known_outcomes_statement`).
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::batch_rollups::{batch_source, batch_statements};
+use crate::batch_rollups::{batch_source, batch_statements, postgres_known_outcomes_statement};
 use crate::m20261130_000003_payment_health_events::run_on;
 
 #[derive(DeriveMigrationName)]
@@ -38,7 +39,7 @@ fn statements() -> Vec<String> {
 
 fn in_turn() -> String {
     let all = statements();
-    let known = all[..5].join(";\n        ");
+    let known = postgres_known_outcomes_statement(&batch_source("new_outcomes"));
     let anonymous = &all[5];
     let arms = all[6..].join(";\n        ");
     format!(
