@@ -767,3 +767,38 @@ async fn batches_in_flight_together_count_a_save_once() {
     let mrr: u32 = largest.iter().sum();
     assert_eq!(answer["saved_mrr"], f64::from(mrr), "{answer}");
 }
+
+/// A save whose first record a later one changes (more MRR) moves its hour's figures too:
+/// save validation reads the day its window divides by hours (`known_save_hours`), and the
+/// held save counts once, at the larger MRR.
+#[actix_web::test]
+async fn a_changed_save_moves_its_hour_for_save_validation() {
+    let app = TestApp::spawn().await;
+    let clock = app.actors.clock.clone();
+    let now = clock.now();
+    // 10:00 UTC tomorrow, so that its day is divided two hours later, thirty days on.
+    let saved_at = (now.date_naive() + Duration::days(1))
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc();
+    clock.advance(saved_at - now);
+    let offer = app
+        .offer(json!({"type": "discount", "value": 20, "label": "A", "target_id": "cancel-btn"}))
+        .await;
+    for mrr in [10, 50, 30] {
+        ok(app
+            .outcome(
+                json!({"offer_id": offer, "status": "saved", "mrr_value": mrr,
+                "user_email": email(0)}),
+            )
+            .await)
+        .await;
+    }
+    clock.advance(Duration::days(30) + Duration::hours(2));
+    let (day, today) = (saved_at.date_naive(), clock.now().date_naive());
+    let answer = summary(&app, &format!("?from={day}&to={today}")).await;
+    let validation = &answer["save_validation"];
+    assert_eq!(validation["held"], 1, "{answer}");
+    assert_eq!(validation["pending"], 0, "{answer}");
+    assert_eq!(validation["retained_mrr"], 50.0, "{answer}");
+}
