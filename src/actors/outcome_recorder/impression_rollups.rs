@@ -30,26 +30,25 @@ impl ImpressionRollups {
         impressions: &[impression::ActiveModel],
         stamp: impl Fn(DateTime<Utc>) -> String,
     ) -> Self {
+        // Each row's stored time, made once; the keys below borrow it.
+        let stamps: Vec<String> = impressions
+            .iter()
+            .map(|row| stamp(*row.created_at.as_ref()))
+            .collect();
         // (organization, day, offer, target, trigger) → impressions
-        let mut days: BTreeMap<(i64, String, i64, &str, &str), i64> = BTreeMap::new();
+        let mut days: BTreeMap<(i64, &str, i64, &str, &str), i64> = BTreeMap::new();
         // (organization, end user) → (stored time, target, trigger)
-        let mut latest: BTreeMap<(i64, i64), (String, &str, Option<&str>)> = BTreeMap::new();
+        let mut latest: BTreeMap<(i64, i64), (&str, &str, Option<&str>)> = BTreeMap::new();
         let mut arms: BTreeMap<(i64, &str), i64> = BTreeMap::new();
-        for row in impressions {
+        for (row, at) in impressions.iter().zip(&stamps) {
             let organization_id = *row.organization_id.as_ref();
-            let at = stamp(*row.created_at.as_ref());
-            let day = at[..10].to_owned();
+            let at = at.as_str();
+            let day = &at[..10];
             let target = row.target_id.as_ref().as_str();
             let trigger = row.trigger.as_ref().as_deref();
             let offers: Vec<i64> = serde_json::from_str(row.offer_ids.as_ref()).unwrap_or_default();
             for offer in std::iter::once(0).chain(offers) {
-                let key = (
-                    organization_id,
-                    day.clone(),
-                    offer,
-                    target,
-                    trigger.unwrap_or(""),
-                );
+                let key = (organization_id, day, offer, target, trigger.unwrap_or(""));
                 *days.entry(key).or_default() += 1;
             }
             if let (Some(experiment), Some(arm)) = (
